@@ -1,0 +1,156 @@
+"""The one exception tree of chatsim.
+
+Foreign errors (HTTP libraries, vendor SDKs, torch) are translated into this tree at one
+boundary each (the target adapter, the simulator backend) and chained with ``from``::
+
+    ChatsimError
+    ├── ConfigError               bad configuration or arguments; nothing was sent
+    │   ├── UnknownNameError      unknown subset, model, adapter, simulator or format
+    │   ├── MissingCredentialError  names the environment variable to set
+    │   └── MissingDependencyError  names the extra to install
+    ├── DataError                 a question file or record that cannot be read
+    │   └── RunDirectoryError     not a run directory, header mismatch on resume
+    ├── TargetError               the assistant side failed (one attempt)
+    │   ├── RateLimitError        429; carries retry_after
+    │   ├── TransientError        408/409/5xx, connection reset, read timeout, cut stream
+    │   │   └── AttemptTimeoutError  the per-attempt timeout elapsed
+    │   ├── PermanentError        400/404/422, context length exceeded: retrying cannot help
+    │   └── AuthenticationError   401/403: the run stops early
+    └── SimulatorError            the user side failed
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = [
+    "AttemptTimeoutError",
+    "AuthenticationError",
+    "ChatsimError",
+    "ConfigError",
+    "DataError",
+    "MissingCredentialError",
+    "MissingDependencyError",
+    "PermanentError",
+    "RateLimitError",
+    "RunDirectoryError",
+    "SimulatorError",
+    "TargetError",
+    "TransientError",
+    "UnknownNameError",
+]
+
+
+class ChatsimError(Exception):
+    """Root of every error chatsim raises on purpose."""
+
+
+class ConfigError(ChatsimError):
+    """Configuration or arguments are wrong; nothing has been sent or recorded."""
+
+
+class UnknownNameError(ConfigError):
+    """A name (subset, model spec, adapter, simulator, format) is not known.
+
+    The message lists the valid names.
+    """
+
+    def __init__(self, kind: str, name: str, valid: list[str] | tuple[str, ...]) -> None:
+        self.kind = kind
+        self.name = name
+        self.valid = tuple(valid)
+        shown = ", ".join(self.valid) if self.valid else "(none installed)"
+        super().__init__(f"unknown {kind} {name!r}; valid {kind}s: {shown}")
+
+
+class MissingCredentialError(ConfigError):
+    """A credential is missing; the message names the environment variable to set."""
+
+    def __init__(self, variable: str, what: str) -> None:
+        self.variable = variable
+        super().__init__(f"{what}: set the environment variable {variable} (or pass it explicitly)")
+
+
+class MissingDependencyError(ConfigError):
+    """An optional dependency is not installed; the message says which extra to install."""
+
+    def __init__(self, package: str, extra: str, purpose: str, hint: str = "") -> None:
+        self.package = package
+        self.extra = extra
+        msg = f"{purpose} needs {package!r}, which is not installed: pip install 'chatsim[{extra}]'"
+        super().__init__(f"{msg}. {hint}" if hint else msg)
+
+
+class DataError(ChatsimError):
+    """Input data (a question file, a record) cannot be read or is invalid."""
+
+
+class RunDirectoryError(DataError):
+    """A path is not a usable run directory, or a resume does not match its header."""
+
+
+class TargetError(ChatsimError):
+    """One attempt at the assistant side failed.
+
+    ``status_code`` is the HTTP status where there was one; ``request_id`` and ``headers`` are
+    the provider's (secrets already removed) where present.
+    """
+
+    #: How the core's retry policy treats this error: "rate_limit", "transient",
+    #: "permanent" or "auth". Subclasses set it; classification never parses messages.
+    category: str = "permanent"
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status_code: int | None = None,
+        request_id: str | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.status_code = status_code
+        self.request_id = request_id
+        self.headers = dict(headers or {})
+        #: Every attempt the core made before giving up (set by the core's caller).
+        self.attempts: list[Any] = []
+
+
+class RateLimitError(TargetError):
+    """429: slow down. ``retry_after`` is the server's hint in seconds, if it gave one."""
+
+    category = "rate_limit"
+
+    def __init__(self, message: str, *, retry_after: float | None = None, **kw: object) -> None:
+        super().__init__(message, **kw)  # type: ignore[arg-type]
+        self.retry_after = retry_after
+
+
+class TransientError(TargetError):
+    """A failure that a retry can fix: 408, 409, 5xx, reset, read timeout, cut stream."""
+
+    category = "transient"
+
+    def __init__(self, message: str, *, retry_after: float | None = None, **kw: object) -> None:
+        super().__init__(message, **kw)  # type: ignore[arg-type]
+        self.retry_after = retry_after
+
+
+class AttemptTimeoutError(TransientError):
+    """The per-attempt timeout elapsed before the reply finished."""
+
+
+class PermanentError(TargetError):
+    """A failure that retrying cannot fix (400, 404, 422, context length exceeded)."""
+
+    category = "permanent"
+
+
+class AuthenticationError(TargetError):
+    """401/403: credentials are wrong or lack access. The run stops early."""
+
+    category = "auth"
+
+
+class SimulatorError(ChatsimError):
+    """The simulated user could not produce a turn."""

@@ -1,0 +1,167 @@
+"""The record schema: what a run directory holds, versioned and typed.
+
+Every timestamp is epoch seconds (float) from the run's ``Clock``; every duration is seconds.
+Records never hold secrets: headers are filtered through ``chatsim._util.redact`` first.
+
+Schema history:
+  1: first version.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from chatsim.protocol._types import Role, TerminationReason
+
+__all__ = [
+    "SCHEMA_VERSION",
+    "AttemptOutcome",
+    "AttemptRecord",
+    "EpisodeRecord",
+    "RunHeader",
+    "TurnRecord",
+    "Usage",
+]
+
+SCHEMA_VERSION = 1
+
+AttemptOutcome = Literal["ok", "rate_limit", "transient", "timeout", "permanent", "auth"]
+
+
+class _Record(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Usage(_Record):
+    """Token counts as the provider (or the local tokenizer) reported them."""
+
+    prompt_tokens: int = 0
+    """Tokens in the request."""
+    completion_tokens: int = 0
+    """Tokens generated."""
+
+    @property
+    def total_tokens(self) -> int:
+        return self.prompt_tokens + self.completion_tokens
+
+
+class AttemptRecord(_Record):
+    """One HTTP (or generation) attempt within a turn."""
+
+    index: int
+    """0-based attempt number within the turn."""
+    started_at: float
+    """When the request was sent."""
+    ended_at: float
+    """When the attempt finished (reply complete, or the failure observed)."""
+    outcome: AttemptOutcome
+    """``ok``, or how the failure was classified."""
+    status_code: int | None = None
+    """HTTP status, where there was one."""
+    error_class: str | None = None
+    """Name of the chatsim error class, for failed attempts."""
+    error_message: str | None = None
+    """Short, redacted error message, for failed attempts."""
+    wait_before_next: float | None = None
+    """Seconds waited before the next attempt (backoff or Retry-After); None when none followed."""
+    request_id: str | None = None
+    """The provider's request id (``x-request-id``), where present."""
+    rate_limit_headers: dict[str, str] = Field(default_factory=dict)
+    """The provider's ``x-ratelimit-*`` / ``retry-after*`` headers, where present."""
+
+
+class TurnRecord(_Record):
+    """One message of the conversation, with its timings."""
+
+    index: int
+    """0-based position in the conversation (user and assistant messages alternate)."""
+    role: Role
+    """``user`` (the simulator) or ``assistant`` (the target)."""
+    text: str
+    """The message as sent to the other side (user turns: the simulator's text, stop cut)."""
+    requested_at: float
+    """When the turn was asked for (before any client-side queueing)."""
+    started_at: float
+    """When work on it began: the first attempt was sent / the generation batch started."""
+    first_token_at: float | None = None
+    """When the first token of a streamed reply arrived (assistant turns, streamed only)."""
+    ended_at: float
+    """When the turn was complete."""
+    queue_time: float = 0.0
+    """Seconds spent waiting for a concurrency slot, a rate-limit token or a batch."""
+    usage: Usage | None = None
+    """Token counts, where known."""
+    attempts: list[AttemptRecord] = Field(default_factory=list)
+    """Every attempt it took (assistant turns and served/prompted simulator turns)."""
+    finish_reason: str | None = None
+    """The provider's finish reason (``stop``, ``length``, ...), where known."""
+    context_trimmed: bool = False
+    """The simulator prompt was shortened to fit the context window for this turn."""
+
+
+class EpisodeRecord(_Record):
+    """One finished conversation. One JSON line of ``episodes.jsonl``."""
+
+    schema_version: int = SCHEMA_VERSION
+    """Version of this schema."""
+    run_id: str
+    """The run this episode belongs to."""
+    episode_id: str
+    """Deterministic id ``<model>|<question_id>|<repeat>``; resume skips ids already recorded."""
+    model: str
+    """The target's label (its model spec as given)."""
+    simulator: str
+    """The simulator's spec."""
+    question_id: str
+    """The question's id."""
+    subject: str
+    """The question's subject."""
+    repeat: int
+    """0-based repeat index of this question for this model."""
+    seed: int
+    """The simulator seed of this episode (shared across models for paired comparison)."""
+    gold: str
+    """The correct letter."""
+    turns: list[TurnRecord]
+    """The conversation, user first. The final answer message is the last user turn."""
+    final_answer: str | None
+    """The user's parsed final letter, or None."""
+    answer_method: Literal["explicit", "fallback", "none"]
+    """How the final answer was parsed."""
+    correct: bool
+    """``final_answer == gold``; False for invalid answers and errors."""
+    termination: TerminationReason
+    """Why the episode ended."""
+    user_messages: int
+    """User messages sent to the assistant (the final ``Answer: X`` is not sent, so not counted)."""
+    started_at: float
+    """When the episode started."""
+    ended_at: float
+    """When it ended."""
+    error: str | None = None
+    """Redacted message of the error that ended it, for error terminations."""
+    extra: dict[str, Any] = Field(default_factory=dict)
+    """Open slot for later analyses (judge scores, load-test schedule) without a schema bump."""
+
+
+class RunHeader(_Record):
+    """``header.json``: what was run, with which versions and seeds. No secrets."""
+
+    schema_version: int = SCHEMA_VERSION
+    """Version of this schema."""
+    run_id: str
+    """Unique id of the run."""
+    created_at: float
+    """Epoch seconds."""
+    kind: Literal["evaluate", "loadtest"] = "evaluate"
+    """What produced the run."""
+    config: dict[str, Any]
+    """The run configuration as JSON, secrets removed. Resume compares it."""
+    versions: dict[str, str]
+    """Versions of chatsim, Python and the key libraries."""
+    seed: int
+    """The run seed; episode seeds derive from it."""
+    planned_episodes: int
+    """How many episodes the run schedules in total."""

@@ -1,0 +1,73 @@
+"""The user-side contract: batch-first.
+
+A backend turns several pending user turns into the same number of generated turns in one
+call, so a GPU backend can run them as one batch. HTTP backends (prompted, served) may take
+batches of one. Episodes never call a backend directly: they await one turn through a
+``TurnSource`` (a micro-batcher for GPU backends, a pass-through for the others).
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from chatsim.protocol._types import Message, SimulatorStep
+from chatsim.questions._model import Question
+from chatsim.recording._records import AttemptRecord, Usage
+
+__all__ = ["SimulatorBackend", "UserTurn", "UserTurnRequest"]
+
+
+@dataclass(frozen=True, slots=True)
+class UserTurnRequest:
+    """One pending user turn."""
+
+    episode_id: str
+    question: Question
+    history: tuple[Message, ...]
+    """The conversation so far (user = simulator, assistant = target); no system message."""
+    step: SimulatorStep
+    seed: int
+    """Per-turn seed, derived from the episode seed and the turn index."""
+
+
+@dataclass(slots=True)
+class UserTurn:
+    """One generated user turn."""
+
+    text: str
+    """The generated text, stop marker (``[END]``) cut, whitespace stripped."""
+    usage: Usage | None = None
+    started_at: float | None = None
+    """When generation of this turn began (batch start for batched backends)."""
+    ended_at: float | None = None
+    queue_time: float = 0.0
+    """Seconds waited for a batch or a slot before generation began."""
+    context_trimmed: bool = False
+    """The prompt was shortened to fit the context window."""
+    attempts: list[AttemptRecord] = field(default_factory=list)
+    """HTTP attempts, for backends that call a server."""
+
+
+class SimulatorBackend(abc.ABC):
+    """Generates user turns, several at a time."""
+
+    #: Spec as given by the user, e.g. ``scripted`` or ``hf:mistralai/Mistral-7B-v0.1+...``.
+    spec: str = ""
+    #: True when many turns in one call are cheaper than one at a time (GPU backends):
+    #: the runner then puts a micro-batcher in front of it.
+    batched: bool = False
+    #: Largest batch the backend accepts in one call.
+    max_batch_size: int = 1
+
+    @abc.abstractmethod
+    async def generate(self, requests: Sequence[UserTurnRequest]) -> list[UserTurn]:
+        """Generate one turn per request, in order. Raise ``SimulatorError`` on failure."""
+
+    async def aclose(self) -> None:  # noqa: B027 - optional hook
+        """Release resources (GPU memory, connections)."""
+
+    def describe_prompt(self, request: UserTurnRequest) -> str:
+        """The prompt this backend would send for ``request`` (for ``--dry-run``)."""
+        return ""

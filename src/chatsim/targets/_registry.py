@@ -1,0 +1,110 @@
+"""Model specs and the adapter registry.
+
+A model spec names an adapter and a model: ``gpt-4o`` (= ``openai:gpt-4o``), ``azure:<deployment>``,
+``vllm:<model>``. Adapters register lazy factories under the ``chatsim.targets`` entry-point
+group, so the core imports an adapter (and its SDK) only when a run names it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from importlib.metadata import entry_points
+from typing import Any
+
+from chatsim._exceptions import ConfigError, UnknownNameError
+from chatsim.targets._contract import TargetAdapter
+
+__all__ = [
+    "ENTRY_POINT_GROUP",
+    "AdapterFactory",
+    "ModelSpec",
+    "TargetSettings",
+    "available_adapters",
+    "create_adapter",
+    "parse_model_spec",
+    "register_adapter",
+]
+
+ENTRY_POINT_GROUP = "chatsim.targets"
+DEFAULT_ADAPTER = "openai"
+
+
+@dataclass(frozen=True, slots=True)
+class ModelSpec:
+    """A parsed model spec."""
+
+    adapter: str
+    """Entry-point name of the adapter (``openai``, ``azure``, ``vllm``, ...)."""
+    model: str
+    """Model (or Azure deployment) name as the provider knows it."""
+    label: str
+    """The spec as the user wrote it; used as the model's name in records and reports."""
+
+
+@dataclass(frozen=True, slots=True)
+class TargetSettings:
+    """Connection settings. Explicit values win over environment variables, which win over
+    defaults; adapters resolve the environment at construction and fail naming the variable."""
+
+    base_url: str | None = None
+    api_key: str | None = field(default=None, repr=False)
+    api_version: str | None = None
+    default_headers: dict[str, str] = field(default_factory=dict, repr=False)
+    options: dict[str, Any] = field(default_factory=dict)
+    """Adapter-specific options (for example ``transport``)."""
+
+
+AdapterFactory = Callable[[str, TargetSettings], TargetAdapter]
+"""``factory(model, settings) -> adapter``; an entry point loads to one of these."""
+
+_overrides: dict[str, AdapterFactory] = {}
+
+
+def register_adapter(name: str, factory: AdapterFactory) -> None:
+    """Register an adapter in-process (tests, notebooks); entry points need no call."""
+    _overrides[name] = factory
+
+
+def available_adapters() -> list[str]:
+    """Names of every installed adapter, sorted."""
+    names = {ep.name for ep in entry_points(group=ENTRY_POINT_GROUP)}
+    return sorted(names | set(_overrides))
+
+
+def parse_model_spec(spec: str) -> ModelSpec:
+    """Split ``adapter:model``; a bare name is an OpenAI model.
+
+    OpenAI fine-tune names (``ft:gpt-4o-mini:org::id``) are OpenAI models. Any other unknown
+    prefix is an error listing the installed adapters, rather than a silent OpenAI request.
+    """
+    spec = spec.strip()
+    if not spec:
+        raise ConfigError("empty model spec; use e.g. gpt-4o, azure:<deployment> or vllm:<model>")
+    prefix, sep, rest = spec.partition(":")
+    if not sep:
+        return ModelSpec(DEFAULT_ADAPTER, spec, spec)
+    if prefix == "ft":
+        return ModelSpec(DEFAULT_ADAPTER, spec, spec)
+    known = available_adapters()
+    if prefix not in known:
+        raise UnknownNameError("adapter", prefix, known)
+    if not rest:
+        raise ConfigError(f"model spec {spec!r} names no model after {prefix!r}:")
+    return ModelSpec(prefix, rest, spec)
+
+
+def _load_factory(name: str) -> AdapterFactory:
+    if name in _overrides:
+        return _overrides[name]
+    for ep in entry_points(group=ENTRY_POINT_GROUP, name=name):
+        factory: AdapterFactory = ep.load()
+        return factory
+    raise UnknownNameError("adapter", name, available_adapters())
+
+
+def create_adapter(spec: ModelSpec | str, settings: TargetSettings | None = None) -> TargetAdapter:
+    """Build the adapter for ``spec``. Raises ``ConfigError`` for missing credentials."""
+    parsed = parse_model_spec(spec) if isinstance(spec, str) else spec
+    factory = _load_factory(parsed.adapter)
+    return factory(parsed.model, settings or TargetSettings())
