@@ -1,0 +1,186 @@
+"""Confidence intervals that treat questions as the unit.
+
+Repeats of one question are correlated (same question, same difficulty), so an interval over
+episodes would be too narrow. Every interval here is computed from per-question values:
+
+- ``cluster_bootstrap``: resample questions with replacement (each question carries all its
+  episodes), take the mean of the per-question accuracies, and read the percentiles. The
+  default: it needs no normality assumption, stays inside [0, 1] by construction and is
+  asymmetric near 0 or 1, where accuracies of strong models live.
+- ``se``: mean ± t(n-1) × standard error over questions, clipped to [0, 1] — what ChatBench
+  reported. Slightly wider than the bootstrap for few questions (the t quantile), and symmetric.
+
+With fewer than two questions there is no spread to estimate: the bounds are None and a note
+says why, never a fake interval.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Literal
+
+import numpy as np
+import numpy.typing as npt
+from pydantic import BaseModel, ConfigDict
+
+__all__ = [
+    "DEFAULT_RESAMPLES",
+    "DEFAULT_SEED",
+    "Interval",
+    "IntervalMethod",
+    "bootstrap_means",
+    "cluster_bootstrap_interval",
+    "interval",
+    "paired_bootstrap",
+    "se_interval",
+]
+
+IntervalMethod = Literal["cluster_bootstrap", "se"]
+
+#: Bootstrap resamples; 2000 keeps the Monte-Carlo error of a 95% bound well under a point.
+DEFAULT_RESAMPLES = 2000
+#: Fixed seed so that a report recomputed from the same records shows the same interval.
+DEFAULT_SEED = 20250101
+# Cap on the (resamples x questions) index matrix drawn at once, to bound memory.
+_CHUNK_CELLS = 2_000_000
+
+FloatArray = npt.NDArray[np.float64]
+
+
+class Interval(BaseModel):
+    """A confidence interval; ``low``/``high`` are None when it cannot be estimated."""
+
+    model_config = ConfigDict(frozen=True)
+
+    low: float | None
+    high: float | None
+    method: IntervalMethod
+    confidence: float = 0.95
+    note: str | None = None
+    """Why the interval is missing or degenerate, in words."""
+
+
+def _degenerate(values: FloatArray, method: IntervalMethod, confidence: float) -> Interval | None:
+    n = len(values)
+    if n == 0:
+        return Interval(low=None, high=None, method=method, confidence=confidence, note="no data")
+    if n == 1:
+        note = "one question only: no interval over questions can be estimated"
+        return Interval(low=None, high=None, method=method, confidence=confidence, note=note)
+    return None
+
+
+def bootstrap_means(values: FloatArray, resamples: int, seed: int) -> FloatArray:
+    """Means of ``resamples`` resamples (with replacement) of ``values``; seeded, vectorised."""
+    rng = np.random.default_rng(seed)
+    n = len(values)
+    out = np.empty(resamples, dtype=np.float64)
+    chunk = max(1, _CHUNK_CELLS // max(n, 1))
+    for start in range(0, resamples, chunk):
+        stop = min(resamples, start + chunk)
+        idx = rng.integers(0, n, size=(stop - start, n))
+        out[start:stop] = values[idx].mean(axis=1)
+    return out
+
+
+def _note_if_flat(values: FloatArray) -> str | None:
+    if np.ptp(values) == 0:
+        return "every question had the same accuracy: the interval has zero width"
+    return None
+
+
+def cluster_bootstrap_interval(
+    values: FloatArray,
+    *,
+    confidence: float = 0.95,
+    resamples: int = DEFAULT_RESAMPLES,
+    seed: int = DEFAULT_SEED,
+) -> Interval:
+    """Percentile interval of the mean of per-question ``values`` over question resamples."""
+    values = np.asarray(values, dtype=np.float64)
+    bad = _degenerate(values, "cluster_bootstrap", confidence)
+    if bad is not None:
+        return bad
+    means = bootstrap_means(values, resamples, seed)
+    alpha = (1.0 - confidence) / 2.0
+    low, high = np.quantile(means, [alpha, 1.0 - alpha])
+    return Interval(
+        low=float(low),
+        high=float(high),
+        method="cluster_bootstrap",
+        confidence=confidence,
+        note=_note_if_flat(values),
+    )
+
+
+def se_interval(
+    values: FloatArray, *, confidence: float = 0.95, lower: float = 0.0, upper: float = 1.0
+) -> Interval:
+    """Mean ± t(n-1, (1+confidence)/2) × sd(values, ddof=1)/√n, clipped to [lower, upper]."""
+    from scipy import stats  # lazy: scipy.stats costs ~0.3 s to import
+
+    values = np.asarray(values, dtype=np.float64)
+    bad = _degenerate(values, "se", confidence)
+    if bad is not None:
+        return bad
+    n = len(values)
+    mean = float(values.mean())
+    se = float(values.std(ddof=1)) / math.sqrt(n)
+    half = float(stats.t.ppf((1.0 + confidence) / 2.0, df=n - 1)) * se
+    return Interval(
+        low=max(lower, mean - half),
+        high=min(upper, mean + half),
+        method="se",
+        confidence=confidence,
+        note=_note_if_flat(values),
+    )
+
+
+def interval(
+    values: FloatArray,
+    method: IntervalMethod = "cluster_bootstrap",
+    *,
+    confidence: float = 0.95,
+    resamples: int = DEFAULT_RESAMPLES,
+    seed: int = DEFAULT_SEED,
+) -> Interval:
+    """The interval of the mean of per-question ``values`` by ``method``."""
+    if method == "se":
+        return se_interval(values, confidence=confidence)
+    return cluster_bootstrap_interval(values, confidence=confidence, resamples=resamples, seed=seed)
+
+
+def paired_bootstrap(
+    diffs: FloatArray,
+    *,
+    confidence: float = 0.95,
+    resamples: int = DEFAULT_RESAMPLES,
+    seed: int = DEFAULT_SEED,
+) -> tuple[Interval, float | None]:
+    """Interval and two-sided p-value for the mean of paired per-question differences.
+
+    The questions are resampled together for both sides (the pairing), so question
+    difficulty cancels. The p-value is the bootstrap's: twice the smaller tail share of
+    resampled means on either side of 0 (with a +1 correction so it is never exactly 0).
+    """
+    diffs = np.asarray(diffs, dtype=np.float64)
+    bad = _degenerate(diffs, "cluster_bootstrap", confidence)
+    if bad is not None:
+        return bad, None
+    means = bootstrap_means(diffs, resamples, seed)
+    alpha = (1.0 - confidence) / 2.0
+    low, high = np.quantile(means, [alpha, 1.0 - alpha])
+    below = int(np.count_nonzero(means <= 0.0))
+    above = int(np.count_nonzero(means >= 0.0))
+    p_value = min(1.0, 2.0 * (min(below, above) + 1) / (resamples + 1))
+    note = None
+    if np.ptp(diffs) == 0:
+        note = "every question had the same difference: the interval has zero width"
+    iv = Interval(
+        low=float(low),
+        high=float(high),
+        method="cluster_bootstrap",
+        confidence=confidence,
+        note=note,
+    )
+    return iv, p_value

@@ -1,0 +1,125 @@
+"""``summarize``: a run's records in, the figures people read out. Pure; recomputable offline."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from pydantic import BaseModel, ConfigDict
+
+from chatsim.metrics._accuracy import GroupSummary, IntervalSpec, group_summary
+from chatsim.metrics._stats import DEFAULT_RESAMPLES, DEFAULT_SEED, IntervalMethod
+from chatsim.recording._records import EpisodeRecord
+
+__all__ = ["SUMMARY_VERSION", "ModelSummary", "RunSummary", "summarize"]
+
+#: Version of the summary JSON layout.
+SUMMARY_VERSION = 1
+
+
+class ModelSummary(GroupSummary):
+    """One model's figures, overall and per subject."""
+
+    model: str
+    subjects: dict[str, GroupSummary]
+
+
+class RunSummary(BaseModel):
+    """Everything ``chatsim report`` shows, as JSON-serialisable data."""
+
+    model_config = ConfigDict(frozen=True)
+
+    summary_version: int = SUMMARY_VERSION
+    interval_method: IntervalMethod
+    """How every ``ci`` was computed (``cluster_bootstrap`` over questions, or ``se``)."""
+    confidence: float
+    resamples: int
+    """Bootstrap resamples (unused by ``se``)."""
+    seed: int
+    """Bootstrap seed: the same records always give the same intervals."""
+    errors_as_incorrect: bool
+    """Whether error terminations were scored as incorrect (default: left out of accuracy)."""
+    overall: GroupSummary
+    """All models pooled."""
+    models: dict[str, ModelSummary]
+    """Per model (its label), in run order."""
+    subjects: dict[str, GroupSummary]
+    """Per subject, all models pooled."""
+    notes: list[str]
+    """Caveats worth reading next to the numbers."""
+
+
+def _ordered_models(episodes: Sequence[EpisodeRecord], models: Sequence[str] | None) -> list[str]:
+    seen = list(models or [])
+    for ep in episodes:
+        if ep.model not in seen:
+            seen.append(ep.model)
+    return seen
+
+
+def _by(episodes: Sequence[EpisodeRecord], key: str) -> dict[str, list[EpisodeRecord]]:
+    groups: dict[str, list[EpisodeRecord]] = {}
+    for ep in episodes:
+        groups.setdefault(str(getattr(ep, key)), []).append(ep)
+    return dict(sorted(groups.items()))
+
+
+def _model_summary(model: str, episodes: list[EpisodeRecord], spec: IntervalSpec) -> ModelSummary:
+    base = group_summary(episodes, spec)
+    subjects = {s: group_summary(eps, spec) for s, eps in _by(episodes, "subject").items()}
+    return ModelSummary(model=model, subjects=subjects, **base.model_dump())
+
+
+def _notes(summary_models: dict[str, ModelSummary], spec: IntervalSpec) -> list[str]:
+    notes = []
+    if spec.method == "cluster_bootstrap":
+        notes.append(
+            f"{round(spec.confidence * 100)}% intervals: cluster bootstrap over questions "
+            f"({spec.resamples} resamples, seed {spec.seed}); repeats of a question move together."
+        )
+    else:
+        notes.append(
+            f"{round(spec.confidence * 100)}% intervals: mean ± t × standard error over "
+            "per-question accuracies (ChatBench's method), clipped to [0, 1]."
+        )
+    for name, m in summary_models.items():
+        if m.episodes == 0:
+            notes.append(f"{name}: no episodes recorded.")
+        elif m.scored == 0:
+            notes.append(f"{name}: no episode reached an answer; accuracy is undefined.")
+        if m.ci.note and m.episodes:
+            notes.append(f"{name}: {m.ci.note}.")
+    return notes
+
+
+def summarize(
+    episodes: Sequence[EpisodeRecord],
+    *,
+    models: Sequence[str] | None = None,
+    interval: IntervalMethod = "cluster_bootstrap",
+    confidence: float = 0.95,
+    resamples: int = DEFAULT_RESAMPLES,
+    seed: int = DEFAULT_SEED,
+    errors_as_incorrect: bool = False,
+) -> RunSummary:
+    """Summarise a run's episodes: per model, per (model, subject), per subject and overall.
+
+    ``models`` lists the run's models in order, so that one with no episodes still appears
+    (with zero counts and no accuracy). Intervals treat questions as the unit; see
+    ``chatsim.metrics._stats`` for both methods and why the cluster bootstrap is the default.
+    """
+    spec = IntervalSpec(interval, confidence, resamples, seed, errors_as_incorrect)
+    per_model: dict[str, list[EpisodeRecord]] = {m: [] for m in _ordered_models(episodes, models)}
+    for ep in episodes:
+        per_model[ep.model].append(ep)
+    model_summaries = {m: _model_summary(m, eps, spec) for m, eps in per_model.items()}
+    return RunSummary(
+        interval_method=interval,
+        confidence=confidence,
+        resamples=resamples,
+        seed=seed,
+        errors_as_incorrect=errors_as_incorrect,
+        overall=group_summary(episodes, spec),
+        models=model_summaries,
+        subjects={s: group_summary(eps, spec) for s, eps in _by(episodes, "subject").items()},
+        notes=_notes(model_summaries, spec),
+    )
