@@ -1,1 +1,5 @@
-"""(in progress)"""
+"""The command-line interface (``chatsim run``, ``report``, ``compare``, ``sim``, ``loadtest``)."""
+
+from chatsim.cli._app import app, main
+
+__all__ = ["app", "main"]

@@ -8,5 +8,36 @@ from chatsim.recording._records import (
     TurnRecord,
     Usage,
 )
+from chatsim.recording._run_dir import (
+    EPISODES_FILE,
+    HEADER_FILE,
+    LOG_FILE,
+    SUMMARY_FILE,
+    EpisodeWriter,
+    RunData,
+    create_run_dir,
+    open_for_resume,
+    read_header,
+    read_run,
+    write_json_atomic,
+)
 
-__all__ = ["SCHEMA_VERSION", "AttemptRecord", "EpisodeRecord", "RunHeader", "TurnRecord", "Usage"]
+__all__ = [
+    "EPISODES_FILE",
+    "HEADER_FILE",
+    "LOG_FILE",
+    "SCHEMA_VERSION",
+    "SUMMARY_FILE",
+    "AttemptRecord",
+    "EpisodeRecord",
+    "EpisodeWriter",
+    "RunData",
+    "RunHeader",
+    "TurnRecord",
+    "Usage",
+    "create_run_dir",
+    "open_for_resume",
+    "read_header",
+    "read_run",
+    "write_json_atomic",
+]

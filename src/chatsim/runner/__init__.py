@@ -1,1 +1,33 @@
-"""(in progress)"""
+"""Running episodes: configuration, seeds, the episode loop and the run."""
+
+from chatsim.runner._config import DEFAULT_SYSTEM_PROMPT, DEFAULT_TARGET_TEMPERATURE, RunConfig
+from chatsim.runner._episode import EpisodePlan, EpisodeSettings, TurnSource, run_episode
+from chatsim.runner._run import (
+    Progress,
+    RunInterrupted,
+    RunOutcome,
+    RunSetup,
+    execute_run,
+    plan_episodes,
+    prepare_run,
+)
+from chatsim.runner._seeds import derive_seed, episode_id
+
+__all__ = [
+    "DEFAULT_SYSTEM_PROMPT",
+    "DEFAULT_TARGET_TEMPERATURE",
+    "EpisodePlan",
+    "EpisodeSettings",
+    "Progress",
+    "RunConfig",
+    "RunInterrupted",
+    "RunOutcome",
+    "RunSetup",
+    "TurnSource",
+    "derive_seed",
+    "episode_id",
+    "execute_run",
+    "plan_episodes",
+    "prepare_run",
+    "run_episode",
+]

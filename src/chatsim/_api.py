@@ -1,0 +1,95 @@
+"""The Python API: ``await chatsim.evaluate(model="gpt-4o", subset="college_math")``."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from chatsim.metrics import GroupSummary, RunSummary, summarize
+from chatsim.recording import SUMMARY_FILE, EpisodeRecord, read_run, write_json_atomic
+from chatsim.runner import Progress, RunConfig, execute_run, prepare_run
+from chatsim.simulators._registry import default_simulator_spec
+
+__all__ = ["EvaluationResult", "evaluate", "write_summary"]
+
+
+def write_summary(run_dir: Path) -> RunSummary:
+    """Recompute the summary from the run's records and store it as ``summary.json``."""
+    data = read_run(run_dir)
+    summary = summarize(data.episodes, models=list(data.header.config.get("models", [])) or None)
+    write_json_atomic(Path(run_dir) / SUMMARY_FILE, summary.model_dump(mode="json"))
+    return summary
+
+
+@dataclass(frozen=True)
+class EvaluationResult:
+    """What ``evaluate`` returns. Every figure is recomputed from the records on disk."""
+
+    run_dir: Path
+    """The run directory (header, episodes.jsonl, summary.json)."""
+    summary: RunSummary
+    """Accuracy per model, per subject and overall, with question-clustered 95% intervals."""
+
+    @property
+    def episodes(self) -> list[EpisodeRecord]:
+        """Every recorded episode (read from disk)."""
+        return read_run(self.run_dir).episodes
+
+    @property
+    def models(self) -> list[str]:
+        return list(self.summary.models)
+
+    def accuracy(self, model: str | None = None, subject: str | None = None) -> GroupSummary:
+        """The accuracy group for one model (default: the only/first one), optionally a subject.
+
+        ``.accuracy``, ``.ci`` (its 95% interval), ``.episodes``, ``.invalid`` ... are on it.
+        """
+        name = model or self.models[0]
+        group = self.summary.models[name]
+        return group.subjects[subject] if subject else group
+
+
+async def evaluate(
+    model: str | Sequence[str],
+    subset: str = "chatbench",
+    *,
+    simulator: str | None = None,
+    limit: int | None = None,
+    repeats: int = 1,
+    seed: int = 0,
+    out_dir: str | Path = "runs",
+    run_id: str | None = None,
+    resume: str | Path | None = None,
+    progress: Progress | None = None,
+    **options: Any,
+) -> EvaluationResult:
+    """Run ChatBench-style simulated-user conversations and summarise user-AI accuracy.
+
+    ``model`` is one model spec or several (evaluated on the same questions and seeds).
+    ``simulator`` defaults to the ChatBench LoRA on a local GPU when one is present, otherwise
+    the first model prompted to play the user. ``options`` are further ``RunConfig`` fields
+    (``max_turns``, ``base_url``, ``simulator_base_url``, ``concurrency``, ``system_prompt``, ...).
+    """
+    models = (model,) if isinstance(model, str) else tuple(model)
+    config = RunConfig(
+        models=models,
+        source=subset,
+        simulator=simulator or default_simulator_spec(models),
+        limit=limit,
+        repeats=repeats,
+        seed=seed,
+        **options,
+    )
+    setup = prepare_run(
+        config,
+        out_dir=Path(out_dir),
+        run_id=run_id,
+        resume_dir=Path(resume) if resume is not None else None,
+    )
+    try:
+        await execute_run(setup, progress=progress)
+    finally:
+        await setup.aclose()
+    return EvaluationResult(setup.run_dir, write_summary(setup.run_dir))

@@ -1,0 +1,47 @@
+"""One place that turns chatsim errors into messages and exit codes."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+
+import typer
+from rich.console import Console
+from rich.text import Text
+
+from chatsim._exceptions import AuthenticationError, ChatsimError, ConfigError, DataError
+from chatsim._util._redact import scrub
+
+__all__ = ["EXIT_AUTH", "EXIT_INTERRUPTED", "EXIT_USAGE", "cli_errors", "say_error"]
+
+EXIT_USAGE = 2
+"""Bad input: arguments, question files, run directories. Nothing was sent."""
+EXIT_AUTH = 3
+"""The target refused the credentials; the run stopped early."""
+EXIT_INTERRUPTED = 130
+"""Stopped by Ctrl-C / SIGTERM; finished episodes are recorded."""
+
+
+def say_error(console: Console, message: str) -> None:
+    """``error: <message>``, printed literally (no rich markup), secrets scrubbed."""
+    console.print(Text.assemble(("error: ", "bold red"), scrub(message)))
+
+
+@contextmanager
+def cli_errors(console: Console, hint: Callable[[], str | None] = lambda: None) -> Iterator[None]:
+    """Print a one-line ``error: ...`` (no traceback) and exit with the matching code."""
+    try:
+        yield
+    except AuthenticationError as exc:
+        say_error(console, f"authentication failed: {exc}")
+        console.print("Check the API key and endpoint, then resume the run.", markup=False)
+        extra = hint()
+        if extra:
+            console.print(extra, markup=False)
+        raise typer.Exit(EXIT_AUTH) from None
+    except (ConfigError, DataError) as exc:
+        say_error(console, str(exc))
+        raise typer.Exit(EXIT_USAGE) from None
+    except ChatsimError as exc:
+        say_error(console, f"{type(exc).__name__}: {exc}")
+        raise typer.Exit(1) from None

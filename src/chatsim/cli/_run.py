@@ -1,0 +1,215 @@
+"""``chatsim run``: evaluate target models with simulated users."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Any
+
+import anyio
+import typer
+from rich.console import Console
+
+from chatsim._api import write_summary
+from chatsim._exceptions import ConfigError
+from chatsim.cli._errors import EXIT_INTERRUPTED, cli_errors
+from chatsim.cli._progress import RichProgress
+from chatsim.metrics import render_summary
+from chatsim.protocol import Message, Role, SimulatorStep
+from chatsim.recording import read_header
+from chatsim.runner import RunConfig, RunInterrupted, RunSetup, execute_run, prepare_run
+from chatsim.simulators import UserTurnRequest
+from chatsim.simulators._registry import default_simulator_spec
+from chatsim.targets import TargetRequest
+
+__all__ = ["run_command"]
+
+_Opt = typer.Option
+
+
+def _config_overrides(**given: Any) -> dict[str, Any]:
+    """The options the user actually gave (typer defaults are all None)."""
+    return {key: value for key, value in given.items() if value is not None}
+
+
+def build_config(overrides: dict[str, Any], resume: Path | None) -> RunConfig:
+    """A new run's config (defaults + options), or the stored config with the options applied.
+
+    On resume, options that differ from the header are kept so that the resume check can say
+    exactly what differs.
+    """
+    if resume is not None:
+        stored = read_header(resume).config
+        return RunConfig.model_validate({**stored, **overrides})
+    if "models" not in overrides:
+        raise ConfigError("no model given: pass --model (e.g. --model gpt-4o), or --resume RUN_DIR")
+    overrides.setdefault("simulator", default_simulator_spec(overrides["models"]))
+    return RunConfig.model_validate(overrides)
+
+
+def _dry_run(setup: RunSetup, console: Console) -> None:
+    plan = setup.plans[0]
+    request = UserTurnRequest(plan.episode_id, plan.question, (), SimulatorStep.FIRST, plan.seed)
+    console.rule(f"simulator prompt ({setup.config.simulator}), question {plan.question.id}")
+    console.print(setup.simulator.describe_prompt(request), markup=False, highlight=False)
+    caller = setup.callers[plan.model]
+    messages: tuple[Message, ...] = (Message(Role.USER, "<the simulator's first message>"),)
+    if setup.config.system_prompt is not None:
+        messages = (Message(Role.SYSTEM, setup.config.system_prompt), *messages)
+    target_request = TargetRequest(
+        messages=messages,
+        temperature=setup.config.target_temperature,
+        max_tokens=setup.config.target_max_tokens,
+        stream=setup.config.stream,
+    )
+    console.rule(f"first target request ({plan.model})")
+    console.print(
+        json.dumps(caller.adapter.describe_request(target_request), indent=2, ensure_ascii=False),
+        markup=False,
+        highlight=False,
+    )
+    console.rule()
+    console.print(
+        f"{len(setup.plans)} episodes planned ({len(setup.questions)} questions x "
+        f"{setup.config.repeats} repeats x {len(setup.config.models)} models); nothing was sent.",
+        markup=False,
+    )
+
+
+async def _run(setup: RunSetup, console: Console, quiet: bool) -> None:
+    try:
+        if quiet:
+            await execute_run(setup, handle_signals=True)
+        else:
+            with RichProgress(console) as progress:
+                await execute_run(setup, progress=progress, handle_signals=True)
+    finally:
+        await setup.aclose()
+
+
+def run_command(
+    model: Annotated[
+        list[str] | None,
+        _Opt(
+            "--model",
+            "-m",
+            help="Target model spec; repeat to compare: gpt-4o, azure:<deployment>, vllm:<model>.",
+        ),
+    ] = None,
+    subset: Annotated[
+        str | None,
+        _Opt(
+            "--subset",
+            "-s",
+            help="Questions: a subset (college_math, math, chatbench, ...), "
+            "a CSV/JSONL file, or hf:<mmlu subject>.",
+        ),
+    ] = None,
+    selection: Annotated[
+        str | None, _Opt(help="Bundled questions: redux-ok (default), redux, all.")
+    ] = None,
+    limit: Annotated[int | None, _Opt(help="At most this many questions (seeded sample).")] = None,
+    question_seed: Annotated[int | None, _Opt(help="Seed of the question sample.")] = None,
+    repeats: Annotated[
+        int | None, _Opt(help="Conversations per question and model (paper: 10).")
+    ] = None,
+    seed: Annotated[int | None, _Opt(help="Run seed (episode seeds derive from it).")] = None,
+    simulator: Annotated[
+        str | None,
+        _Opt(
+            help="User simulator: hf:<base>+<adapter>, served:<model>, "
+            "prompted:<model spec>, scripted."
+        ),
+    ] = None,
+    simulator_base_url: Annotated[
+        str | None, _Opt(help="Endpoint of a served/prompted simulator (default: --base-url).")
+    ] = None,
+    simulator_temperature: Annotated[
+        float | None, _Opt(help="Simulator temperature (default 1.0).")
+    ] = None,
+    simulator_max_tokens: Annotated[
+        int | None, _Opt(help="Max tokens per simulated user turn.")
+    ] = None,
+    prompt_format: Annotated[
+        str | None, _Opt(help="Simulator prompt format name or JSON/TOML file.")
+    ] = None,
+    max_turns: Annotated[
+        int | None, _Opt(help="User messages before the answer is forced (default 10).")
+    ] = None,
+    system_prompt: Annotated[
+        str | None, _Opt(help="Assistant system prompt (default: ChatBench's).")
+    ] = None,
+    temperature: Annotated[float | None, _Opt(help="Assistant temperature (default 0.7).")] = None,
+    max_tokens: Annotated[int | None, _Opt(help="Max tokens per assistant reply.")] = None,
+    base_url: Annotated[
+        str | None, _Opt(help="Target endpoint for vllm:/OpenAI-compatible models.")
+    ] = None,
+    stream: Annotated[
+        bool | None,
+        _Opt("--stream/--no-stream", help="Stream replies (default on; needed for TTFT)."),
+    ] = None,
+    concurrency: Annotated[
+        int | None, _Opt(help="Assistant calls in flight per target (default 32).")
+    ] = None,
+    episode_timeout: Annotated[
+        float | None, _Opt(help="Seconds one episode may take (default 1800).")
+    ] = None,
+    out: Annotated[Path, _Opt(help="Directory that holds run directories.")] = Path("runs"),
+    run_id: Annotated[
+        str | None, _Opt(help="Name of the run directory (default: timestamp).")
+    ] = None,
+    resume: Annotated[
+        Path | None, _Opt(help="Continue a stopped run: runs only the missing episodes.")
+    ] = None,
+    dry_run: Annotated[
+        bool,
+        _Opt(
+            "--dry-run", help="Print the first simulator prompt and target request; send nothing."
+        ),
+    ] = False,
+    quiet: Annotated[bool, _Opt("--quiet", "-q", help="No progress bar.")] = False,
+) -> None:
+    """Run simulated-user conversations against target models and report user-AI accuracy."""
+    console = Console(stderr=True)
+    out_console = Console()
+    overrides = _config_overrides(
+        models=tuple(model) if model else None,
+        source=subset,
+        selection=selection,
+        limit=limit,
+        question_seed=question_seed,
+        repeats=repeats,
+        seed=seed,
+        simulator=simulator,
+        simulator_base_url=simulator_base_url,
+        simulator_temperature=simulator_temperature,
+        simulator_max_tokens=simulator_max_tokens,
+        prompt_format=prompt_format,
+        max_turns=max_turns,
+        system_prompt=system_prompt,
+        target_temperature=temperature,
+        target_max_tokens=max_tokens,
+        base_url=base_url,
+        stream=stream,
+        concurrency=concurrency,
+        episode_timeout=episode_timeout,
+    )
+    resume_hint = {"dir": resume}
+    with cli_errors(
+        console, hint=lambda: f"resume with: chatsim run --resume {resume_hint['dir']}"
+    ):
+        config = build_config(overrides, resume)
+        setup = prepare_run(config, out_dir=out, run_id=run_id, resume_dir=resume)
+        resume_hint["dir"] = setup.run_dir
+        if dry_run:
+            _dry_run(setup, out_console)
+            anyio.run(setup.aclose)
+            return
+        try:
+            anyio.run(_run, setup, console, quiet)
+        except RunInterrupted as exc:
+            console.print(f"\nstopped. {exc}", markup=False)
+            raise typer.Exit(EXIT_INTERRUPTED) from None
+        summary = write_summary(setup.run_dir)
+        render_summary(summary, out_console)
+        out_console.print(f"run directory: {setup.run_dir}", markup=False)

@@ -1,0 +1,194 @@
+"""A run directory on disk: crash-safe writing, tolerant reading, repair on resume.
+
+Layout::
+
+    RUN_DIR/header.json      RunHeader, written once, atomically (temp file + rename)
+    RUN_DIR/episodes.jsonl   one EpisodeRecord per line, appended and flushed per episode
+    RUN_DIR/summary.json     the summary, rewritten atomically at the end (derived data)
+    RUN_DIR/log.jsonl        structured log
+
+Why append-and-flush: a finished episode reaches the kernel before the next one starts, so a
+killed process (SIGKILL, OOM) loses at most the line being written. That torn last line is
+detected on resume and cut away; complete lines are never rewritten. ``fsync=True`` also
+survives power loss, at a cost per episode.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TextIO
+
+from pydantic import ValidationError
+
+from chatsim._exceptions import RunDirectoryError
+from chatsim.recording._records import SCHEMA_VERSION, EpisodeRecord, RunHeader
+
+__all__ = [
+    "EPISODES_FILE",
+    "HEADER_FILE",
+    "LOG_FILE",
+    "SUMMARY_FILE",
+    "EpisodeWriter",
+    "RunData",
+    "create_run_dir",
+    "open_for_resume",
+    "read_header",
+    "read_run",
+    "write_json_atomic",
+]
+
+HEADER_FILE = "header.json"
+EPISODES_FILE = "episodes.jsonl"
+SUMMARY_FILE = "summary.json"
+LOG_FILE = "log.jsonl"
+
+
+def write_json_atomic(path: Path, data: Any) -> None:
+    """Write JSON so that readers see the old file or the new one, never half of one."""
+    tmp = path.with_name(f".{path.name}.tmp")
+    with tmp.open("w", encoding="utf-8") as fh:
+        json.dump(data, fh, indent=2, sort_keys=False)
+        fh.write("\n")
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+
+
+def read_header(run_dir: Path) -> RunHeader:
+    """The run's header, or a ``RunDirectoryError`` that says what is wrong."""
+    path = Path(run_dir)
+    if not path.is_dir():
+        raise RunDirectoryError(f"{path} is not a directory; pass a run directory (runs/<id>)")
+    header_path = path / HEADER_FILE
+    if not header_path.is_file():
+        raise RunDirectoryError(f"{path} is not a chatsim run directory: it has no {HEADER_FILE}")
+    try:
+        header = RunHeader.model_validate_json(header_path.read_bytes())
+    except (ValidationError, ValueError) as exc:
+        raise RunDirectoryError(
+            f"{header_path} is damaged or not a chatsim header ({exc.__class__.__name__}); "
+            "start a new run instead of resuming this one"
+        ) from exc
+    if header.schema_version > SCHEMA_VERSION:
+        raise RunDirectoryError(
+            f"{path} was written by a newer chatsim (schema {header.schema_version}); "
+            "upgrade chatsim to read it"
+        )
+    return header
+
+
+def _iter_lines(path: Path) -> Iterator[tuple[int, bytes, bool]]:
+    """(byte offset, line, complete) for each line; the last may lack its newline."""
+    offset = 0
+    with path.open("rb") as fh:
+        for line in fh:
+            yield offset, line, line.endswith(b"\n")
+            offset += len(line)
+
+
+@dataclass
+class RunData:
+    """A run as read from disk."""
+
+    path: Path
+    header: RunHeader
+    episodes: list[EpisodeRecord]
+    torn_tail: bool = False
+    """The last line was incomplete (the writer died mid-line); it was skipped."""
+    duplicates: int = 0
+    """Records whose episode id appeared earlier; the first is kept."""
+
+
+def _scan(path: Path) -> tuple[list[EpisodeRecord], int | None, int]:
+    """Parse episodes; return (records, offset of a torn tail or None, duplicates)."""
+    episodes: list[EpisodeRecord] = []
+    seen: set[str] = set()
+    duplicates = 0
+    if not path.exists():
+        return episodes, None, 0
+    lines = list(_iter_lines(path))
+    for number, (offset, line, complete) in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            record = EpisodeRecord.model_validate_json(line)
+        except ValidationError as exc:
+            if number == len(lines):  # only the last line can be torn by a crash
+                return episodes, offset, duplicates
+            raise RunDirectoryError(
+                f"{path}:{number} is not a valid episode record and is not the last line, so "
+                f"it is not a torn write: the file was edited or damaged ({exc.error_count()} "
+                "errors)"
+            ) from exc
+        if not complete and number == len(lines):
+            return episodes, offset, duplicates
+        if record.episode_id in seen:
+            duplicates += 1
+            continue
+        seen.add(record.episode_id)
+        episodes.append(record)
+    return episodes, None, duplicates
+
+
+def read_run(run_dir: Path | str) -> RunData:
+    """Read a run without changing it. A torn last line is skipped (``torn_tail``)."""
+    path = Path(run_dir)
+    header = read_header(path)
+    episodes, torn, duplicates = _scan(path / EPISODES_FILE)
+    return RunData(path, header, episodes, torn_tail=torn is not None, duplicates=duplicates)
+
+
+@dataclass
+class EpisodeWriter:
+    """Appends finished episodes to ``episodes.jsonl``; one line, one flush each."""
+
+    path: Path
+    fsync: bool = False
+    _fh: TextIO | None = field(default=None, repr=False)
+
+    def open(self) -> EpisodeWriter:
+        self._fh = self.path.open("a", encoding="utf-8")
+        return self
+
+    def append(self, record: EpisodeRecord) -> None:
+        if self._fh is None:
+            raise RuntimeError("EpisodeWriter is not open")
+        # One write call per line so a crash can only tear the line being written.
+        self._fh.write(record.model_dump_json() + "\n")
+        self._fh.flush()
+        if self.fsync:
+            os.fsync(self._fh.fileno())
+
+    def close(self) -> None:
+        if self._fh is not None:
+            self._fh.close()
+            self._fh = None
+
+
+def create_run_dir(run_dir: Path, header: RunHeader) -> None:
+    """Create a new run directory with its header. Refuses to overwrite an existing run."""
+    if (run_dir / HEADER_FILE).exists() or (run_dir / EPISODES_FILE).exists():
+        raise RunDirectoryError(
+            f"{run_dir} already holds a run; resume it with --resume {run_dir} "
+            "or pick a new --run-id"
+        )
+    run_dir.mkdir(parents=True, exist_ok=True)
+    write_json_atomic(run_dir / HEADER_FILE, header.model_dump(mode="json"))
+
+
+def open_for_resume(run_dir: Path) -> RunData:
+    """Read a run for resuming it, cutting a torn last line away first.
+
+    Complete records are never touched: the file is truncated at the start of the torn line.
+    """
+    data = read_run(run_dir)
+    episodes_path = data.path / EPISODES_FILE
+    _, torn_offset, _ = _scan(episodes_path)
+    if torn_offset is not None:
+        with episodes_path.open("r+b") as fh:
+            fh.truncate(torn_offset)
+    return data

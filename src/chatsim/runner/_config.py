@@ -1,0 +1,102 @@
+"""The run configuration: frozen, JSON-serialisable, secret-free.
+
+Precedence everywhere: explicit argument > environment variable > default. Secrets (API keys)
+are never part of this object: adapters read them from the environment (or from an explicit
+``api_key`` argument kept outside the config), so the header can store the config as it is.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+__all__ = [
+    "DEFAULT_SYSTEM_PROMPT",
+    "DEFAULT_TARGET_TEMPERATURE",
+    "RunConfig",
+]
+
+#: ChatBench's assistant system prompt.
+DEFAULT_SYSTEM_PROMPT = "You are a helpful AI assistant."
+#: ChatBench's assistant temperature.
+DEFAULT_TARGET_TEMPERATURE = 0.7
+
+
+class RunConfig(BaseModel):
+    """Everything that determines which episodes a run schedules and how they behave.
+
+    Resume compares the ``resume_key()`` of a new config with the header's: a run can only be
+    continued with the same questions, models, simulator and protocol settings.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    models: Annotated[tuple[str, ...], Field(min_length=1)]
+    """Target model specs, e.g. ``("gpt-4o", "vllm:llama")``."""
+    source: str = "chatbench"
+    """A subset name, ``hf:<subject>``, or a CSV/JSONL file of questions."""
+    selection: str = "redux-ok"
+    """Which bundled questions: ``redux-ok`` (default), ``redux``, ``all``."""
+    limit: int | None = None
+    """At most this many questions (seeded, stratified sample)."""
+    question_seed: int = 0
+    """Seed of the question sample."""
+    repeats: Annotated[int, Field(ge=1)] = 1
+    """Conversations per question and model (the paper used 10)."""
+    seed: int = 0
+    """Run seed: episode seeds derive from it, the same for every model (paired comparison)."""
+    simulator: str = "scripted"
+    """Simulator spec: ``hf:<base>+<adapter>``, ``served:<model>``, ``prompted:<model spec>``,
+    ``scripted``."""
+    simulator_base_url: str | None = None
+    """Endpoint of a served or prompted simulator; defaults to ``base_url``."""
+    simulator_temperature: float = 1.0
+    """Simulator sampling temperature (the paper: 1.0)."""
+    simulator_max_tokens: int = 256
+    """Cap on tokens per simulated user turn."""
+    prompt_format: str | None = None
+    """Prompt format name or file; None picks the simulator's natural format."""
+    max_turns: Annotated[int, Field(ge=1)] = 10
+    """User messages before the simulator is asked only for its answer."""
+    system_prompt: str | None = DEFAULT_SYSTEM_PROMPT
+    """The assistant's system prompt; None sends none."""
+    target_temperature: float | None = DEFAULT_TARGET_TEMPERATURE
+    """The assistant's temperature; None leaves the provider default."""
+    target_max_tokens: int | None = None
+    """Cap on assistant reply tokens."""
+    base_url: str | None = None
+    """Base URL of the target endpoint (``vllm:`` and other OpenAI-compatible servers)."""
+    stream: bool = True
+    """Stream assistant replies (needed for time to first token)."""
+    concurrency: Annotated[int, Field(ge=1)] = 32
+    """Assistant calls in flight at once, per target."""
+    episode_timeout: float | None = 1800.0
+    """Seconds one episode may take in all; None for no deadline."""
+    policy: dict[str, Any] = Field(default_factory=dict)
+    """Overrides of the target call policy (retries, timeouts, rate limits)."""
+    simulator_options: dict[str, Any] = Field(default_factory=dict)
+    """Backend options for the simulator (dtype, batch size, ...)."""
+
+    def resume_key(self) -> dict[str, Any]:
+        """The fields that must match for a resume to continue the same experiment."""
+        return self.model_dump(
+            mode="json",
+            include={
+                "models",
+                "source",
+                "selection",
+                "limit",
+                "question_seed",
+                "repeats",
+                "seed",
+                "simulator",
+                "simulator_temperature",
+                "simulator_max_tokens",
+                "prompt_format",
+                "max_turns",
+                "system_prompt",
+                "target_temperature",
+                "target_max_tokens",
+            },
+        )

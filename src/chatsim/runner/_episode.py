@@ -1,0 +1,237 @@
+"""One episode: the ChatBench two-step loop between a simulated user and a target.
+
+Every episode that finishes returns a record with a typed termination reason. Two things do
+not produce a record, on purpose, so that a resume re-runs the episode: cancellation (Ctrl-C,
+a stopping run) and an authentication failure (the run stops; fix the key, then resume).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+import anyio
+
+from chatsim._exceptions import AuthenticationError, SimulatorError, TargetError
+from chatsim._util._clock import Clock
+from chatsim._util._redact import scrub
+from chatsim.protocol import (
+    Message,
+    ParsedAnswer,
+    Role,
+    SimulatorStep,
+    TerminationReason,
+    interpret_user_turn,
+    next_step,
+    termination_for,
+)
+from chatsim.questions import Question
+from chatsim.recording import EpisodeRecord, TurnRecord
+from chatsim.runner._seeds import derive_seed
+from chatsim.simulators import UserTurn, UserTurnRequest
+from chatsim.targets import TargetCaller, TargetReply, TargetRequest
+
+__all__ = ["EpisodePlan", "EpisodeSettings", "TurnSource", "run_episode"]
+
+
+class TurnSource(Protocol):
+    """What an episode awaits for one user turn (a micro-batcher or a pass-through)."""
+
+    async def request(self, request: UserTurnRequest) -> UserTurn: ...
+
+
+@dataclass(frozen=True, slots=True)
+class EpisodePlan:
+    """One scheduled episode."""
+
+    episode_id: str
+    model: str
+    question: Question
+    repeat: int
+    seed: int
+
+
+@dataclass(frozen=True, slots=True)
+class EpisodeSettings:
+    """Per-run settings every episode shares."""
+
+    run_id: str
+    simulator_spec: str
+    max_turns: int
+    system_prompt: str | None
+    temperature: float | None
+    max_tokens: int | None
+    stream: bool
+    timeout: float | None
+
+
+class _Transcript:
+    """Mutable state of one running episode; becomes the record at the end."""
+
+    def __init__(self) -> None:
+        self.turns: list[TurnRecord] = []
+        self.history: list[Message] = []
+        self.user_messages = 0
+
+    def add_user(self, text: str, requested_at: float, turn: UserTurn, now: float) -> None:
+        self.turns.append(
+            TurnRecord(
+                index=len(self.turns),
+                role=Role.USER,
+                text=text,
+                requested_at=requested_at,
+                started_at=turn.started_at if turn.started_at is not None else requested_at,
+                ended_at=turn.ended_at if turn.ended_at is not None else now,
+                queue_time=turn.queue_time,
+                usage=turn.usage,
+                attempts=turn.attempts,
+                context_trimmed=turn.context_trimmed,
+            )
+        )
+
+    def add_assistant(self, reply: TargetReply) -> None:
+        self.turns.append(
+            TurnRecord(
+                index=len(self.turns),
+                role=Role.ASSISTANT,
+                text=reply.text,
+                requested_at=reply.requested_at,
+                started_at=reply.started_at,
+                first_token_at=reply.first_token_at,
+                ended_at=reply.ended_at,
+                queue_time=reply.queue_time,
+                usage=reply.usage,
+                attempts=reply.attempts,
+                finish_reason=reply.finish_reason,
+            )
+        )
+        self.history.append(Message(Role.ASSISTANT, reply.text))
+
+    def add_failed_assistant(self, error: TargetError, requested_at: float, now: float) -> None:
+        # The failed turn keeps its attempts so recovery metrics can see them; no text.
+        attempts = list(error.attempts)
+        started = attempts[-1].started_at if attempts else requested_at
+        self.turns.append(
+            TurnRecord(
+                index=len(self.turns),
+                role=Role.ASSISTANT,
+                text="",
+                requested_at=requested_at,
+                started_at=started,
+                ended_at=now,
+                attempts=attempts,
+                finish_reason="error",
+            )
+        )
+
+
+async def _user_turn(
+    source: TurnSource, plan: EpisodePlan, transcript: _Transcript, step: SimulatorStep
+) -> UserTurn:
+    request = UserTurnRequest(
+        episode_id=plan.episode_id,
+        question=plan.question,
+        history=tuple(transcript.history),
+        step=step,
+        seed=derive_seed(plan.seed, len(transcript.turns)),
+    )
+    try:
+        return await source.request(request)
+    except SimulatorError:
+        raise
+    except TargetError as exc:  # a prompted simulator's own target failed
+        raise SimulatorError(f"simulator call failed: {exc}") from exc
+
+
+def _target_request(settings: EpisodeSettings, history: list[Message]) -> TargetRequest:
+    messages = tuple(history)
+    if settings.system_prompt is not None:
+        messages = (Message(Role.SYSTEM, settings.system_prompt), *messages)
+    return TargetRequest(
+        messages=messages,
+        temperature=settings.temperature,
+        max_tokens=settings.max_tokens,
+        stream=settings.stream,
+    )
+
+
+async def _converse(
+    plan: EpisodePlan,
+    settings: EpisodeSettings,
+    source: TurnSource,
+    caller: TargetCaller,
+    clock: Clock,
+    transcript: _Transcript,
+) -> tuple[ParsedAnswer, TerminationReason]:
+    """Run turns until the user answers. Raises on simulator/target failure."""
+    while True:
+        step = next_step(transcript.user_messages, settings.max_turns)
+        requested_at = clock.now()
+        turn = await _user_turn(source, plan, transcript, step)
+        decision = interpret_user_turn(turn.text, step)
+        transcript.add_user(turn.text, requested_at, turn, clock.now())
+        if decision.final is not None:
+            return decision.final, termination_for(decision.final, step)
+        message = decision.message or ""
+        if not message:
+            raise SimulatorError("the simulator produced an empty user message")
+        transcript.history.append(Message(Role.USER, message))
+        transcript.user_messages += 1
+        requested_at = clock.now()
+        try:
+            reply = await caller.call(_target_request(settings, transcript.history))
+        except AuthenticationError:
+            raise
+        except TargetError as exc:
+            transcript.add_failed_assistant(exc, requested_at, clock.now())
+            raise
+        transcript.add_assistant(reply)
+
+
+async def run_episode(
+    plan: EpisodePlan,
+    settings: EpisodeSettings,
+    source: TurnSource,
+    caller: TargetCaller,
+    clock: Clock,
+) -> EpisodeRecord:
+    """Run one episode to its end and return its record.
+
+    Raises ``AuthenticationError`` (the run must stop) and cancellation; every other failure
+    becomes a record with the matching termination reason.
+    """
+    transcript = _Transcript()
+    started_at = clock.now()
+    answer = ParsedAnswer(None, "none")
+    error: str | None = None
+    try:
+        with anyio.fail_after(settings.timeout):
+            answer, reason = await _converse(plan, settings, source, caller, clock, transcript)
+    except TimeoutError:
+        reason, error = TerminationReason.TIMEOUT, f"episode exceeded {settings.timeout:g}s"
+    except AuthenticationError:
+        raise
+    except TargetError as exc:
+        reason, error = TerminationReason.TARGET_ERROR, f"{type(exc).__name__}: {exc}"
+    except SimulatorError as exc:
+        reason, error = TerminationReason.SIMULATOR_ERROR, f"{type(exc).__name__}: {exc}"
+    return EpisodeRecord(
+        run_id=settings.run_id,
+        episode_id=plan.episode_id,
+        model=plan.model,
+        simulator=settings.simulator_spec,
+        question_id=plan.question.id,
+        subject=plan.question.subject,
+        repeat=plan.repeat,
+        seed=plan.seed,
+        gold=plan.question.gold,
+        turns=transcript.turns,
+        final_answer=answer.letter,
+        answer_method=answer.method,
+        correct=answer.letter is not None and answer.letter == plan.question.gold,
+        termination=reason,
+        user_messages=transcript.user_messages,
+        started_at=started_at,
+        ended_at=clock.now(),
+        error=scrub(error)[:2000] if error else None,
+    )

@@ -1,0 +1,313 @@
+"""A run: schedule every episode, run them concurrently, record each one as it finishes.
+
+Shape: one task group per run, one task per episode, started as in-flight slots free up (so
+100,000 scheduled episodes do not become 100,000 idle tasks). Everything is validated before
+the run directory is written, so bad input leaves nothing behind.
+"""
+
+from __future__ import annotations
+
+import platform
+import signal
+import time
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+from typing import Protocol
+
+import anyio
+
+from chatsim._exceptions import AuthenticationError, ConfigError, RunDirectoryError
+from chatsim._util._clock import Clock, MonotonicWallClock
+from chatsim.questions import Question, load_questions
+from chatsim.recording import (
+    EPISODES_FILE,
+    EpisodeRecord,
+    EpisodeWriter,
+    RunHeader,
+    create_run_dir,
+    open_for_resume,
+)
+from chatsim.runner._config import RunConfig
+from chatsim.runner._episode import EpisodePlan, EpisodeSettings, TurnSource, run_episode
+from chatsim.runner._seeds import derive_seed, episode_id
+from chatsim.simulators import SimulatorBackend
+from chatsim.simulators._registry import SimulatorSettings, create_simulator, open_turn_source
+from chatsim.targets import CallPolicy, TargetCaller, TargetSettings, create_adapter
+
+__all__ = [
+    "Progress",
+    "RunInterrupted",
+    "RunOutcome",
+    "RunSetup",
+    "execute_run",
+    "plan_episodes",
+    "prepare_run",
+]
+
+
+class Progress(Protocol):
+    """Receives progress events (the CLI's progress bar, or nothing)."""
+
+    def start(self, total: int, done: int) -> None: ...
+    def advance(self, record: EpisodeRecord) -> None: ...
+
+
+class RunInterrupted(Exception):
+    """The run was stopped (Ctrl-C / SIGTERM); finished episodes are on disk."""
+
+    def __init__(self, run_dir: Path) -> None:
+        self.run_dir = run_dir
+        super().__init__(f"run stopped; resume it with: chatsim run --resume {run_dir}")
+
+
+@dataclass
+class RunSetup:
+    """Everything a run needs, built and validated before anything is written."""
+
+    config: RunConfig
+    run_id: str
+    run_dir: Path
+    questions: list[Question]
+    plans: list[EpisodePlan]
+    callers: dict[str, TargetCaller]
+    simulator: SimulatorBackend
+    clock: Clock
+    resume: bool = False
+
+    async def aclose(self) -> None:
+        for caller in self.callers.values():
+            await caller.aclose()
+        await self.simulator.aclose()
+
+
+@dataclass
+class RunOutcome:
+    """What a finished (or stopped) run left."""
+
+    run_dir: Path
+    new_records: list[EpisodeRecord] = field(default_factory=list)
+    skipped: int = 0
+    """Episodes already recorded by an earlier process (resume)."""
+
+
+def _versions() -> dict[str, str]:
+    found = {"python": platform.python_version()}
+    for name in (
+        "chatsim",
+        "chatsim-openai",
+        "openai",
+        "anyio",
+        "pydantic",
+        "transformers",
+        "peft",
+        "torch",
+    ):
+        try:
+            found[name] = version(name)
+        except PackageNotFoundError:
+            continue
+    return found
+
+
+def plan_episodes(config: RunConfig, questions: Sequence[Question]) -> list[EpisodePlan]:
+    """Question-major order, so every model progresses through the same questions together
+    (a stopped run still holds paired results). Seeds do not depend on the model."""
+    plans = []
+    for question in questions:
+        for repeat in range(config.repeats):
+            seed = derive_seed(config.seed, question.id, repeat)
+            for model in config.models:
+                plans.append(
+                    EpisodePlan(
+                        episode_id(model, question.id, repeat), model, question, repeat, seed
+                    )
+                )
+    return plans
+
+
+def _build_callers(config: RunConfig, clock: Clock) -> dict[str, TargetCaller]:
+    policy = CallPolicy(max_concurrency=config.concurrency, **config.policy)
+    callers = {}
+    for label in config.models:
+        adapter = create_adapter(label, TargetSettings(base_url=config.base_url))
+        callers[label] = TargetCaller(adapter, policy, clock=clock)
+    return callers
+
+
+def simulator_settings(config: RunConfig) -> SimulatorSettings:
+    return SimulatorSettings(
+        base_url=config.simulator_base_url or config.base_url,
+        temperature=config.simulator_temperature,
+        max_tokens=config.simulator_max_tokens,
+        prompt_format=config.prompt_format,
+        concurrency=config.concurrency,
+        options=dict(config.simulator_options),
+    )
+
+
+def prepare_run(
+    config: RunConfig,
+    *,
+    out_dir: Path = Path("runs"),
+    run_id: str | None = None,
+    resume_dir: Path | None = None,
+    clock: Clock | None = None,
+) -> RunSetup:
+    """Validate everything (questions, models, credentials, simulator) and plan the episodes.
+
+    Nothing is written. For a resume, the stored header must match ``config``.
+    """
+    clock = clock or MonotonicWallClock()
+    if resume_dir is not None:
+        data = open_for_resume(resume_dir)  # raises RunDirectoryError for non-runs
+        stored = RunConfig.model_validate(data.header.config)
+        _check_resume(stored, config, resume_dir)
+        run_id, run_dir = data.header.run_id, Path(resume_dir)
+    else:
+        run_id = run_id or time.strftime("%Y%m%d-%H%M%S-") + uuid.uuid4().hex[:6]
+        run_dir = Path(out_dir) / run_id
+    questions = load_questions(
+        config.source, selection=config.selection, limit=config.limit, seed=config.question_seed
+    )
+    if not questions:
+        raise ConfigError(f"no questions selected from {config.source!r}")
+    callers = _build_callers(config, clock)
+    simulator = create_simulator(config.simulator, simulator_settings(config), clock)
+    return RunSetup(
+        config,
+        run_id,
+        run_dir,
+        questions,
+        plan_episodes(config, questions),
+        callers,
+        simulator,
+        clock,
+        resume=resume_dir is not None,
+    )
+
+
+def _check_resume(stored: RunConfig, given: RunConfig, run_dir: Path) -> None:
+    old, new = stored.resume_key(), given.resume_key()
+    diffs = [
+        f"{key}: run has {old[key]!r}, given {new[key]!r}" for key in old if old[key] != new[key]
+    ]
+    if diffs:
+        raise RunDirectoryError(
+            f"cannot resume {run_dir}: the configuration differs from the run's header:\n  "
+            + "\n  ".join(diffs)
+            + "\nresume with the original settings (omit the differing options), or start a new run"
+        )
+
+
+def _header(setup: RunSetup) -> RunHeader:
+    return RunHeader(
+        run_id=setup.run_id,
+        created_at=setup.clock.now(),
+        config=setup.config.model_dump(mode="json"),
+        versions=_versions(),
+        seed=setup.config.seed,
+        planned_episodes=len(setup.plans),
+    )
+
+
+async def execute_run(
+    setup: RunSetup, *, progress: Progress | None = None, handle_signals: bool = False
+) -> RunOutcome:
+    """Run every planned episode not yet recorded; append each record as it finishes.
+
+    Raises ``AuthenticationError`` (after stopping the run) and ``RunInterrupted``.
+    """
+    config = setup.config
+    if setup.resume:
+        done = {r.episode_id for r in open_for_resume(setup.run_dir).episodes}
+    else:
+        create_run_dir(setup.run_dir, _header(setup))
+        done = set()
+    todo = [plan for plan in setup.plans if plan.episode_id not in done]
+    outcome = RunOutcome(setup.run_dir, skipped=len(setup.plans) - len(todo))
+    if progress is not None:
+        progress.start(len(setup.plans), outcome.skipped)
+    settings = EpisodeSettings(
+        run_id=setup.run_id,
+        simulator_spec=config.simulator,
+        max_turns=config.max_turns,
+        system_prompt=config.system_prompt,
+        temperature=config.target_temperature,
+        max_tokens=config.target_max_tokens,
+        stream=config.stream,
+        timeout=config.episode_timeout,
+    )
+    loop = _RunLoop(setup, settings, outcome, progress)
+    try:
+        async with open_turn_source(setup.simulator, simulator_settings(config)) as source:
+            await loop.run(todo, source, handle_signals=handle_signals)
+    finally:
+        loop.writer.close()
+    if loop.auth_errors:
+        raise loop.auth_errors[0]
+    if loop.stopped_by:
+        raise RunInterrupted(setup.run_dir)
+    return outcome
+
+
+class _RunLoop:
+    """Starts episode tasks as slots free up and records each finished one."""
+
+    def __init__(
+        self,
+        setup: RunSetup,
+        settings: EpisodeSettings,
+        outcome: RunOutcome,
+        progress: Progress | None,
+    ) -> None:
+        self.setup = setup
+        self.settings = settings
+        self.outcome = outcome
+        self.progress = progress
+        self.writer = EpisodeWriter(setup.run_dir / EPISODES_FILE).open()
+        self.auth_errors: list[AuthenticationError] = []
+        self.stopped_by: list[int] = []
+        # Enough episodes in flight to keep every target's slots and a GPU batch busy.
+        self.in_flight = anyio.CapacityLimiter(
+            setup.config.concurrency * len(setup.config.models) * 2
+        )
+
+    async def run(
+        self, todo: list[EpisodePlan], source: TurnSource, *, handle_signals: bool
+    ) -> None:
+        async with anyio.create_task_group() as outer:
+            self._stop = outer.cancel_scope
+            if handle_signals:
+                outer.start_soon(self._watch_signals)
+            async with anyio.create_task_group() as episodes:
+                for plan in todo:
+                    await self.in_flight.acquire_on_behalf_of(plan)
+                    episodes.start_soon(self._one, plan, source)
+            outer.cancel_scope.cancel()  # episodes done: stop the signal watcher
+
+    async def _watch_signals(self) -> None:
+        with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+            async for signum in signals:
+                self.stopped_by.append(signum)
+                self._stop.cancel()  # in-flight episodes end unrecorded; resume re-runs them
+                return
+
+    async def _one(self, plan: EpisodePlan, source: TurnSource) -> None:
+        setup = self.setup
+        try:
+            record = await run_episode(
+                plan, self.settings, source, setup.callers[plan.model], setup.clock
+            )
+        except AuthenticationError as exc:
+            self.auth_errors.append(exc)
+            self._stop.cancel()  # stop the run: no more requests with a refused key
+            return
+        finally:
+            self.in_flight.release_on_behalf_of(plan)
+        self.writer.append(record)
+        self.outcome.new_records.append(record)
+        if self.progress is not None:
+            self.progress.advance(record)

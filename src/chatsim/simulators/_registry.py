@@ -1,0 +1,157 @@
+"""Simulator specs: which backend plays the user.
+
+    hf[:<base>+<adapter>]     local transformers + peft (the ChatBench LoRA by default); GPU
+    served:<model>            the LoRA (or any model) behind /v1/completions, e.g. vLLM
+    prompted:<model spec>     any chat model prompted to play the user (unfine-tuned baseline)
+    scripted                  deterministic, no model (tests, CPU benchmarks)
+
+Backends with heavy dependencies are imported only when named.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from chatsim._exceptions import ConfigError, UnknownNameError
+from chatsim._util._clock import Clock
+from chatsim.protocol import PromptFormat, get_format, load_format
+from chatsim.simulators._contract import SimulatorBackend, UserTurn, UserTurnRequest
+
+__all__ = [
+    "DEFAULT_HF_SPEC",
+    "SIMULATOR_KINDS",
+    "DirectTurnSource",
+    "SimulatorSettings",
+    "create_simulator",
+    "cuda_available",
+    "default_simulator_spec",
+    "open_turn_source",
+]
+
+SIMULATOR_KINDS = ("hf", "served", "prompted", "scripted")
+DEFAULT_HF_SPEC = "hf:mistralai/Mistral-7B-v0.1+microsoft/chatbench-mistral-7b"
+
+
+@dataclass(frozen=True, slots=True)
+class SimulatorSettings:
+    """How to build a simulator backend (from ``RunConfig``)."""
+
+    base_url: str | None = None
+    temperature: float = 1.0
+    max_tokens: int = 256
+    prompt_format: str | None = None
+    concurrency: int = 32
+    options: dict[str, Any] = field(default_factory=dict)
+    """Backend options: for ``hf`` the fields of ``HFOptions``; ``max_wait`` for the batcher."""
+
+
+def cuda_available() -> bool:
+    """True when torch is installed and sees a CUDA GPU. Imports torch only if it could."""
+    if importlib.util.find_spec("torch") is None:
+        return False
+    if os.environ.get("CUDA_VISIBLE_DEVICES", None) == "" or not Path("/dev/nvidia0").exists():
+        return False
+    import torch
+
+    return bool(torch.cuda.is_available())
+
+
+def default_simulator_spec(models: tuple[str, ...] | list[str]) -> str:
+    """The ChatBench LoRA on a local GPU when there is one; otherwise the first target model
+    prompted to play the user (the paper's weaker, unfine-tuned baseline)."""
+    return DEFAULT_HF_SPEC if cuda_available() else f"prompted:{models[0]}"
+
+
+def _format(settings: SimulatorSettings, default: str) -> PromptFormat:
+    name = settings.prompt_format or default
+    if name.endswith((".json", ".toml")) or os.sep in name:
+        return load_format(Path(name))
+    return get_format(name)
+
+
+def create_simulator(spec: str, settings: SimulatorSettings, clock: Clock) -> SimulatorBackend:
+    """Build the backend for ``spec``. Fails before any episode on bad specs or credentials."""
+    kind, _, rest = spec.strip().partition(":")
+    if kind == "scripted":
+        from chatsim.simulators._scripted import ScriptedSimulator
+
+        return ScriptedSimulator(spec=spec)
+    if kind == "prompted":
+        if not rest:
+            raise ConfigError("prompted simulator needs a model: prompted:<model spec>")
+        from chatsim.simulators._prompted import PromptedSimulator
+        from chatsim.targets import CallPolicy, TargetCaller, TargetSettings, create_adapter
+
+        adapter = create_adapter(rest, TargetSettings(base_url=settings.base_url))
+        caller = TargetCaller(
+            adapter, CallPolicy(max_concurrency=settings.concurrency), clock=clock
+        )
+        return PromptedSimulator(
+            caller,
+            _format(settings, "chatbench-chat-v1"),
+            spec=spec,
+            temperature=settings.temperature,
+            max_tokens=settings.max_tokens,
+        )
+    if kind == "served":
+        if not rest:
+            raise ConfigError("served simulator needs a model name: served:<model>")
+        from chatsim.simulators._served import create_served_simulator
+
+        base_url = settings.base_url or os.environ.get("CHATSIM_SIMULATOR_BASE_URL")
+        if not base_url:
+            raise ConfigError(
+                "served simulator needs an endpoint: pass --simulator-base-url "
+                "(or set CHATSIM_SIMULATOR_BASE_URL), e.g. http://127.0.0.1:8000/v1"
+            )
+        return create_served_simulator(
+            rest,
+            base_url=base_url,
+            temperature=settings.temperature,
+            max_tokens=settings.max_tokens,
+            prompt_format=settings.prompt_format or "chatbench-text-v1",
+        )
+    if kind == "hf":
+        from chatsim.simulators._hf import HFOptions, create_hf_simulator
+
+        options = {k: v for k, v in settings.options.items() if k != "max_wait"}
+        options.setdefault("temperature", settings.temperature)
+        options.setdefault("max_new_tokens", settings.max_tokens)
+        if settings.prompt_format:
+            options.setdefault("prompt_format", settings.prompt_format)
+        return create_hf_simulator(rest or DEFAULT_HF_SPEC[3:], HFOptions(**options))
+    raise UnknownNameError(
+        "simulator", kind, [f"{k}:..." if k != "scripted" else k for k in SIMULATOR_KINDS]
+    )
+
+
+class DirectTurnSource:
+    """One request, one backend call: for backends that gain nothing from batching."""
+
+    def __init__(self, backend: SimulatorBackend) -> None:
+        self.backend = backend
+
+    async def request(self, request: UserTurnRequest) -> UserTurn:
+        (turn,) = await self.backend.generate([request])
+        return turn
+
+
+@asynccontextmanager
+async def open_turn_source(
+    backend: SimulatorBackend, settings: SimulatorSettings
+) -> AsyncIterator[DirectTurnSource | Any]:
+    """A micro-batcher in front of batched (GPU) backends, a pass-through otherwise."""
+    if not backend.batched:
+        yield DirectTurnSource(backend)
+        return
+    from chatsim.simulators._batcher import MicroBatcher
+
+    max_wait = float(settings.options.get("max_wait", 0.01))
+    async with MicroBatcher(backend, max_batch_size=backend.max_batch_size, max_wait=max_wait) as b:
+        yield b

@@ -1,0 +1,119 @@
+"""The run directory survives crashes: torn last lines, damaged headers, duplicates."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from chatsim import RunDirectoryError
+from chatsim.protocol import Role, TerminationReason
+from chatsim.recording import (
+    EPISODES_FILE,
+    HEADER_FILE,
+    EpisodeRecord,
+    EpisodeWriter,
+    RunHeader,
+    TurnRecord,
+    create_run_dir,
+    open_for_resume,
+    read_run,
+)
+
+
+def _header() -> RunHeader:
+    return RunHeader(
+        run_id="r1", created_at=1.0, config={"models": ["m"]}, versions={}, seed=0,
+        planned_episodes=3,
+    )
+
+
+def _record(i: int) -> EpisodeRecord:
+    turn = TurnRecord(index=0, role=Role.USER, text="Answer: A", requested_at=1, started_at=1, ended_at=2)
+    return EpisodeRecord(
+        run_id="r1", episode_id=f"m|q{i}|0", model="m", simulator="scripted", question_id=f"q{i}",
+        subject="s", repeat=0, seed=i, gold="A", turns=[turn], final_answer="A",
+        answer_method="explicit", correct=True, termination=TerminationReason.ANSWERED,
+        user_messages=0, started_at=1, ended_at=2,
+    )
+
+
+def _write(run_dir: Path, n: int) -> None:
+    create_run_dir(run_dir, _header())
+    writer = EpisodeWriter(run_dir / EPISODES_FILE).open()
+    for i in range(n):
+        writer.append(_record(i))
+    writer.close()
+
+
+def test_round_trip(tmp_path: Path) -> None:
+    _write(tmp_path / "run", 3)
+    data = read_run(tmp_path / "run")
+    assert [r.episode_id for r in data.episodes] == ["m|q0|0", "m|q1|0", "m|q2|0"]
+    assert data.header.run_id == "r1"
+    assert not data.torn_tail
+
+
+def test_torn_last_line_is_skipped_on_read_and_cut_on_resume(tmp_path: Path) -> None:
+    run_dir = tmp_path / "run"
+    _write(run_dir, 2)
+    episodes = run_dir / EPISODES_FILE
+    complete = episodes.read_bytes()
+    with episodes.open("ab") as fh:
+        fh.write(_record(9).model_dump_json().encode()[:40])  # died mid-write
+    data = read_run(run_dir)
+    assert data.torn_tail and len(data.episodes) == 2
+    assert episodes.read_bytes() != complete  # reading changes nothing
+    open_for_resume(run_dir)
+    assert episodes.read_bytes() == complete  # complete records untouched, torn bytes gone
+
+
+def test_complete_json_without_newline_is_treated_as_torn(tmp_path: Path) -> None:
+    run_dir = tmp_path / "run"
+    _write(run_dir, 1)
+    with (run_dir / EPISODES_FILE).open("a") as fh:
+        fh.write(_record(5).model_dump_json())  # newline never written
+    data = open_for_resume(run_dir)
+    assert len(data.episodes) == 1
+    assert (run_dir / EPISODES_FILE).read_text().endswith("\n")
+
+
+def test_damage_in_the_middle_is_an_error_not_a_silent_repair(tmp_path: Path) -> None:
+    run_dir = tmp_path / "run"
+    _write(run_dir, 2)
+    lines = (run_dir / EPISODES_FILE).read_text().splitlines(keepends=True)
+    (run_dir / EPISODES_FILE).write_text("garbage\n" + "".join(lines))
+    with pytest.raises(RunDirectoryError, match="not a valid episode record"):
+        open_for_resume(run_dir)
+
+
+def test_duplicates_keep_the_first(tmp_path: Path) -> None:
+    run_dir = tmp_path / "run"
+    _write(run_dir, 1)
+    writer = EpisodeWriter(run_dir / EPISODES_FILE).open()
+    writer.append(_record(0))
+    writer.close()
+    data = read_run(run_dir)
+    assert len(data.episodes) == 1 and data.duplicates == 1
+
+
+@pytest.mark.parametrize(
+    ("setup", "message"),
+    [
+        (lambda p: None, "not a directory"),
+        (lambda p: p.mkdir(), "no header.json"),
+        (lambda p: (p.mkdir(), (p / HEADER_FILE).write_text('{"run_id": "x", "crea')), "damaged"),
+        (lambda p: (p.mkdir(), (p / HEADER_FILE).write_text("[]")), "damaged"),
+    ],
+)
+def test_not_a_run_directory(tmp_path: Path, setup: object, message: str) -> None:
+    path = tmp_path / "x"
+    setup(path)  # type: ignore[operator]
+    with pytest.raises(RunDirectoryError, match=message):
+        read_run(path)
+
+
+def test_refuses_to_overwrite_a_run(tmp_path: Path) -> None:
+    _write(tmp_path / "run", 1)
+    with pytest.raises(RunDirectoryError, match="--resume"):
+        create_run_dir(tmp_path / "run", _header())
