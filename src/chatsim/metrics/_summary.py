@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 
 from pydantic import BaseModel, ConfigDict
 
+from chatsim.baseline._records import BaselineRecord
 from chatsim.metrics._accuracy import GroupSummary, IntervalSpec, group_summary
+from chatsim.metrics._behaviour import BehaviourSummary, behaviour_summary
+from chatsim.metrics._cost import CostSummary, PriceTable, cost_summary, load_prices
+from chatsim.metrics._gap import GapRow, baseline_gaps
+from chatsim.metrics._latency import LatencySummary, latency_summary
+from chatsim.metrics._questions import ConsistencySummary, QuestionRow, consistency, question_table
+from chatsim.metrics._recovery import RecoverySummary, recovery_summary
 from chatsim.metrics._stats import DEFAULT_RESAMPLES, DEFAULT_SEED, IntervalMethod
 from chatsim.recording._records import EpisodeRecord
 
@@ -21,6 +29,11 @@ class ModelSummary(GroupSummary):
 
     model: str
     subjects: dict[str, GroupSummary]
+    consistency: ConsistencySummary
+    behaviour: BehaviourSummary
+    latency: LatencySummary
+    recovery: RecoverySummary
+    cost: CostSummary
 
 
 class RunSummary(BaseModel):
@@ -44,6 +57,12 @@ class RunSummary(BaseModel):
     """Per model (its label), in run order."""
     subjects: dict[str, GroupSummary]
     """Per subject, all models pooled."""
+    questions: list[QuestionRow]
+    """Per (model, question): the table to compare with human data."""
+    baseline: list[GapRow]
+    """AI-alone vs user–AI per model, subject and mode (empty without a baseline)."""
+    price_source: str
+    """Date and source of the price table used for cost estimates."""
     notes: list[str]
     """Caveats worth reading next to the numbers."""
 
@@ -63,10 +82,31 @@ def _by(episodes: Sequence[EpisodeRecord], key: str) -> dict[str, list[EpisodeRe
     return dict(sorted(groups.items()))
 
 
-def _model_summary(model: str, episodes: list[EpisodeRecord], spec: IntervalSpec) -> ModelSummary:
+def _model_summary(
+    model: str,
+    episodes: list[EpisodeRecord],
+    rows: list[QuestionRow],
+    spec: IntervalSpec,
+    context: _Context,
+) -> ModelSummary:
     base = group_summary(episodes, spec)
     subjects = {s: group_summary(eps, spec) for s, eps in _by(episodes, "subject").items()}
-    return ModelSummary(model=model, subjects=subjects, **base.model_dump())
+    return ModelSummary(
+        model=model,
+        subjects=subjects,
+        consistency=consistency([r for r in rows if r.model == model]),
+        behaviour=behaviour_summary(episodes, context.stems),
+        latency=latency_summary(episodes),
+        recovery=recovery_summary(episodes),
+        cost=cost_summary(model, episodes, context.prices),
+        **base.model_dump(),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class _Context:
+    stems: Mapping[str, str] | None
+    prices: PriceTable
 
 
 def _notes(summary_models: dict[str, ModelSummary], spec: IntervalSpec) -> list[str]:
@@ -100,18 +140,27 @@ def summarize(
     resamples: int = DEFAULT_RESAMPLES,
     seed: int = DEFAULT_SEED,
     errors_as_incorrect: bool = False,
+    stems: Mapping[str, str] | None = None,
+    prices: PriceTable | None = None,
+    baseline: Sequence[BaselineRecord] = (),
 ) -> RunSummary:
     """Summarise a run's episodes: per model, per (model, subject), per subject and overall.
 
     ``models`` lists the run's models in order, so that one with no episodes still appears
     (with zero counts and no accuracy). Intervals treat questions as the unit; see
     ``chatsim.metrics._stats`` for both methods and why the cluster bootstrap is the default.
+    ``stems`` (question id -> question text) enables the copied-question figure; ``prices``
+    defaults to the bundled dated table; ``baseline`` adds AI-alone vs user–AI gaps.
     """
     spec = IntervalSpec(interval, confidence, resamples, seed, errors_as_incorrect)
+    context = _Context(stems, prices or load_prices())
     per_model: dict[str, list[EpisodeRecord]] = {m: [] for m in _ordered_models(episodes, models)}
     for ep in episodes:
         per_model[ep.model].append(ep)
-    model_summaries = {m: _model_summary(m, eps, spec) for m, eps in per_model.items()}
+    rows = question_table(episodes)
+    model_summaries = {
+        m: _model_summary(m, eps, rows, spec, context) for m, eps in per_model.items()
+    }
     return RunSummary(
         interval_method=interval,
         confidence=confidence,
@@ -121,5 +170,8 @@ def summarize(
         overall=group_summary(episodes, spec),
         models=model_summaries,
         subjects={s: group_summary(eps, spec) for s, eps in _by(episodes, "subject").items()},
+        questions=rows,
+        baseline=baseline_gaps(episodes, baseline, spec),
+        price_source=f"{context.prices.date}: {context.prices.source}".rstrip(": "),
         notes=_notes(model_summaries, spec),
     )

@@ -1,0 +1,213 @@
+"""Latency from the recorded timings: per target call, per episode, by turn.
+
+Two clocks per call, so client-side queueing cannot hide an overloaded target:
+
+- *sent*: from when the successful attempt was sent (the target's own latency);
+- *requested*: from when the episode asked for the turn, so client queueing, failed attempts
+  and retry waits are included (what a user would have felt).
+
+Per call: TTFT (first token − start; streamed replies only), end-to-end, time per output token
+(``(end − first token) / (completion tokens − 1)``, the inter-token latency) and output tokens
+per second over the sent end-to-end time. Per episode: wall time split into simulator time
+(user turns), target time (assistant turns, retries included), queue time (all turns) and the
+rest. Percentiles are numpy's linear interpolation.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict
+
+from chatsim.protocol._types import Role
+from chatsim.recording._records import EpisodeRecord, TurnRecord
+
+__all__ = [
+    "CallTiming",
+    "EpisodeTiming",
+    "LatencySummary",
+    "Percentiles",
+    "call_timings",
+    "episode_timing",
+    "latency_summary",
+    "percentiles",
+]
+
+
+class Percentiles(BaseModel):
+    """Distribution of one latency figure (seconds, or tokens/s); None fields when n == 0."""
+
+    model_config = ConfigDict(frozen=True)
+
+    n: int
+    mean: float | None = None
+    p50: float | None = None
+    p90: float | None = None
+    p95: float | None = None
+    p99: float | None = None
+    max: float | None = None
+
+
+def percentiles(values: Iterable[float | None]) -> Percentiles:
+    """p50/p90/p95/p99, mean and max of the non-None values."""
+    arr = np.array([v for v in values if v is not None], dtype=np.float64)
+    if arr.size == 0:
+        return Percentiles(n=0)
+    p50, p90, p95, p99 = (float(x) for x in np.percentile(arr, [50, 90, 95, 99]))
+    return Percentiles(
+        n=int(arr.size), mean=float(arr.mean()), p50=p50, p90=p90, p95=p95, p99=p99,
+        max=float(arr.max()),
+    )  # fmt: skip
+
+
+@dataclass(frozen=True, slots=True)
+class CallTiming:
+    """Timings of one assistant turn (one target call, retries included)."""
+
+    model: str
+    episode_id: str
+    turn: int
+    """0-based assistant turn number within the episode."""
+    attempts: int
+    queue: float
+    ttft_sent: float | None
+    ttft_requested: float | None
+    e2e_sent: float
+    e2e_requested: float
+    completion_tokens: int | None
+    tpot: float | None
+    tokens_per_s: float | None
+
+
+def _sent_at(turn: TurnRecord) -> float:
+    ok = [a for a in turn.attempts if a.outcome == "ok"]
+    return ok[-1].started_at if ok else turn.started_at
+
+
+def _call(ep: EpisodeRecord, number: int, turn: TurnRecord) -> CallTiming:
+    sent = _sent_at(turn)
+    first = turn.first_token_at
+    tokens = turn.usage.completion_tokens if turn.usage is not None else None
+    e2e = turn.ended_at - sent
+    tpot = None
+    if first is not None and tokens is not None and tokens > 1:
+        tpot = (turn.ended_at - first) / (tokens - 1)
+    return CallTiming(
+        model=ep.model,
+        episode_id=ep.episode_id,
+        turn=number,
+        attempts=max(1, len(turn.attempts)),
+        queue=turn.queue_time,
+        ttft_sent=None if first is None else first - sent,
+        ttft_requested=None if first is None else first - turn.requested_at,
+        e2e_sent=e2e,
+        e2e_requested=turn.ended_at - turn.requested_at,
+        completion_tokens=tokens,
+        tpot=tpot,
+        tokens_per_s=tokens / e2e if tokens and e2e > 0 else None,
+    )
+
+
+def call_timings(episodes: Iterable[EpisodeRecord]) -> list[CallTiming]:
+    """One ``CallTiming`` per assistant turn."""
+    out = []
+    for ep in episodes:
+        assistant = [t for t in ep.turns if t.role is Role.ASSISTANT]
+        out += [_call(ep, i, t) for i, t in enumerate(assistant)]
+    return out
+
+
+@dataclass(frozen=True, slots=True)
+class EpisodeTiming:
+    """An episode's wall time, split by where it went (seconds)."""
+
+    model: str
+    episode_id: str
+    wall: float
+    simulator: float
+    target: float
+    queue: float
+    other: float
+    """Wall time not in any turn (the episode's own overhead, gaps between turns)."""
+
+
+def episode_timing(ep: EpisodeRecord) -> EpisodeTiming:
+    """Split one episode's wall time into simulator, target, queue and other time."""
+    sim = sum(t.ended_at - t.started_at for t in ep.turns if t.role is Role.USER)
+    target = sum(t.ended_at - t.started_at for t in ep.turns if t.role is Role.ASSISTANT)
+    queue = sum(t.queue_time for t in ep.turns)
+    wall = ep.ended_at - ep.started_at
+    return EpisodeTiming(
+        model=ep.model, episode_id=ep.episode_id, wall=wall, simulator=sim, target=target,
+        queue=queue, other=max(0.0, wall - sim - target - queue),
+    )  # fmt: skip
+
+
+class TurnLatency(BaseModel):
+    """Latency of the n-th assistant turn across episodes."""
+
+    model_config = ConfigDict(frozen=True)
+
+    ttft_sent: Percentiles
+    e2e_sent: Percentiles
+    e2e_requested: Percentiles
+
+
+class LatencySummary(BaseModel):
+    """A model's latency figures (seconds unless named otherwise)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    calls: int
+    ttft_sent: Percentiles
+    ttft_requested: Percentiles
+    e2e_sent: Percentiles
+    e2e_requested: Percentiles
+    tpot: Percentiles
+    """Time per output token after the first (inter-token latency)."""
+    tokens_per_s: Percentiles
+    queue: Percentiles
+    """Client-side queue time per call."""
+    simulator_turn: Percentiles
+    """Duration of the simulator's turns."""
+    episode_wall: Percentiles
+    episode_simulator: Percentiles
+    episode_target: Percentiles
+    episode_queue: Percentiles
+    by_turn: dict[int, TurnLatency]
+    """0-based assistant turn number -> its latency."""
+
+
+def latency_summary(episodes: Sequence[EpisodeRecord]) -> LatencySummary:
+    """Latency over a group of episodes."""
+    calls = call_timings(episodes)
+    eps = [episode_timing(ep) for ep in episodes]
+    sim_turns = [
+        t.ended_at - t.started_at for ep in episodes for t in ep.turns if t.role is Role.USER
+    ]
+    by_turn = {
+        n: TurnLatency(
+            ttft_sent=percentiles(c.ttft_sent for c in calls if c.turn == n),
+            e2e_sent=percentiles(c.e2e_sent for c in calls if c.turn == n),
+            e2e_requested=percentiles(c.e2e_requested for c in calls if c.turn == n),
+        )
+        for n in sorted({c.turn for c in calls})
+    }
+    return LatencySummary(
+        calls=len(calls),
+        ttft_sent=percentiles(c.ttft_sent for c in calls),
+        ttft_requested=percentiles(c.ttft_requested for c in calls),
+        e2e_sent=percentiles(c.e2e_sent for c in calls),
+        e2e_requested=percentiles(c.e2e_requested for c in calls),
+        tpot=percentiles(c.tpot for c in calls),
+        tokens_per_s=percentiles(c.tokens_per_s for c in calls),
+        queue=percentiles(c.queue for c in calls),
+        simulator_turn=percentiles(sim_turns),
+        episode_wall=percentiles(e.wall for e in eps),
+        episode_simulator=percentiles(e.simulator for e in eps),
+        episode_target=percentiles(e.target for e in eps),
+        episode_queue=percentiles(e.queue for e in eps),
+        by_turn=by_turn,
+    )
