@@ -1,41 +1,108 @@
-"""The core's side of every target call: concurrency, timeouts, retries, timing, attempts.
+"""The core's side of every target call: concurrency, rate limits, timeouts, retries, attempts.
 
-Adapters make one attempt; this module decides whether and when to make another, and records
-each one. (First slice: a simple retry loop; the resilience work replaces it with tenacity-based
-policies, rate limits and adaptive concurrency behind the same ``TargetCaller.call``.)
+Adapters make one attempt; ``TargetCaller`` decides whether and when to make another and
+records each one. The first attempt runs without tenacity (the success path pays for a slot,
+a timeout scope and two records, nothing more); a failure that may be retried hands over to a
+tenacity ``AsyncRetrying`` loop whose first "attempt" replays that failure, so every wait and
+stop decision after it is tenacity's, driven by the pure functions of ``_retry``.
+
+Per attempt: take a concurrency slot (``_adaptive``), pass the rate limits (``_limits``),
+send under ``fail_after``, release the slot. Slots are released during retry waits, so a
+lowered adaptive limit binds retries too. Every wait for a slot or a bucket adds to the
+reply's ``queue_time``; retry waits do not (they are in the attempts' timings).
+
+Deadlines: ``call(request, deadline=t)`` (``t`` in the caller's clock) never starts an
+attempt, a retry wait or a queue wait that would pass ``t``, and cuts the last attempt's
+timeout to end at ``t``; each case raises ``DeadlineExceededError``, which is both a
+``chatsim.AttemptTimeoutError`` and a builtin ``TimeoutError`` (the runner maps it to
+``TerminationReason.TIMEOUT``) and carries ``.attempts`` like every other final error.
 """
 
 from __future__ import annotations
 
+import random
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 import anyio
+import structlog
+from tenacity import AsyncRetrying, RetryCallState, retry_if_exception
 
-from chatsim._exceptions import AttemptTimeoutError, TargetError
+from chatsim._exceptions import AttemptTimeoutError, AuthenticationError, TargetError
 from chatsim._util._clock import Clock, MonotonicWallClock
 from chatsim._util._redact import scrub
 from chatsim.recording._records import AttemptRecord
-from chatsim.targets._contract import TargetAdapter, TargetReply, TargetRequest
+from chatsim.targets._adaptive import AdaptiveConcurrency, LimitChange
+from chatsim.targets._contract import AdapterReply, TargetAdapter, TargetReply, TargetRequest
+from chatsim.targets._limits import RateLimits, estimate_tokens
+from chatsim.targets._policy import CallPolicy
+from chatsim.targets._retry import (
+    DeadlineExceededError,
+    classify,
+    retry_after_hint,
+    retry_delay,
+)
 
-__all__ = ["CallPolicy", "TargetCaller"]
+__all__ = ["CallPolicy", "CallerStats", "TargetCaller"]
+
+Sleep = Callable[[float], Awaitable[None]]
+_log = structlog.get_logger("chatsim.targets")
+_MESSAGE_LIMIT = 500
 
 
-@dataclass(frozen=True, slots=True)
-class CallPolicy:
-    """How the core treats calls to one target."""
+def is_retryable(error: BaseException) -> bool:
+    """Rate limits and transient failures (timeouts included); never a deadline."""
+    return isinstance(error, TargetError) and error.category in ("rate_limit", "transient")
 
-    max_concurrency: int = 64
-    """Calls in flight at once for this target."""
-    max_attempts: int = 5
-    """Attempts per call, the first included."""
-    attempt_timeout: float = 120.0
-    """Seconds one attempt may take, streaming included."""
-    backoff_initial: float = 1.0
-    backoff_max: float = 30.0
+
+@dataclass(slots=True)
+class CallerStats:
+    """Running totals for one target (for summaries and load tests)."""
+
+    calls: int = 0
+    succeeded: int = 0
+    failed: int = 0
+    attempts: int = 0
+    retries: int = 0
+    rate_limited: int = 0
+    queue_time: float = 0.0
+
+
+class _Call:
+    """Per-call state; also the borrower object of the concurrency slot."""
+
+    __slots__ = (
+        "attempts",
+        "deadline",
+        "deadline_hit",
+        "failure",
+        "queue_time",
+        "request",
+        "requested_at",
+        "started_at",
+        "tokens",
+        "waited",
+    )
+
+    def __init__(self, request: TargetRequest, deadline: float | None, now: float) -> None:
+        self.request = request
+        self.deadline = deadline
+        self.requested_at = now
+        self.started_at = now
+        self.queue_time = 0.0
+        self.waited = 0.0
+        self.tokens = 0
+        self.deadline_hit = False
+        self.attempts: list[AttemptRecord] = []
+        self.failure: tuple[float, float, TargetError] | None = None
 
 
 class TargetCaller:
-    """Calls one target for many episodes at once."""
+    """Calls one target for many episodes at once (one budget: see ``CallerPool``).
+
+    ``clock`` times everything; ``sleep`` performs retry and rate-limit waits (tests inject a
+    fake pair so nothing waits for real); ``rand`` draws the backoff jitter.
+    """
 
     def __init__(
         self,
@@ -43,82 +110,299 @@ class TargetCaller:
         policy: CallPolicy | None = None,
         *,
         clock: Clock | None = None,
+        sleep: Sleep | None = None,
+        rand: Callable[[], float] | None = None,
+        name: str | None = None,
     ) -> None:
         self.adapter = adapter
         self.policy = policy or CallPolicy()
+        self.name = name or adapter.name or type(adapter).__name__
         self._clock = clock or MonotonicWallClock()
-        self._slots = anyio.CapacityLimiter(self.policy.max_concurrency)
+        self._now = self._clock.now
+        self._sleep: Sleep = sleep or anyio.sleep
+        self._rand = rand or random.random
+        self.concurrency = AdaptiveConcurrency(self.policy, self._now())
+        self.limits = RateLimits(self.policy, self._clock, self._sleep)
+        self.stats = CallerStats()
+        self.auth_failed: AuthenticationError | None = None
+        """The first authentication error; once set, every call fails fast without sending."""
 
-    async def call(self, request: TargetRequest) -> TargetReply:
-        """One assistant turn. Raises the last ``TargetError`` (with ``.attempts``) on failure."""
-        now = self._clock.now
-        requested_at = now()
-        attempts: list[AttemptRecord] = []
-        async with self._slots:
-            queue_time = now() - requested_at
-            for index in range(self.policy.max_attempts):
-                started = now()
-                try:
-                    with anyio.fail_after(self.policy.attempt_timeout):
-                        reply = await self.adapter.complete(request, now=now)
-                except TimeoutError as exc:
-                    error: TargetError = AttemptTimeoutError(
-                        f"attempt timed out after {self.policy.attempt_timeout:g}s"
-                    )
-                    error.__cause__ = exc
-                except TargetError as exc:
-                    error = exc
-                else:
-                    ended = now()
-                    attempts.append(
-                        AttemptRecord(
-                            index=index,
-                            started_at=started,
-                            ended_at=ended,
-                            outcome="ok",
-                            request_id=reply.request_id,
-                            rate_limit_headers=reply.headers,
-                        )
-                    )
-                    return TargetReply(
-                        text=reply.text,
-                        usage=reply.usage,
-                        requested_at=requested_at,
-                        started_at=started,
-                        first_token_at=reply.first_token_at,
-                        ended_at=ended,
-                        queue_time=queue_time,
-                        attempts=attempts,
-                        finish_reason=reply.finish_reason,
-                    )
-                retryable = error.category in ("rate_limit", "transient")
-                last = index + 1 >= self.policy.max_attempts or not retryable
-                wait = (
-                    None
-                    if last
-                    else min(self.policy.backoff_max, self.policy.backoff_initial * 2**index)
+    @property
+    def limit_changes(self) -> list[LimitChange]:
+        """Every change of the adaptive concurrency limit so far."""
+        return self.concurrency.changes
+
+    async def call(self, request: TargetRequest, *, deadline: float | None = None) -> TargetReply:
+        """One assistant turn, retried per the policy.
+
+        Raises the final ``TargetError`` with ``.attempts`` set: the last attempt's error, or
+        ``DeadlineExceededError`` when ``deadline`` (clock time) cut the call short.
+        """
+        refused = self.auth_failed
+        if refused is not None:
+            raise _refused(self.name, refused)
+        self.stats.calls += 1
+        call = _Call(request, deadline, self._now())
+        if deadline is not None and call.requested_at >= deadline:
+            raise self._finish(call, DeadlineExceededError("the episode deadline had passed"))
+        if self.limits.counts_tokens:
+            call.tokens = estimate_tokens(request, self.policy.expected_completion_tokens)
+        try:
+            reply = await self._attempt(call)
+        except TargetError as exc:
+            reply = await self._retry(call, exc)
+        self.stats.succeeded += 1
+        self.stats.queue_time += call.queue_time
+        return TargetReply(
+            text=reply.text,
+            usage=reply.usage,
+            requested_at=call.requested_at,
+            started_at=call.started_at,
+            first_token_at=reply.first_token_at,
+            ended_at=call.attempts[-1].ended_at,
+            queue_time=call.queue_time,
+            attempts=call.attempts,
+            finish_reason=reply.finish_reason,
+        )
+
+    # --- one attempt
+
+    async def _admit(self, call: _Call) -> int:
+        """Take a slot and pass the rate limits; return the round the attempt is sent in."""
+        slots = self.concurrency.limiter
+        try:
+            slots.acquire_on_behalf_of_nowait(call)
+        except anyio.WouldBlock:
+            await self._queue_for_slot(call)
+        try:
+            limits = self.limits
+            if limits.counts_tokens or limits.requests is not None or limits.paused_until > 0:
+                call.queue_time += await limits.acquire(call.tokens, call.deadline)
+            if call.deadline is not None and self._now() >= call.deadline:
+                raise DeadlineExceededError("the episode deadline passed while queued")
+        except BaseException:
+            slots.release_on_behalf_of(call)
+            raise
+        return self.concurrency.generation
+
+    async def _queue_for_slot(self, call: _Call) -> None:
+        queued = self._now()
+        slots = self.concurrency.limiter
+        if call.deadline is None:
+            await slots.acquire_on_behalf_of(call)
+        else:
+            with anyio.move_on_after(max(0.0, call.deadline - queued)) as scope:
+                await slots.acquire_on_behalf_of(call)
+            if scope.cancelled_caught:
+                raise DeadlineExceededError(
+                    "the episode deadline passed while waiting for a concurrency slot"
                 )
-                attempts.append(
-                    AttemptRecord(
-                        index=index,
-                        started_at=started,
-                        ended_at=now(),
-                        outcome="timeout"
-                        if isinstance(error, AttemptTimeoutError)
-                        else error.category,
-                        status_code=error.status_code,
-                        error_class=type(error).__name__,
-                        error_message=scrub(str(error))[:500],
-                        wait_before_next=wait,
-                        request_id=error.request_id,
-                        rate_limit_headers=error.headers,
-                    )
-                )
-                if wait is None:
-                    error.attempts = attempts
-                    raise error
-                await anyio.sleep(wait)
-        raise AssertionError("unreachable")  # pragma: no cover
+        call.queue_time += self._now() - queued
+
+    async def _attempt(self, call: _Call) -> AdapterReply:
+        generation = await self._admit(call)
+        now = self._now
+        started = now()
+        timeout = self.policy.attempt_timeout
+        deadline = call.deadline
+        cut_by_deadline = deadline is not None and deadline - started < timeout
+        if deadline is not None and cut_by_deadline:
+            timeout = max(0.0, deadline - started)
+        try:
+            with anyio.fail_after(timeout):
+                reply = await self.adapter.complete(call.request, now=now)
+        except TargetError as exc:
+            error: TargetError = exc
+        except TimeoutError as exc:
+            error = (
+                DeadlineExceededError(f"the episode deadline cut the attempt at {timeout:.3g}s")
+                if cut_by_deadline
+                else AttemptTimeoutError(f"attempt timed out after {timeout:g}s")
+            )
+            error.__cause__ = exc
+        else:
+            self.concurrency.limiter.release_on_behalf_of(call)
+            self._succeeded(call, reply, started, now())
+            return reply
+        self.concurrency.limiter.release_on_behalf_of(call)
+        self._failed(call, error, generation, started, now())
+        raise error
+
+    def _succeeded(self, call: _Call, reply: AdapterReply, started: float, ended: float) -> None:
+        self.stats.attempts += 1
+        self.concurrency.on_success(ended)
+        if reply.headers:
+            self.limits.observe_headers(reply.headers, ended)
+        if call.tokens:
+            usage = reply.usage
+            self.limits.settle(call.tokens, usage.total_tokens if usage else None, ended)
+        call.started_at = started
+        call.attempts.append(
+            AttemptRecord(
+                index=len(call.attempts),
+                started_at=started,
+                ended_at=ended,
+                outcome="ok",
+                request_id=reply.request_id,
+                rate_limit_headers=reply.headers,
+            )
+        )
+
+    def _failed(
+        self, call: _Call, error: TargetError, generation: int, started: float, ended: float
+    ) -> None:
+        self.stats.attempts += 1
+        call.failure = (started, ended, error)
+        if error.headers:
+            self.limits.observe_headers(error.headers, ended)
+        category = error.category
+        if category == "rate_limit":
+            self.stats.rate_limited += 1
+            self.concurrency.on_rate_limit(generation, ended)
+            if self.policy.pause_on_retry_after:
+                hint = retry_after_hint(error, ended)
+                if hint is not None:
+                    self.limits.pause(min(hint, self.policy.max_retry_after), ended)
+        if call.tokens and category in ("rate_limit", "auth", "permanent"):
+            self.limits.settle(call.tokens, 0, ended)  # refused: nothing was generated
+        if category == "auth" and self.auth_failed is None:
+            assert isinstance(error, AuthenticationError)
+            self.auth_failed = error
+            _log.error(
+                "target refused the credentials; stopping calls to it",
+                target=self.name,
+                status=error.status_code,
+                error=scrub(str(error))[:_MESSAGE_LIMIT],
+            )
+
+    # --- retries
+
+    async def _retry(self, call: _Call, first: TargetError) -> AdapterReply:
+        if not is_retryable(first) or self.policy.max_attempts <= 1:
+            raise self._give_up(call, first)
+        retrying = AsyncRetrying(
+            sleep=self._sleep,
+            stop=lambda state: self._stop(call, state),
+            wait=lambda state: self._wait(state),
+            retry=retry_if_exception(is_retryable),
+            before_sleep=lambda state: self._before_sleep(call, state),
+            reraise=True,
+        )
+        pending: TargetError | None = first
+        try:
+            async for attempt in retrying:
+                with attempt:
+                    if pending is not None:  # replay the failure that brought us here
+                        error, pending = pending, None
+                        raise error
+                    return await self._attempt(call)
+        except TargetError as exc:
+            last = exc
+        else:  # pragma: no cover - tenacity returns or raises
+            raise AssertionError("retry loop ended without an outcome")
+        raise self._give_up(call, last)
+
+    def _wait(self, state: RetryCallState) -> float:
+        error = state.outcome.exception() if state.outcome else None
+        assert isinstance(error, TargetError)
+        policy = self.policy
+        return retry_delay(
+            error,
+            state.attempt_number - 1,
+            now=self._now(),
+            initial=policy.backoff_initial,
+            maximum=policy.backoff_max,
+            multiplier=policy.backoff_multiplier,
+            jitter=policy.jitter,
+            max_retry_after=policy.max_retry_after,
+            u=self._rand(),
+        )
+
+    def _stop(self, call: _Call, state: RetryCallState) -> bool:
+        if state.attempt_number >= self.policy.max_attempts:
+            return True
+        wait = state.upcoming_sleep
+        if call.waited + wait > self.policy.max_total_wait:
+            return True
+        if call.deadline is not None and self._now() + wait >= call.deadline:
+            call.deadline_hit = True
+            return True
+        return False
+
+    def _before_sleep(self, call: _Call, state: RetryCallState) -> None:
+        wait = state.upcoming_sleep
+        call.waited += wait
+        self.stats.retries += 1
+        record = self._record_failure(call, wait)
+        _log.warning(
+            "retrying target call",
+            target=self.name,
+            attempt=record.index + 1,
+            outcome=record.outcome,
+            status=record.status_code,
+            error=record.error_class,
+            wait=round(wait, 3),
+            request_id=record.request_id,
+        )
+
+    def _record_failure(self, call: _Call, wait: float | None) -> AttemptRecord:
+        assert call.failure is not None
+        started, ended, error = call.failure
+        call.failure = None
+        record = AttemptRecord(
+            index=len(call.attempts),
+            started_at=started,
+            ended_at=ended,
+            outcome=classify(error),
+            status_code=error.status_code,
+            error_class=type(error).__name__,
+            error_message=scrub(str(error))[:_MESSAGE_LIMIT],
+            wait_before_next=wait,
+            request_id=error.request_id,
+            rate_limit_headers=error.headers,
+        )
+        call.attempts.append(record)
+        return record
+
+    def _give_up(self, call: _Call, error: TargetError) -> TargetError:
+        """Record the last failed attempt and return the error to raise."""
+        if call.failure is not None:
+            self._record_failure(call, None)
+        if call.deadline_hit:
+            final: TargetError = DeadlineExceededError(
+                f"the episode deadline leaves no time to retry after "
+                f"{type(error).__name__}: {scrub(str(error))[:_MESSAGE_LIMIT]}",
+                status_code=error.status_code,
+                request_id=error.request_id,
+                headers=error.headers,
+            )
+            final.__cause__ = error
+            error = final
+        if error.category != "auth":
+            _log.warning(
+                "target call failed",
+                target=self.name,
+                attempts=len(call.attempts),
+                outcome=classify(error),
+                error=type(error).__name__,
+            )
+        return self._finish(call, error)
+
+    def _finish(self, call: _Call, error: TargetError) -> TargetError:
+        self.stats.failed += 1
+        self.stats.queue_time += call.queue_time
+        error.attempts = call.attempts
+        return error
 
     async def aclose(self) -> None:
+        """Close the adapter's connections."""
         await self.adapter.aclose()
+
+
+def _refused(name: str, original: AuthenticationError) -> AuthenticationError:
+    error = AuthenticationError(
+        f"not sent: {name} already refused the credentials ({scrub(str(original))[:200]})",
+        status_code=original.status_code,
+    )
+    error.__cause__ = original
+    return error
