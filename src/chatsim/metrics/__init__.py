@@ -1,10 +1,29 @@
-"""Metrics: pure functions over a run's records (accuracy with honest intervals, and more).
+"""Metrics: pure functions over a run's records.
 
-``summarize(episodes)`` recomputes everything from ``EpisodeRecord``s, so ``chatsim report``
-needs nothing but the run directory.
+``summarize(episodes)`` recomputes every figure from ``EpisodeRecord``s (accuracy with
+question-clustered intervals, per-question table, pass^k, behaviour, latency, recovery, cost,
+AI-alone gap), so ``chatsim report`` needs nothing but the run directory. ``compare(runs)``
+pairs models on shared questions.
 """
 
 from chatsim.metrics._accuracy import GroupSummary, IntervalSpec
+from chatsim.metrics._answers import COPY_THRESHOLD, copies_question, stated_answer
+from chatsim.metrics._behaviour import BehaviourSummary, EpisodeBehaviour, episode_behaviour
+from chatsim.metrics._compare import Comparison, PairComparison, compare, verdict
+from chatsim.metrics._cost import CostSummary, ModelPrice, PriceTable, load_prices
+from chatsim.metrics._gap import GapRow
+from chatsim.metrics._latency import (
+    CallTiming,
+    EpisodeTiming,
+    LatencySummary,
+    Percentiles,
+    call_timings,
+    episode_timing,
+    percentiles,
+)
+from chatsim.metrics._paired import PairedDifference, paired_difference
+from chatsim.metrics._questions import ConsistencySummary, QuestionRow, pass_hat_k, question_table
+from chatsim.metrics._recovery import RecoverySummary
 from chatsim.metrics._stats import (
     DEFAULT_RESAMPLES,
     DEFAULT_SEED,
@@ -18,20 +37,49 @@ from chatsim.metrics._summary import SUMMARY_VERSION, ModelSummary, RunSummary, 
 from chatsim.metrics._table import AccuracyRow, accuracy_table, render_summary
 
 __all__ = [
+    "COPY_THRESHOLD",
     "DEFAULT_RESAMPLES",
     "DEFAULT_SEED",
     "SUMMARY_VERSION",
     "AccuracyRow",
+    "BehaviourSummary",
+    "CallTiming",
+    "Comparison",
+    "ConsistencySummary",
+    "CostSummary",
+    "EpisodeBehaviour",
+    "EpisodeTiming",
+    "GapRow",
     "GroupSummary",
     "Interval",
     "IntervalMethod",
     "IntervalSpec",
+    "LatencySummary",
+    "ModelPrice",
     "ModelSummary",
+    "PairComparison",
+    "PairedDifference",
+    "Percentiles",
+    "PriceTable",
+    "QuestionRow",
+    "RecoverySummary",
     "RunSummary",
     "accuracy_table",
+    "call_timings",
     "cluster_bootstrap_interval",
+    "compare",
+    "copies_question",
+    "episode_behaviour",
+    "episode_timing",
+    "load_prices",
     "paired_bootstrap",
+    "paired_difference",
+    "pass_hat_k",
+    "percentiles",
+    "question_table",
     "render_summary",
     "se_interval",
+    "stated_answer",
     "summarize",
+    "verdict",
 ]
