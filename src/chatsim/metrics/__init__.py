@@ -24,6 +24,7 @@ from chatsim.metrics._latency import (
 from chatsim.metrics._paired import PairedDifference, paired_difference
 from chatsim.metrics._questions import ConsistencySummary, QuestionRow, pass_hat_k, question_table
 from chatsim.metrics._recovery import RecoverySummary
+from chatsim.metrics._render import render_summary
 from chatsim.metrics._stats import (
     DEFAULT_RESAMPLES,
     DEFAULT_SEED,
@@ -34,7 +35,7 @@ from chatsim.metrics._stats import (
     se_interval,
 )
 from chatsim.metrics._summary import SUMMARY_VERSION, ModelSummary, RunSummary, summarize
-from chatsim.metrics._table import AccuracyRow, accuracy_table, render_summary
+from chatsim.metrics._table import AccuracyRow, accuracy_table
 
 __all__ = [
     "COPY_THRESHOLD",

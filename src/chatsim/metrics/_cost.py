@@ -44,6 +44,7 @@ class PriceTable(BaseModel):
     currency: str = "USD"
     unit: str = "per 1M tokens"
     source: str = ""
+    note: str = ""
     models: dict[str, ModelPrice]
 
     def lookup(self, model: str) -> tuple[str, ModelPrice] | None:

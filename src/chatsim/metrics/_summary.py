@@ -109,6 +109,11 @@ class _Context:
     prices: PriceTable
 
 
+def _price_source(prices: PriceTable) -> str:
+    source = f" ({prices.source})" if prices.source else ""
+    return f"price table of {prices.date}{source}, {prices.currency} {prices.unit}"
+
+
 def _notes(summary_models: dict[str, ModelSummary], spec: IntervalSpec) -> list[str]:
     notes = []
     if spec.method == "cluster_bootstrap":
@@ -172,6 +177,6 @@ def summarize(
         subjects={s: group_summary(eps, spec) for s, eps in _by(episodes, "subject").items()},
         questions=rows,
         baseline=baseline_gaps(episodes, baseline, spec),
-        price_source=f"{context.prices.date}: {context.prices.source}".rstrip(": "),
+        price_source=_price_source(context.prices),
         notes=_notes(model_summaries, spec),
     )

@@ -1,17 +1,14 @@
-"""The summary as table rows, and as a rich table in the terminal."""
+"""The accuracy part of a summary as table rows (for terminals and exports)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from rich.console import Console
-from rich.table import Table
-
 from chatsim.metrics._accuracy import GroupSummary
 from chatsim.metrics._stats import Interval
 from chatsim.metrics._summary import RunSummary
 
-__all__ = ["AccuracyRow", "accuracy_table", "format_interval", "format_pct", "render_summary"]
+__all__ = ["HEADERS", "AccuracyRow", "accuracy_table", "format_interval", "format_pct"]
 
 ALL = "(all)"
 
@@ -91,20 +88,3 @@ def accuracy_table(summary: RunSummary) -> list[AccuracyRow]:
         if len(m.subjects) > 1:
             rows += [_row(name, s, g) for s, g in m.subjects.items()]
     return rows
-
-
-def render_summary(summary: RunSummary, console: Console | None = None) -> None:
-    """Print the accuracy table and its notes."""
-    console = console or Console()
-    table = Table(title="User–AI accuracy", title_justify="left")
-    headers = [f"{round(summary.confidence * 100)}% CI" if h == "95% CI" else h for h in HEADERS]
-    for i, header in enumerate(headers):
-        table.add_column(header, justify="left" if i < 2 else "right")
-    for row in accuracy_table(summary):
-        style = "bold" if row.subject == ALL else None
-        table.add_row(*row.cells(), style=style)
-    if not summary.models:
-        table.add_row("(no episodes)", *[""] * (len(HEADERS) - 1))
-    console.print(table)
-    for note in summary.notes:
-        console.print(f"[dim]• {note}[/dim]", highlight=False)
