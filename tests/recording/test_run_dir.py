@@ -23,18 +23,37 @@ from chatsim.recording import (
 
 def _header() -> RunHeader:
     return RunHeader(
-        run_id="r1", created_at=1.0, config={"models": ["m"]}, versions={}, seed=0,
+        run_id="r1",
+        created_at=1.0,
+        config={"models": ["m"]},
+        versions={},
+        seed=0,
         planned_episodes=3,
     )
 
 
 def _record(i: int) -> EpisodeRecord:
-    turn = TurnRecord(index=0, role=Role.USER, text="Answer: A", requested_at=1, started_at=1, ended_at=2)
+    turn = TurnRecord(
+        index=0, role=Role.USER, text="Answer: A", requested_at=1, started_at=1, ended_at=2
+    )
     return EpisodeRecord(
-        run_id="r1", episode_id=f"m|q{i}|0", model="m", simulator="scripted", question_id=f"q{i}",
-        subject="s", repeat=0, seed=i, gold="A", turns=[turn], final_answer="A",
-        answer_method="explicit", correct=True, termination=TerminationReason.ANSWERED,
-        user_messages=0, started_at=1, ended_at=2,
+        run_id="r1",
+        episode_id=f"m|q{i}|0",
+        model="m",
+        simulator="scripted",
+        question_id=f"q{i}",
+        subject="s",
+        repeat=0,
+        seed=i,
+        gold="A",
+        turns=[turn],
+        final_answer="A",
+        answer_method="explicit",
+        correct=True,
+        termination=TerminationReason.ANSWERED,
+        user_messages=0,
+        started_at=1,
+        ended_at=2,
     )
 
 

@@ -20,6 +20,18 @@ app = typer.Typer(
 app.command("run")(run_command)
 
 
+@app.callback()
+def _root(
+    version: bool = typer.Option(False, "--version", help="Print the version and exit."),
+) -> None:
+    """Evaluate LLM assistants in conversation with simulated users (ChatBench)."""
+    if version:
+        from chatsim import __version__
+
+        typer.echo(f"chatsim {__version__}")
+        raise typer.Exit()
+
+
 def _mount_optional() -> None:
     """Commands whose modules may import heavier libraries register here, by module name."""
     for module, attr, name in (

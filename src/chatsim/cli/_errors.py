@@ -24,7 +24,7 @@ EXIT_INTERRUPTED = 130
 
 def say_error(console: Console, message: str) -> None:
     """``error: <message>``, printed literally (no rich markup), secrets scrubbed."""
-    console.print(Text.assemble(("error: ", "bold red"), scrub(message)))
+    console.print(Text.assemble(("error: ", "bold red"), scrub(message)), soft_wrap=True)
 
 
 @contextmanager

@@ -8,6 +8,7 @@ from typing import Annotated, Any
 
 import anyio
 import typer
+from pydantic import ValidationError
 from rich.console import Console
 
 from chatsim._api import write_summary
@@ -32,6 +33,20 @@ def _config_overrides(**given: Any) -> dict[str, Any]:
     return {key: value for key, value in given.items() if value is not None}
 
 
+# Config fields whose CLI flag has another name.
+_FLAGS = {
+    "models": "model",
+    "source": "subset",
+    "target_temperature": "temperature",
+    "target_max_tokens": "max-tokens",
+}
+
+
+def _flag(loc: tuple[int | str, ...]) -> str:
+    field = str(loc[0]) if loc else "?"
+    return _FLAGS.get(field, field.replace("_", "-"))
+
+
 def build_config(overrides: dict[str, Any], resume: Path | None) -> RunConfig:
     """A new run's config (defaults + options), or the stored config with the options applied.
 
@@ -39,12 +54,16 @@ def build_config(overrides: dict[str, Any], resume: Path | None) -> RunConfig:
     exactly what differs.
     """
     if resume is not None:
-        stored = read_header(resume).config
-        return RunConfig.model_validate({**stored, **overrides})
-    if "models" not in overrides:
+        values = {**read_header(resume).config, **overrides}
+    elif "models" not in overrides:
         raise ConfigError("no model given: pass --model (e.g. --model gpt-4o), or --resume RUN_DIR")
-    overrides.setdefault("simulator", default_simulator_spec(overrides["models"]))
-    return RunConfig.model_validate(overrides)
+    else:
+        values = {"simulator": default_simulator_spec(overrides["models"]), **overrides}
+    try:
+        return RunConfig.model_validate(values)
+    except ValidationError as exc:
+        problems = "; ".join(f"--{_flag(e['loc'])}: {e['msg']}" for e in exc.errors())
+        raise ConfigError(f"invalid options: {problems}") from None
 
 
 def _dry_run(setup: RunSetup, console: Console) -> None:

@@ -1,0 +1,180 @@
+"""``chatsim run`` end to end with in-process parts, and its errors for bad input."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from chatsim.cli import app
+from chatsim.recording import read_run
+from chatsim.testing import FakeTarget
+
+
+def _run(cli: CliRunner, *args: str) -> tuple[int, str]:
+    result = cli.invoke(app, ["run", *args])
+    return result.exit_code, result.output
+
+
+def test_run_writes_a_run_directory_and_prints_a_summary(
+    cli: CliRunner, fake_adapter: list[FakeTarget], tmp_path: Path
+) -> None:
+    code, output = _run(
+        cli,
+        "--model",
+        "fake:a",
+        "--model",
+        "fake:b",
+        "--simulator",
+        "scripted",
+        "--subset",
+        "college_math",
+        "--limit",
+        "4",
+        "--repeats",
+        "2",
+        "--out",
+        str(tmp_path),
+        "--run-id",
+        "r1",
+        "--quiet",
+    )
+    assert code == 0, output
+    data = read_run(tmp_path / "r1")
+    assert len(data.episodes) == 4 * 2 * 2
+    assert {e.model for e in data.episodes} == {"fake:a", "fake:b"}
+    # Paired design: both models saw the same questions with the same simulator seeds.
+    seeds = {(e.question_id, e.repeat): set() for e in data.episodes}
+    for e in data.episodes:
+        seeds[(e.question_id, e.repeat)].add(e.seed)
+    assert all(len(s) == 1 for s in seeds.values())
+    assert (tmp_path / "r1" / "summary.json").is_file()
+    assert "fake:a" in output and "fake:b" in output
+    assert all(t.closed for t in fake_adapter)
+
+
+def test_report_recomputes_the_summary(
+    cli: CliRunner, fake_adapter: list[FakeTarget], tmp_path: Path
+) -> None:
+    _run(
+        cli,
+        "--model",
+        "fake:a",
+        "--simulator",
+        "scripted",
+        "--subset",
+        "college_math",
+        "--limit",
+        "3",
+        "--out",
+        str(tmp_path),
+        "--run-id",
+        "r",
+        "--quiet",
+    )
+    result = cli.invoke(app, ["report", str(tmp_path / "r"), "--json"])
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.output)
+    stored = json.loads((tmp_path / "r" / "summary.json").read_text())
+    assert summary["models"]["fake:a"]["accuracy"] == stored["models"]["fake:a"]["accuracy"]
+
+
+def test_dry_run_sends_nothing(
+    cli: CliRunner, fake_adapter: list[FakeTarget], tmp_path: Path
+) -> None:
+    code, output = _run(
+        cli,
+        "--model",
+        "fake:a",
+        "--simulator",
+        "scripted",
+        "--subset",
+        "college_math",
+        "--limit",
+        "1",
+        "--out",
+        str(tmp_path),
+        "--dry-run",
+    )
+    assert code == 0, output
+    assert "simulator prompt" in output and "first target request" in output
+    assert "You are a helpful AI assistant." in output
+    assert fake_adapter[0].requests == []
+    assert not any(tmp_path.iterdir())
+
+
+def test_resume_runs_only_missing_episodes(
+    cli: CliRunner, fake_adapter: list[FakeTarget], tmp_path: Path
+) -> None:
+    args = (
+        "--model",
+        "fake:a",
+        "--simulator",
+        "scripted",
+        "--subset",
+        "college_math",
+        "--limit",
+        "5",
+        "--out",
+        str(tmp_path),
+        "--run-id",
+        "r",
+        "--quiet",
+    )
+    assert _run(cli, *args)[0] == 0
+    episodes = tmp_path / "r" / "episodes.jsonl"
+    lines = episodes.read_text().splitlines(keepends=True)
+    episodes.write_text("".join(lines[:2]) + lines[2][:30])  # lost two, tore one
+    code, output = _run(cli, "--resume", str(tmp_path / "r"), "--quiet")
+    assert code == 0, output
+    data = read_run(tmp_path / "r")
+    assert len(data.episodes) == 5 and data.duplicates == 0 and not data.torn_tail
+    assert len(fake_adapter[-1].requests) > 0
+
+
+def test_resume_refuses_a_different_configuration(
+    cli: CliRunner, fake_adapter: list[FakeTarget], tmp_path: Path
+) -> None:
+    _run(
+        cli,
+        "--model",
+        "fake:a",
+        "--simulator",
+        "scripted",
+        "--subset",
+        "college_math",
+        "--limit",
+        "2",
+        "--out",
+        str(tmp_path),
+        "--run-id",
+        "r",
+        "--quiet",
+    )
+    code, output = _run(cli, "--resume", str(tmp_path / "r"), "--repeats", "3")
+    assert code == 2
+    assert "repeats" in output and "differs" in output
+
+
+def test_bad_input_fails_clearly(
+    cli: CliRunner, fake_adapter: list[FakeTarget], tmp_path: Path
+) -> None:
+    cases = [
+        (["--simulator", "scripted"], "no model given"),
+        (["--model", "fake:a", "--simulator", "scripted", "--subset", "astrology_101"], "valid"),
+        (["--model", "nosuch:x", "--simulator", "scripted"], "unknown adapter 'nosuch'"),
+        (["--model", "fake:a", "--simulator", "warp:drive"], "unknown simulator"),
+        (
+            ["--model", "fake:a", "--simulator", "scripted", "--subset", str(tmp_path / "q.csv")],
+            "q.csv",
+        ),
+        (["--resume", str(tmp_path)], "not a chatsim run directory"),
+        (["--model", "fake:a", "--simulator", "scripted", "--repeats", "0"], "repeats"),
+    ]
+    for args, message in cases:
+        code, output = _run(cli, *args, "--out", str(tmp_path / "out"))
+        assert code == 2, (args, output)
+        assert message in output, (args, output)
+        assert "Traceback" not in output
+    assert not (tmp_path / "out").exists()

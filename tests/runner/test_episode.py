@@ -1,0 +1,153 @@
+"""The episode loop: every way an episode can end, and what the record holds."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+
+from chatsim import AuthenticationError, PermanentError, SimulatorError
+from chatsim._util._clock import MonotonicWallClock
+from chatsim.protocol import Role, SimulatorStep, TerminationReason
+from chatsim.questions import Question
+from chatsim.recording import EpisodeRecord
+from chatsim.runner import EpisodePlan, EpisodeSettings, run_episode
+from chatsim.runner._run import _RunLoop  # noqa: F401  (import check: runner module loads)
+from chatsim.simulators import UserTurnRequest
+from chatsim.simulators._registry import DirectTurnSource
+from chatsim.targets import CallPolicy, TargetCaller
+from chatsim.testing import FakeTarget, ScriptedSimulator
+
+pytestmark = pytest.mark.anyio
+
+QUESTION = Question(
+    id="college_mathematics-test-0",
+    subject="college_mathematics",
+    stem="What is 2 + 2?",
+    options=("3", "4", "5", "6"),
+    gold="B",
+)
+
+
+def _settings(max_turns: int = 10, timeout: float | None = None) -> EpisodeSettings:
+    return EpisodeSettings(
+        run_id="r",
+        simulator_spec="scripted",
+        max_turns=max_turns,
+        system_prompt="You are a helpful AI assistant.",
+        temperature=0.7,
+        max_tokens=None,
+        stream=True,
+        timeout=timeout,
+    )
+
+
+async def _run(
+    policy: Callable[[UserTurnRequest], str],
+    target: FakeTarget,
+    *,
+    max_turns: int = 10,
+    deadline: float | None = None,
+    policy_args: CallPolicy | None = None,
+) -> EpisodeRecord:
+    plan = EpisodePlan("m|q|0", "m", QUESTION, 0, seed=7)
+    caller = TargetCaller(target, policy_args or CallPolicy(backoff_initial=0, backoff_max=0))
+    source = DirectTurnSource(ScriptedSimulator(policy))
+    return await run_episode(
+        plan, _settings(max_turns, deadline), source, caller, MonotonicWallClock()
+    )
+
+
+def _script(*turns: str) -> Callable[[UserTurnRequest], str]:
+    def policy(request: UserTurnRequest) -> str:
+        users = sum(1 for m in request.history if m.role is Role.USER)
+        return turns[min(users, len(turns) - 1)]
+
+    return policy
+
+
+async def test_answered_after_two_exchanges() -> None:
+    target = FakeTarget(["It is 4, option B.", "Yes, B."])
+    record = await _run(_script("what's 2+2?", "sure?", "Answer: B"), target)
+    assert record.termination is TerminationReason.ANSWERED
+    assert record.final_answer == "B" and record.correct and record.answer_method == "explicit"
+    assert record.user_messages == 2
+    assert [t.role for t in record.turns] == [Role.USER, Role.ASSISTANT] * 2 + [Role.USER]
+    assert [t.text for t in record.turns][-1] == "Answer: B"
+    # The target saw the system prompt and the conversation so far, never the final answer.
+    last = target.requests[-1].messages
+    assert last[0].role is Role.SYSTEM and last[0].content == "You are a helpful AI assistant."
+    assert [m.content for m in last[1:]] == ["what's 2+2?", "It is 4, option B.", "sure?"]
+    assert target.requests[0].temperature == 0.7
+
+
+async def test_timings_and_usage_are_recorded() -> None:
+    record = await _run(_script("hi", "Answer: C"), FakeTarget(["C."]))
+    assistant = record.turns[1]
+    assert (
+        assistant.requested_at
+        <= assistant.started_at
+        <= assistant.first_token_at
+        <= assistant.ended_at
+    )  # type: ignore[operator]
+    assert assistant.usage is not None and assistant.usage.completion_tokens == 1
+    assert [a.outcome for a in assistant.attempts] == ["ok"]
+    assert record.started_at <= record.ended_at
+    assert not record.correct and record.final_answer == "C"
+
+
+async def test_forced_answer_after_max_turns() -> None:
+    steps: list[SimulatorStep] = []
+
+    def policy(request: UserTurnRequest) -> str:
+        steps.append(request.step)
+        return "I'll go with B" if request.step is SimulatorStep.FORCE_ANSWER else "tell me more"
+
+    record = await _run(policy, FakeTarget(), max_turns=3)
+    assert record.termination is TerminationReason.FORCED_ANSWER
+    assert record.user_messages == 3
+    assert steps == [
+        SimulatorStep.FIRST,
+        SimulatorStep.NEXT,
+        SimulatorStep.NEXT,
+        SimulatorStep.FORCE_ANSWER,
+    ]
+    assert record.final_answer == "B" and record.answer_method == "fallback"
+
+
+async def test_invalid_answer_counts_as_incorrect() -> None:
+    record = await _run(_script("hi", "Answer: E"), FakeTarget())
+    assert record.termination is TerminationReason.INVALID_ANSWER
+    assert record.final_answer is None and not record.correct
+
+
+async def test_permanent_target_error_ends_the_episode_with_its_attempts() -> None:
+    target = FakeTarget([PermanentError("context_length_exceeded", status_code=400)])
+    record = await _run(_script("hi", "Answer: B"), target)
+    assert record.termination is TerminationReason.TARGET_ERROR
+    assert "context_length_exceeded" in (record.error or "")
+    failed = record.turns[-1]
+    assert failed.role is Role.ASSISTANT and failed.text == ""
+    assert [(a.outcome, a.status_code) for a in failed.attempts] == [("permanent", 400)]
+
+
+async def test_simulator_error_and_empty_message() -> None:
+    def broken(request: UserTurnRequest) -> str:
+        raise SimulatorError("GPU fell over")
+
+    record = await _run(broken, FakeTarget())
+    assert record.termination is TerminationReason.SIMULATOR_ERROR
+    assert "GPU fell over" in (record.error or "")
+    record = await _run(_script("   "), FakeTarget())
+    assert record.termination is TerminationReason.SIMULATOR_ERROR
+
+
+async def test_timeout_keeps_the_turns_so_far() -> None:
+    record = await _run(_script("hi", "more", "Answer: B"), FakeTarget(delay=0.2), deadline=0.05)
+    assert record.termination is TerminationReason.TIMEOUT
+    assert record.turns[0].role is Role.USER
+
+
+async def test_auth_error_propagates_without_a_record() -> None:
+    with pytest.raises(AuthenticationError):
+        await _run(_script("hi"), FakeTarget([AuthenticationError("bad key", status_code=401)]))
