@@ -14,6 +14,7 @@ from chatsim.protocol._formats import (
 )
 from chatsim.protocol._parse import parse_answer
 from chatsim.protocol._render import render_chat, render_text
+from chatsim.protocol._trim import TRIM_MARKER, fit_history
 from chatsim.protocol._turns import (
     DEFAULT_MAX_TURNS,
     UserTurnDecision,
@@ -29,6 +30,7 @@ __all__ = [
     "CHATBENCH_TEXT_V1",
     "DEFAULT_MAX_TURNS",
     "STOP",
+    "TRIM_MARKER",
     "Message",
     "ParsedAnswer",
     "PromptFormat",
@@ -37,6 +39,7 @@ __all__ = [
     "TerminationReason",
     "UserTurnDecision",
     "clean_generated",
+    "fit_history",
     "get_format",
     "interpret_user_turn",
     "list_formats",
