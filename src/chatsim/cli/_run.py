@@ -13,6 +13,7 @@ from rich.console import Console
 
 from chatsim._api import write_summary
 from chatsim._exceptions import ConfigError
+from chatsim._logging import configure_logging, shutdown_logging
 from chatsim.cli._errors import EXIT_INTERRUPTED, cli_errors
 from chatsim.cli._progress import RichProgress
 from chatsim.metrics import render_summary
@@ -187,6 +188,8 @@ def run_command(
         ),
     ] = False,
     quiet: Annotated[bool, _Opt("--quiet", "-q", help="No progress bar.")] = False,
+    log_level: Annotated[str, _Opt(help="Log level: debug, info, warning, error.")] = "warning",
+    json_logs: Annotated[bool, _Opt("--json-logs", help="Log as JSON lines on stderr.")] = False,
 ) -> None:
     """Run simulated-user conversations against target models and report user-AI accuracy."""
     console = Console(stderr=True)
@@ -217,6 +220,7 @@ def run_command(
     with cli_errors(
         console, hint=lambda: f"resume with: chatsim run --resume {resume_hint['dir']}"
     ):
+        configure_logging(None, json=json_logs, level=log_level)  # validates before any output
         config = build_config(overrides, resume)
         setup = prepare_run(config, out_dir=out, run_id=run_id, resume_dir=resume)
         resume_hint["dir"] = setup.run_dir
@@ -224,11 +228,14 @@ def run_command(
             _dry_run(setup, out_console)
             anyio.run(setup.aclose)
             return
+        configure_logging(setup.run_dir, json=json_logs, level=log_level)
         try:
             anyio.run(_run, setup, console, quiet)
         except RunInterrupted as exc:
             console.print(f"\nstopped. {exc}", markup=False)
             raise typer.Exit(EXIT_INTERRUPTED) from None
+        finally:
+            shutdown_logging()
         summary = write_summary(setup.run_dir)
         render_summary(summary, out_console)
         out_console.print(f"run directory: {setup.run_dir}", markup=False)

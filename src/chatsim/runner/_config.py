@@ -73,6 +73,8 @@ class RunConfig(BaseModel):
     """Assistant calls in flight at once, per target."""
     episode_timeout: float | None = 1800.0
     """Seconds one episode may take in all; None for no deadline."""
+    target_options: dict[str, Any] = Field(default_factory=dict)
+    """Adapter options (for the OpenAI adapter e.g. ``{"transport": "sdk"}``)."""
     policy: dict[str, Any] = Field(default_factory=dict)
     """Overrides of the target call policy (retries, timeouts, rate limits)."""
     simulator_options: dict[str, Any] = Field(default_factory=dict)

@@ -20,6 +20,7 @@ from typing import Protocol
 import anyio
 
 from chatsim._exceptions import AuthenticationError, ConfigError, RunDirectoryError
+from chatsim._logging import bound_ids, get_logger
 from chatsim._util._clock import Clock, MonotonicWallClock
 from chatsim.questions import Question, load_questions
 from chatsim.recording import (
@@ -46,6 +47,9 @@ __all__ = [
     "plan_episodes",
     "prepare_run",
 ]
+
+
+_log = get_logger("chatsim.runner")
 
 
 class Progress(Protocol):
@@ -132,7 +136,8 @@ def _build_callers(config: RunConfig, clock: Clock) -> dict[str, TargetCaller]:
     policy = CallPolicy(max_concurrency=config.concurrency, **config.policy)
     callers = {}
     for label in config.models:
-        adapter = create_adapter(label, TargetSettings(base_url=config.base_url))
+        settings = TargetSettings(base_url=config.base_url, options=dict(config.target_options))
+        adapter = create_adapter(label, settings)
         callers[label] = TargetCaller(adapter, policy, clock=clock)
     return callers
 
@@ -241,11 +246,14 @@ async def execute_run(
         timeout=config.episode_timeout,
     )
     loop = _RunLoop(setup, settings, outcome, progress)
+    _log.info("run started", run_dir=str(setup.run_dir), planned=len(setup.plans), todo=len(todo))
     try:
-        async with open_turn_source(setup.simulator, simulator_settings(config)) as source:
-            await loop.run(todo, source, handle_signals=handle_signals)
+        with bound_ids(run_id=setup.run_id):
+            async with open_turn_source(setup.simulator, simulator_settings(config)) as source:
+                await loop.run(todo, source, handle_signals=handle_signals)
     finally:
         loop.writer.close()
+        _log.info("run ended", recorded=len(outcome.new_records), stopped=bool(loop.stopped_by))
     if loop.auth_errors:
         raise loop.auth_errors[0]
     if loop.stopped_by:
@@ -298,10 +306,12 @@ class _RunLoop:
     async def _one(self, plan: EpisodePlan, source: TurnSource) -> None:
         setup = self.setup
         try:
-            record = await run_episode(
-                plan, self.settings, source, setup.callers[plan.model], setup.clock
-            )
+            with bound_ids(episode_id=plan.episode_id):
+                record = await run_episode(
+                    plan, self.settings, source, setup.callers[plan.model], setup.clock
+                )
         except AuthenticationError as exc:
+            _log.error("authentication failed; stopping the run", model=plan.model, error=str(exc))
             self.auth_errors.append(exc)
             self._stop.cancel()  # stop the run: no more requests with a refused key
             return
