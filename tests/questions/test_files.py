@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from chatsim import ConfigError, DataError
+from chatsim import DataError, UnknownNameError
 from chatsim.questions import Question, load_question_file, load_questions
 
 
@@ -84,10 +84,17 @@ def test_front_door_loads_files_and_samples(tmp_path: Path) -> None:
     assert sorted(q.subject for q in picked) == ["x", "y"]
 
 
-def test_front_door_rejects_redux_selection_for_files(tmp_path: Path) -> None:
+@pytest.mark.parametrize("selection", ["redux-ok", "redux", "all", None])
+def test_selection_does_not_filter_files(tmp_path: Path, selection: str | None) -> None:
+    # Redux labels exist only for the bundled subjects; a file gives all its questions.
     path = _jsonl(tmp_path / "mine.jsonl", {"question": "Q", "options": list("abcd"), "gold": "A"})
-    with pytest.raises(ConfigError, match="selection='all'"):
-        load_questions(path, selection="redux-ok")
+    assert len(load_questions(path, selection=selection)) == 1
+
+
+def test_unknown_selection_for_files(tmp_path: Path) -> None:
+    path = _jsonl(tmp_path / "mine.jsonl", {"question": "Q", "options": list("abcd"), "gold": "A"})
+    with pytest.raises(UnknownNameError, match="redux-ok"):
+        load_questions(path, selection="best")
 
 
 @pytest.mark.parametrize(

@@ -71,10 +71,10 @@ def test_hf_prefix_forces_hub_for_bundled_subject(fake_hub: list[tuple[Any, ...]
     assert fake_hub == [("cais/mmlu", "college_mathematics", "test")]
 
 
-def test_hf_rejects_redux_selection(fake_hub: list[tuple[Any, ...]]) -> None:
-    with pytest.raises(Exception, match="selection='all'"):
-        load_questions("astronomy", selection="redux")
-    assert fake_hub == []
+def test_redux_selection_does_not_filter_hf_subjects(fake_hub: list[tuple[Any, ...]]) -> None:
+    questions = load_questions("chatbench,astronomy", selection="redux")
+    assert sum(q.subject == "astronomy" for q in questions) == 3
+    assert len(questions) == 500 + 3
 
 
 def test_dev_examples_from_hf(fake_hub: list[tuple[Any, ...]]) -> None:

@@ -9,9 +9,10 @@ Selection (which test questions a bundled subject contributes):
 - ``redux``: every Redux-annotated question (100 per subject, 500 in all);
 - ``all``: the whole split (1,877 test questions: 1,878 rows less one exact duplicate).
 
-``selection=None`` means ``redux-ok`` for bundled subjects on the test split and ``all``
-otherwise (other splits, user files, Hugging Face subjects, for which there are no Redux
-labels); asking for a Redux selection there is an error rather than a silent no-op.
+Redux labels exist only for the bundled subjects' test questions, so the selection filters
+only those: user files, Hugging Face subjects and the dev/val splits always contribute all their
+questions (a run over ``chatbench,astronomy`` keeps the default and works). ``None`` means the
+default.
 
 ``limit`` then samples that many questions in all, spread as evenly as possible over the
 subjects (seeded; see ``sample_stratified``), and the result is sorted by id.
@@ -53,31 +54,19 @@ def _plan(source: str) -> list[tuple[str, bool]]:
     return list(dict.fromkeys(plan))
 
 
-def _select_bundled(subject: str, split: str, selection: str | None) -> list[Question]:
+def _select_bundled(subject: str, split: str, selection: str) -> list[Question]:
     questions = list(load_bundled(subject, split))
-    if selection is None:
-        selection = DEFAULT_SELECTION if split == "test" else "all"
-    if selection == "all":
+    if selection == "all" or split != "test":  # Redux labels exist for test rows only
         return questions
-    if split != "test":
-        raise ConfigError(f"selection {selection!r} needs split 'test' (Redux labels test rows)")
     labels = redux_labels(subject)
     keep = {qid for qid, label in labels.items() if selection == "redux" or label == "ok"}
     return [q for q in questions if q.id in keep]
 
 
-def _unlabelled(what: str, selection: str | None) -> None:
-    if selection not in (None, "all"):
-        raise ConfigError(
-            f"selection {selection!r} uses MMLU-Redux labels, which exist only for the bundled "
-            f"ChatBench subjects; use selection='all' for {what}"
-        )
-
-
 def load_questions(
     source: str | Path = "chatbench",
     *,
-    selection: str | None = None,
+    selection: str | None = DEFAULT_SELECTION,
     limit: int | None = None,
     seed: int = 0,
     split: str = "test",
@@ -89,16 +78,15 @@ def load_questions(
     Hugging Face. Deterministic for a given seed; sorted by id. See the module docstring for
     ``selection`` and ``limit``.
     """
-    if selection is not None and selection not in SELECTIONS:
+    selection = DEFAULT_SELECTION if selection is None else selection
+    if selection not in SELECTIONS:
         raise UnknownNameError("selection", selection, SELECTIONS)
     if _is_file_source(source):
-        _unlabelled(f"the file {source}", selection)
         questions = load_question_file(source)
     else:
         questions = []
         for subject, via_hf in _plan(str(source)):
             if via_hf:
-                _unlabelled(f"Hugging Face subject {subject!r}", selection)
                 questions += load_hf_mmlu(subject, split)
             elif split not in BUNDLED_SPLITS:
                 raise UnknownNameError("split", split, BUNDLED_SPLITS)
