@@ -64,7 +64,7 @@ class Result:
     def row(self) -> str:
         return (
             f"{self.name:<14} {self.concurrency:>5} {self.episodes:>7}"
-            f" {self.episodes / self.wall:>10.1f} {self.cpu_per_call * 1e3:>12.3f} {self.wall:>8.2f}"
+            f" {self.rate:>10.1f} {self.cpu_per_call * 1e3:>12.3f} {self.wall:>8.2f}"
         )
 
 
@@ -153,7 +153,8 @@ def main() -> None:
             for transport in args.transports:
                 ours = anyio.run(bench_chatsim, url, concurrency, episodes, transport)
                 print(
-                    f"{ours.row()}   vs bare SDK: cpu/call {ours.cpu_per_call / bare.cpu_per_call:.2f}x,"
+                    f"{ours.row()}   vs bare SDK: cpu/call "
+                    f"{ours.cpu_per_call / bare.cpu_per_call:.2f}x,"
                     f" episodes/s {ours.rate / bare.rate:.2f}x"
                 )
 
