@@ -103,6 +103,9 @@ def test_custom_stop_and_labels() -> None:
         ("[END]", ""),
         ("no marker", "no marker"),
         ("a [ASSISTANT] b [END]", "a"),
+        (" [USER] hello [END]", "hello"),
+        ("[USER] hi [USER] again", "hi"),
+        ("[ASSISTANT]", ""),
     ],
 )
 def test_clean_generated(text: str, expected: str) -> None:

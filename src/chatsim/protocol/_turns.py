@@ -50,7 +50,16 @@ class UserTurnDecision:
 
 
 def clean_generated(text: str, stop: str = STOP, labels: Sequence[str] = DEFAULT_LABELS) -> str:
-    """Cut generated text at the first stop marker or turn label, then strip whitespace."""
+    """Cut generated text at the first stop marker or turn label, then strip whitespace.
+
+    A label at the very start (the model repeating the ``[USER]`` it was prompted with) is
+    dropped rather than cut at, which would lose the whole turn.
+    """
+    text = text.lstrip()
+    for label in labels:
+        if label and text.startswith(label):
+            text = text[len(label) :]
+            break
     cut = len(text)
     for marker in (stop, *labels):
         if marker:
