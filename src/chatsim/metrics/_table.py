@@ -1,14 +1,30 @@
-"""The accuracy part of a summary as table rows (for terminals and exports)."""
+"""The summary as tables of display strings, shared by the terminal and the HTML report."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 from chatsim.metrics._accuracy import GroupSummary
+from chatsim.metrics._latency import Percentiles
 from chatsim.metrics._stats import Interval
 from chatsim.metrics._summary import RunSummary
 
-__all__ = ["HEADERS", "AccuracyRow", "accuracy_table", "format_interval", "format_pct"]
+__all__ = [
+    "HEADERS",
+    "AccuracyRow",
+    "TextTable",
+    "accuracy_table",
+    "accuracy_text_table",
+    "baseline_text_table",
+    "behaviour_text_table",
+    "cost_text_table",
+    "format_interval",
+    "format_pct",
+    "latency_cost_text_table",
+    "latency_text_table",
+    "question_text_table",
+    "recovery_text_table",
+]
 
 ALL = "(all)"
 
@@ -88,3 +104,138 @@ def accuracy_table(summary: RunSummary) -> list[AccuracyRow]:
         if len(m.subjects) > 1:
             rows += [_row(name, s, g) for s, g in m.subjects.items()]
     return rows
+
+
+@dataclass(frozen=True, slots=True)
+class TextTable:
+    """A table of display strings, rendered by rich in the terminal and as HTML in reports."""
+
+    title: str
+    headers: list[str]
+    rows: list[list[str]]
+    left_columns: int = 1
+    """How many leading columns are labels (left-aligned)."""
+    empty: str = "(none)"
+
+
+def _ms(p: Percentiles, field: str) -> str:
+    value = getattr(p, field)
+    return "–" if value is None else f"{value * 1000:.0f} ms"
+
+
+def _share(k: int, n: int) -> str:
+    return "–" if n == 0 else f"{k}/{n} ({k / n * 100:.0f}%)"
+
+
+def accuracy_text_table(summary: RunSummary) -> TextTable:
+    level = f"{round(summary.confidence * 100)}% CI"
+    headers = [level if h == "95% CI" else h for h in HEADERS]
+    rows = [row.cells() for row in accuracy_table(summary)]
+    return TextTable("User–AI accuracy", headers, rows, left_columns=2, empty="(no episodes)")
+
+
+def baseline_text_table(summary: RunSummary) -> TextTable:
+    headers = ["model", "subject", "mode", "questions", "AI alone", "user–AI", "gap", "gap CI", "p"]
+    rows = []
+    for row in summary.baseline:
+        g = row.gap
+        gap = "–" if g.diff is None else f"{g.diff * 100:+.1f}"
+        p = "–" if g.p_value is None else f"{g.p_value:.2g}"
+        rows.append([row.model, row.subject, row.mode, str(g.questions), format_pct(g.b),
+                     format_pct(g.a), gap, format_interval(g.ci.low, g.ci.high), p])  # fmt: skip
+    title = "AI alone vs user–AI (gap = user–AI − AI alone, paired over questions)"
+    return TextTable(title, headers, rows, left_columns=3, empty="(no AI-alone baseline)")
+
+
+def latency_cost_text_table(summary: RunSummary) -> TextTable:
+    headers = ["model", "calls", "TTFT p50", "TTFT p95", "e2e p50", "e2e p95",
+               "e2e p95 (from request)", "tokens/episode", "est. cost"]  # fmt: skip
+    rows = []
+    for name, m in summary.models.items():
+        lat, cost = m.latency, m.cost
+        price = "tokens only" if cost.cost is None else f"{cost.cost:.4f} {cost.currency}"
+        tokens = "–" if cost.tokens_per_episode is None else f"{cost.tokens_per_episode:.0f}"
+        rows.append([name, str(lat.calls), _ms(lat.ttft_sent, "p50"), _ms(lat.ttft_sent, "p95"),
+                     _ms(lat.e2e_sent, "p50"), _ms(lat.e2e_sent, "p95"),
+                     _ms(lat.e2e_requested, "p95"), tokens, price])  # fmt: skip
+    return TextTable("Latency (from send) and cost", headers, rows)
+
+
+def latency_text_table(summary: RunSummary) -> TextTable:
+    """Every latency figure per model: p50 / p95 / p99."""
+    rows = []
+    for name, m in summary.models.items():
+        lat = m.latency
+        for label, p in (
+            ("TTFT from send", lat.ttft_sent), ("TTFT from request", lat.ttft_requested),
+            ("end-to-end from send", lat.e2e_sent), ("end-to-end from request", lat.e2e_requested),
+            ("time per output token", lat.tpot), ("client queue", lat.queue),
+            ("simulator turn", lat.simulator_turn), ("episode wall", lat.episode_wall),
+            ("episode simulator", lat.episode_simulator), ("episode target", lat.episode_target),
+            ("episode queue", lat.episode_queue),
+        ):  # fmt: skip
+            rows.append([name, label, str(p.n), _ms(p, "p50"), _ms(p, "p90"), _ms(p, "p95"),
+                         _ms(p, "p99"), _ms(p, "max")])  # fmt: skip
+        tps = lat.tokens_per_s
+        rows.append([name, "output tokens/s", str(tps.n)] + [
+            "–" if getattr(tps, f) is None else f"{getattr(tps, f):.1f}"
+            for f in ("p50", "p90", "p95", "p99", "max")
+        ])  # fmt: skip
+    headers = ["model", "figure", "n", "p50", "p90", "p95", "p99", "max"]
+    return TextTable("Latency", headers, rows, left_columns=2)
+
+
+def behaviour_text_table(summary: RunSummary) -> TextTable:
+    headers = ["model", "pass^1", "pass^k", "majority vote", "copied question",
+               "follows assistant", "assistant changed", "wrong→right", "right→wrong"]  # fmt: skip
+    rows = []
+    for name, m in summary.models.items():
+        c, b = m.consistency, m.behaviour
+        k = max(c.pass_k, default=None)
+        pass_k = "–" if k is None else f"{format_pct(c.pass_k[k])} (k={k})"
+        copied = _share(b.copied_question, b.copy_checked)
+        rows.append([name, format_pct(c.pass_k.get(1)), pass_k, format_pct(c.majority_accuracy),
+                     copied, _share(b.follows, b.follow_checked), _share(b.changed, b.episodes),
+                     str(b.wrong_to_right), str(b.right_to_wrong)])  # fmt: skip
+    return TextTable("Consistency and conversation behaviour", headers, rows)
+
+
+def recovery_text_table(summary: RunSummary) -> TextTable:
+    headers = ["model", "target calls", "retried", "failed attempts", "recovered episodes",
+               "lost to target errors", "time added by retries"]  # fmt: skip
+    rows = []
+    for name, m in summary.models.items():
+        r = m.recovery
+        failed = ", ".join(f"{k} {v}" for k, v in r.failed_attempts.items()) or "0"
+        rows.append([name, str(r.calls), str(r.retried_calls), failed,
+                     _share(r.recovered_episodes, r.episodes_with_failures),
+                     str(r.lost_to_target_errors), f"{r.retry_seconds:.1f} s"])  # fmt: skip
+    return TextTable("Recovery", headers, rows)
+
+
+def _money(x: float | None, currency: str) -> str:
+    return "–" if x is None else f"{x:.4f} {currency}"
+
+
+def cost_text_table(summary: RunSummary) -> TextTable:
+    headers = ["model", "episodes", "prompt tokens", "completion tokens", "tokens/episode",
+               "price entry", "est. cost", "cost/episode"]  # fmt: skip
+    rows = []
+    for name, m in summary.models.items():
+        c = m.cost
+        per = "–" if c.tokens_per_episode is None else f"{c.tokens_per_episode:.0f}"
+        rows.append([name, str(c.episodes), str(c.prompt_tokens), str(c.completion_tokens), per,
+                     c.price_entry or "not in table: tokens only", _money(c.cost, c.currency),
+                     _money(c.cost_per_episode, c.currency)])  # fmt: skip
+    return TextTable("Tokens and estimated cost", headers, rows)
+
+
+def question_text_table(summary: RunSummary, limit: int | None = None) -> TextTable:
+    headers = ["model", "question", "subject", "gold", "episodes", "scored", "accuracy",
+               "majority", "invalid", "errors"]  # fmt: skip
+    rows = [
+        [r.model, r.question_id, r.subject, r.gold, str(r.episodes), str(r.scored),
+         format_pct(r.accuracy), r.majority or "–", str(r.invalid), str(r.errors)]
+        for r in summary.questions[:limit]
+    ]  # fmt: skip
+    return TextTable("Per question", headers, rows, left_columns=3)
