@@ -67,14 +67,19 @@ class PromptedSimulator(SimulatorBackend):
         )
 
     async def generate(self, requests: Sequence[UserTurnRequest]) -> list[UserTurn]:
+        if len(requests) == 1:  # the usual case: no task group to set up
+            return [await self._one(requests[0])]
         results: list[UserTurn | None] = [None] * len(requests)
 
         async def run(index: int, request: UserTurnRequest) -> None:
             results[index] = await self._one(request)
 
-        async with anyio.create_task_group() as tg:
-            for index, request in enumerate(requests):
-                tg.start_soon(run, index, request)
+        try:
+            async with anyio.create_task_group() as tg:
+                for index, request in enumerate(requests):
+                    tg.start_soon(run, index, request)
+        except* SimulatorError as group:
+            raise group.exceptions[0] from None
         return [turn for turn in results if turn is not None]
 
     def describe_prompt(self, request: UserTurnRequest) -> str:

@@ -102,14 +102,14 @@ def create_simulator(spec: str, settings: SimulatorSettings, clock: Clock) -> Si
     if kind == "served":
         if not rest:
             raise ConfigError("served simulator needs a model name: served:<model>")
-        from chatsim.simulators._served import create_served_simulator
-
         base_url = settings.base_url or os.environ.get("CHATSIM_SIMULATOR_BASE_URL")
         if not base_url:
             raise ConfigError(
                 "served simulator needs an endpoint: pass --simulator-base-url "
                 "(or set CHATSIM_SIMULATOR_BASE_URL), e.g. http://127.0.0.1:8000/v1"
             )
+        from chatsim.simulators._served import create_served_simulator
+
         return create_served_simulator(
             rest,
             base_url=base_url,
