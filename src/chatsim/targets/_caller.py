@@ -208,11 +208,12 @@ class TargetCaller:
         cut_by_deadline = deadline is not None and deadline - started < timeout
         if deadline is not None and cut_by_deadline:
             timeout = max(0.0, deadline - started)
+        error: TargetError | None = None
         try:
             with anyio.fail_after(timeout):
                 reply = await self.adapter.complete(call.request, now=now)
         except TargetError as exc:
-            error: TargetError = exc
+            error = exc
         except TimeoutError as exc:
             error = (
                 DeadlineExceededError(f"the episode deadline cut the attempt at {timeout:.3g}s")
@@ -220,11 +221,11 @@ class TargetCaller:
                 else AttemptTimeoutError(f"attempt timed out after {timeout:g}s")
             )
             error.__cause__ = exc
-        else:
+        finally:  # also on cancellation and on an adapter's foreign error (a bug)
             self.concurrency.limiter.release_on_behalf_of(call)
+        if error is None:
             self._succeeded(call, reply, started, now())
             return reply
-        self.concurrency.limiter.release_on_behalf_of(call)
         self._failed(call, error, generation, started, now())
         raise error
 
