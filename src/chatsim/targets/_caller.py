@@ -210,16 +210,16 @@ class TargetCaller:
             timeout = max(0.0, deadline - started)
         error: TargetError | None = None
         try:
-            with anyio.fail_after(timeout):
+            # A bare CancelScope is fail_after without its two generator context managers:
+            # about 1.5 us less per attempt (benchmarks/bench_caller.py).
+            with anyio.CancelScope(deadline=anyio.current_time() + timeout) as scope:
                 reply = await self.adapter.complete(call.request, now=now)
+            if scope.cancelled_caught:
+                error = _timeout_error(timeout, cut_by_deadline)
         except TargetError as exc:
             error = exc
-        except TimeoutError as exc:
-            error = (
-                DeadlineExceededError(f"the episode deadline cut the attempt at {timeout:.3g}s")
-                if cut_by_deadline
-                else AttemptTimeoutError(f"attempt timed out after {timeout:g}s")
-            )
+        except TimeoutError as exc:  # an adapter's own untranslated timeout
+            error = _timeout_error(timeout, cut_by_deadline)
             error.__cause__ = exc
         finally:  # also on cancellation and on an adapter's foreign error (a bug)
             self.concurrency.limiter.release_on_behalf_of(call)
@@ -398,6 +398,12 @@ class TargetCaller:
     async def aclose(self) -> None:
         """Close the adapter's connections."""
         await self.adapter.aclose()
+
+
+def _timeout_error(timeout: float, cut_by_deadline: bool) -> TargetError:
+    if cut_by_deadline:
+        return DeadlineExceededError(f"the episode deadline cut the attempt at {timeout:.3g}s")
+    return AttemptTimeoutError(f"attempt timed out after {timeout:g}s")
 
 
 def _refused(name: str, original: AuthenticationError) -> AuthenticationError:
