@@ -1,1 +1,36 @@
-"""(in progress)"""
+"""Reports over a run directory: terminal, JSON, tables (CSV/Parquet) and a self-contained HTML.
+
+Everything is recomputed from the records: ``summarize_run(RUN_DIR)`` gives the summary,
+``write_html_report(RUN_DIR, FILE)`` the HTML report, ``export_tables(data, DIR)`` the tables.
+pandas, pyarrow and plotly are imported only when a table or the HTML is asked for
+(``pip install 'chatsim[report]'``).
+"""
+
+from chatsim.metrics._render import render_summary
+from chatsim.report._data import (
+    LOAD_SUMMARY_FILE,
+    ReportData,
+    find_questions,
+    load_report_data,
+    summarize_run,
+)
+from chatsim.report._export import TABLES, export_tables, to_dataframes
+from chatsim.report._html import render_html, write_html_report
+from chatsim.report._sections import Section, SectionRenderer, register_section
+
+__all__ = [
+    "LOAD_SUMMARY_FILE",
+    "TABLES",
+    "ReportData",
+    "Section",
+    "SectionRenderer",
+    "export_tables",
+    "find_questions",
+    "load_report_data",
+    "register_section",
+    "render_html",
+    "render_summary",
+    "summarize_run",
+    "to_dataframes",
+    "write_html_report",
+]

@@ -1,0 +1,167 @@
+"""``chatsim report RUN_DIR --html FILE``: one self-contained HTML file that opens offline.
+
+The plotly library is inlined once in the page head (no CDN), figures follow as divs, and
+every recorded string is HTML-escaped.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from html import escape
+from pathlib import Path
+
+from chatsim.metrics._summary import RunSummary
+from chatsim.metrics._table import (
+    TextTable,
+    accuracy_text_table,
+    baseline_text_table,
+    behaviour_text_table,
+    cost_text_table,
+    latency_text_table,
+    question_text_table,
+    recovery_text_table,
+)
+from chatsim.report import _figures as figs
+from chatsim.report._data import ReportData, summarize_run
+from chatsim.report._export import require
+from chatsim.report._sections import Section, figure_html, html_table, section_renderers
+from chatsim.report._viewer import conversation_viewer
+
+__all__ = ["render_html", "write_html_report"]
+
+_CSS = """
+body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:0;color:#222;
+ background:#f6f7f9}
+header{background:#1f2937;color:#fff;padding:18px 32px}header h1{margin:0 0 4px;font-size:22px}
+header .meta{opacity:.8;font-size:13px}
+nav{position:sticky;top:0;background:#fff;border-bottom:1px solid #ddd;padding:8px 32px;
+ z-index:10;font-size:14px}nav a{margin-right:14px;color:#2563eb;text-decoration:none}
+main{padding:8px 32px 40px;max-width:1400px}
+section{background:#fff;border:1px solid #e5e7eb;border-radius:8px;margin:18px 0;
+ padding:12px 20px}
+section h2{font-size:18px;margin:6px 0 12px}
+table.data{border-collapse:collapse;font-size:13px;margin:8px 0 14px}
+table.data th,table.data td{border-bottom:1px solid #e5e7eb;padding:4px 10px;text-align:right}
+table.data th:first-child,table.data td:first-child{text-align:left}
+table.data caption{text-align:left;font-weight:600;padding:4px 0}
+table.data th{background:#f3f4f6}
+.notes{font-size:13px;color:#555}.empty{color:#777;font-style:italic}
+details.episode{border:1px solid #e5e7eb;border-radius:6px;margin:6px 0;padding:6px 10px}
+details.episode summary{cursor:pointer;font-size:14px}
+.mark.correct{color:#16a34a;font-weight:700}.mark.wrong{color:#dc2626;font-weight:700}
+.mark.error{color:#d97706;font-weight:700}
+.question{background:#f9fafb;border-left:3px solid #9ca3af;padding:6px 12px;margin:8px 0;
+ font-size:14px;white-space:pre-wrap}
+.options{margin:4px 0;padding-left:18px}.options li.gold{color:#166534;font-weight:600}
+.turn{margin:6px 0;padding:6px 10px;border-radius:6px;font-size:14px}
+.turn.user{background:#eef2ff}.turn.assistant{background:#fff7ed}
+.turn .who{font-size:12px;color:#555;margin-bottom:3px;text-transform:uppercase}
+.turn .text{white-space:pre-wrap}.badge{background:#e5e7eb;border-radius:4px;padding:0 6px;
+ margin-left:6px;text-transform:none}.timing{float:right;text-transform:none}
+.error{color:#b91c1c;font-size:13px}.controls{margin:6px 0 10px;font-size:14px}
+"""
+
+
+def _table(t: TextTable) -> str:
+    if not t.rows:
+        return f'<p class="empty">{escape(t.empty)}</p>'
+    return html_table(t.headers, t.rows, t.title)
+
+
+def _overview(data: ReportData, summary: RunSummary) -> Section:
+    h = data.run.header
+    cfg = h.config
+    facts = [
+        ("run id", h.run_id),
+        ("created", dt.datetime.fromtimestamp(h.created_at, dt.UTC).isoformat(timespec="seconds")),
+        ("kind", h.kind),
+        ("models", ", ".join(map(str, cfg.get("models", []))) or ", ".join(summary.models)),
+        ("simulator", cfg.get("simulator", "–")),
+        ("questions", cfg.get("source", "–")),
+        ("repeats", cfg.get("repeats", "–")),
+        ("episodes recorded / planned", f"{len(data.episodes)} / {h.planned_episodes}"),
+        ("chatsim", h.versions.get("chatsim", "–")),
+    ]
+    if data.run.torn_tail:
+        facts.append(("warning", "the last line of episodes.jsonl was torn and skipped"))
+    notes = "".join(f"<li>{escape(n)}</li>" for n in [*summary.notes, summary.price_source])
+    body = html_table(["", ""], facts) + f'<ul class="notes">{notes}</ul>'
+    return Section("overview", "Run", body)
+
+
+def _builtin_sections(data: ReportData, summary: RunSummary, viewer_limit: int) -> list[Section]:
+    eps = data.episodes
+    questions = question_text_table(summary, limit=500)
+    more = len(summary.questions) - len(questions.rows)
+    q_note = ""
+    if more > 0:
+        q_note = f"First 500 of {len(summary.questions)} rows; export them all with --csv."
+        q_note = f'<p class="notes">{q_note}</p>'
+    no_baseline = '<p class="empty">No AI-alone baseline in this run (run with --baseline).</p>'
+    baseline = (
+        _table(baseline_text_table(summary)) + figure_html(figs.baseline_figure(summary))
+        if summary.baseline
+        else no_baseline
+    )
+    return [
+        _overview(data, summary),
+        Section("accuracy", "User–AI accuracy",
+                _table(accuracy_text_table(summary)) + figure_html(figs.accuracy_figure(summary))),
+        Section("baseline", "AI alone vs user–AI", baseline),
+        Section("behaviour", "Consistency and conversation behaviour",
+                _table(behaviour_text_table(summary)) + figure_html(figs.turns_figure(summary))),
+        Section("latency", "Latency",
+                figure_html(figs.latency_figure(eps))
+                + figure_html(figs.latency_by_turn_figure(summary))
+                + _table(latency_text_table(summary))),
+        Section("timeline", "Timeline", figure_html(figs.timeline_figure(eps))
+                or '<p class="empty">No episodes.</p>'),
+        Section("recovery", "Recovery and cost",
+                _table(recovery_text_table(summary)) + _table(cost_text_table(summary))),
+        Section("questions", "Per question", _table(questions) + q_note),
+        Section("conversations", "Conversations",
+                conversation_viewer(eps, data.questions, limit=viewer_limit)),
+    ]  # fmt: skip
+
+
+def render_html(
+    data: ReportData, summary: RunSummary | None = None, *, viewer_limit: int = 200
+) -> str:
+    """The whole report as one HTML string."""
+    offline = require("plotly.offline", "the HTML report")
+    summary = summary or summarize_run(data)
+    sections = _builtin_sections(data, summary, viewer_limit)
+    for renderer in section_renderers():
+        sections[-1:-1] = list(renderer(data, summary))  # before the conversation viewer
+    nav = "".join(f'<a href="#{escape(s.id)}">{escape(s.title)}</a>' for s in sections)
+    body = "".join(
+        f'<section id="{escape(s.id)}"><h2>{escape(s.title)}</h2>{s.html}</section>'
+        for s in sections
+    )
+    title = f"chatsim report · {data.run.header.run_id}"
+    meta = f"{len(data.episodes)} episodes · {', '.join(summary.models) or 'no models'}"
+    return (
+        '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'
+        f"<title>{escape(title)}</title><style>{_CSS}</style>"
+        f'<script type="text/javascript">{offline.get_plotlyjs()}</script></head><body>'
+        f'<header><h1>{escape(title)}</h1><div class="meta">{escape(meta)}</div></header>'
+        f"<nav>{nav}</nav><main>{body}</main></body></html>"
+    )
+
+
+def write_html_report(
+    data: ReportData | Path | str,
+    path: Path | str,
+    *,
+    summary: RunSummary | None = None,
+    viewer_limit: int = 200,
+) -> Path:
+    """Write the self-contained HTML report of a run to ``path``; returns the path."""
+    if not isinstance(data, ReportData):
+        from chatsim.report._data import load_report_data
+
+        data = load_report_data(data)
+    out = Path(path)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(render_html(data, summary, viewer_limit=viewer_limit), encoding="utf-8")
+    return out
