@@ -1,0 +1,135 @@
+"""Profiles: how each target builds its SDK client. The entry points of ``chatsim.targets``.
+
+Precedence everywhere: explicit setting > environment variable > default. A missing
+credential fails here, at construction, naming the variable to set. SDK retries are off
+(``max_retries=0``): the core retries, once, for every adapter.
+
+============  ==================================  =========================================
+profile       client                              settings / environment
+============  ==================================  =========================================
+``openai``    ``AsyncOpenAI``                     ``api_key`` / OPENAI_API_KEY (required),
+                                                  ``base_url`` / OPENAI_BASE_URL,
+                                                  ``options["organization"]`` / OPENAI_ORG_ID,
+                                                  ``options["project"]`` / OPENAI_PROJECT_ID
+``azure``     ``AsyncAzureOpenAI``; the model     ``base_url`` / AZURE_OPENAI_ENDPOINT,
+              is the deployment                   ``api_key`` / AZURE_OPENAI_API_KEY (or
+                                                  AZURE_OPENAI_AD_TOKEN), ``api_version`` /
+                                                  OPENAI_API_VERSION / AZURE_OPENAI_API_VERSION
+``vllm``      ``AsyncOpenAI`` on any              ``base_url`` / CHATSIM_VLLM_BASE_URL /
+              OpenAI-compatible server            OPENAI_BASE_URL (required), ``api_key`` /
+                                                  VLLM_API_KEY (default ``EMPTY``)
+============  ==================================  =========================================
+
+``options["transport"]`` picks ``fast`` (default) or ``sdk``; ``options["timeout"]`` sets the
+SDK client's timeout in seconds (the core's per-attempt timeout applies on top).
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from chatsim._exceptions import MissingCredentialError
+from chatsim._util._redact import register_secret
+from chatsim.targets._registry import TargetSettings
+from chatsim_openai._adapter import DEFAULT_TRANSPORT, OpenAIAdapter
+
+__all__ = ["azure_adapter", "openai_adapter", "vllm_adapter"]
+
+_SECRET_HEADER_HINTS = ("key", "auth", "token", "secret")
+
+
+def _pick(explicit: str | None, *variables: str) -> str | None:
+    """The explicit value, else the first environment variable that is set and non-empty."""
+    if explicit:
+        return explicit
+    for name in variables:
+        value = os.environ.get(name)
+        if value:
+            return value
+    return None
+
+
+def _common(settings: TargetSettings) -> dict[str, Any]:
+    """Client arguments every profile shares; registers secret-looking header values."""
+    for name, value in settings.default_headers.items():
+        if any(hint in name.lower() for hint in _SECRET_HEADER_HINTS):
+            register_secret(value)
+    kwargs: dict[str, Any] = {"max_retries": 0}
+    if settings.default_headers:
+        kwargs["default_headers"] = dict(settings.default_headers)
+    timeout = settings.options.get("timeout")
+    if timeout is not None:
+        kwargs["timeout"] = float(timeout)
+    return kwargs
+
+
+def _adapter(name: str, model: str, client: Any, settings: TargetSettings) -> OpenAIAdapter:
+    transport = str(settings.options.get("transport", DEFAULT_TRANSPORT))
+    return OpenAIAdapter(model, client, name=name, transport=transport)
+
+
+def openai_adapter(model: str, settings: TargetSettings) -> OpenAIAdapter:
+    """``openai:<model>`` (and bare model names): api.openai.com or ``OPENAI_BASE_URL``."""
+    import openai
+
+    api_key = _pick(settings.api_key, "OPENAI_API_KEY")
+    if api_key is None:
+        raise MissingCredentialError("OPENAI_API_KEY", "the openai adapter needs an API key")
+    register_secret(api_key)
+    client = openai.AsyncOpenAI(
+        api_key=api_key,
+        base_url=_pick(settings.base_url, "OPENAI_BASE_URL"),
+        organization=_pick(settings.options.get("organization"), "OPENAI_ORG_ID"),
+        project=_pick(settings.options.get("project"), "OPENAI_PROJECT_ID"),
+        **_common(settings),
+    )
+    return _adapter("openai", model, client, settings)
+
+
+def azure_adapter(model: str, settings: TargetSettings) -> OpenAIAdapter:
+    """``azure:<deployment>``: Azure OpenAI; the model names the deployment."""
+    import openai
+
+    endpoint = _pick(settings.base_url, "AZURE_OPENAI_ENDPOINT")
+    if endpoint is None:
+        raise MissingCredentialError(
+            "AZURE_OPENAI_ENDPOINT", "the azure adapter needs the resource endpoint"
+        )
+    api_key = _pick(settings.api_key, "AZURE_OPENAI_API_KEY")
+    ad_token = None if api_key else _pick(None, "AZURE_OPENAI_AD_TOKEN")
+    if api_key is None and ad_token is None:
+        raise MissingCredentialError("AZURE_OPENAI_API_KEY", "the azure adapter needs an API key")
+    api_version = _pick(settings.api_version, "OPENAI_API_VERSION", "AZURE_OPENAI_API_VERSION")
+    if api_version is None:
+        raise MissingCredentialError(
+            "OPENAI_API_VERSION",
+            "the azure adapter needs an API version such as 2024-10-21 "
+            "(OPENAI_API_VERSION or AZURE_OPENAI_API_VERSION)",
+        )
+    register_secret(api_key)
+    register_secret(ad_token)
+    client = openai.AsyncAzureOpenAI(
+        azure_endpoint=endpoint,
+        api_key=api_key,
+        azure_ad_token=ad_token,
+        api_version=api_version,
+        **_common(settings),
+    )
+    return _adapter("azure", model, client, settings)
+
+
+def vllm_adapter(model: str, settings: TargetSettings) -> OpenAIAdapter:
+    """``vllm:<model>``: any OpenAI-compatible server at a base URL; the key is optional."""
+    import openai
+
+    base_url = _pick(settings.base_url, "CHATSIM_VLLM_BASE_URL", "OPENAI_BASE_URL")
+    if base_url is None:
+        raise MissingCredentialError(
+            "CHATSIM_VLLM_BASE_URL",
+            "the vllm adapter needs the server's base URL (--base-url, e.g. http://127.0.0.1:8000/v1)",
+        )
+    api_key = _pick(settings.api_key, "VLLM_API_KEY") or "EMPTY"
+    register_secret(api_key)
+    client = openai.AsyncOpenAI(api_key=api_key, base_url=base_url, **_common(settings))
+    return _adapter("vllm", model, client, settings)
