@@ -176,7 +176,7 @@ class TargetCaller:
             await self._queue_for_slot(call)
         try:
             limits = self.limits
-            if limits.counts_tokens or limits.requests is not None or limits.paused_until > 0:
+            if limits.has_buckets or limits.paused_until > self._now():
                 call.queue_time += await limits.acquire(call.tokens, call.deadline)
             if call.deadline is not None and self._now() >= call.deadline:
                 raise DeadlineExceededError("the episode deadline passed while queued")

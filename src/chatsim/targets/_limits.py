@@ -133,6 +133,7 @@ class RateLimits:
         self.requests = _bucket(policy.requests_per_minute, policy.burst_seconds, now)
         self.tokens = _bucket(policy.tokens_per_minute, policy.burst_seconds, now)
         self.counts_tokens = self.tokens is not None
+        self.has_buckets = self.requests is not None or self.tokens is not None
         self._use_headers = policy.use_rate_limit_headers
         self.paused_until = -math.inf
         self._queue = anyio.Lock()
