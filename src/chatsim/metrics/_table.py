@@ -76,7 +76,8 @@ def format_interval(low: float | None, high: float | None) -> str:
     """Bounds as percentage points, ``–`` when there is no interval."""
     if low is None or high is None:
         return "–"
-    return f"{low * 100:.1f}–{high * 100:.1f}"
+    # + 0.0 turns -0.0 into 0.0, so that a bound at zero never prints as "-0.0".
+    return f"{round(low * 100, 1) + 0.0:.1f}–{round(high * 100, 1) + 0.0:.1f}"
 
 
 def _row(model: str, subject: str, g: GroupSummary) -> AccuracyRow:
@@ -236,6 +237,8 @@ def question_text_table(summary: RunSummary, limit: int | None = None) -> TextTa
     rows = [
         [r.model, r.question_id, r.subject, r.gold, str(r.episodes), str(r.scored),
          format_pct(r.accuracy), r.majority or "–", str(r.invalid), str(r.errors)]
-        for r in summary.questions[:limit]
+        for r in sorted(summary.questions, key=lambda r: (r.model, r.subject, r.question_id))[
+            :limit
+        ]
     ]  # fmt: skip
     return TextTable("Per question", headers, rows, left_columns=3)

@@ -77,30 +77,32 @@ def accuracy_figure(summary: RunSummary) -> Any:
 
 
 def baseline_figure(summary: RunSummary) -> Any:
-    """AI-alone accuracy next to user–AI accuracy (on the same questions)."""
+    """AI-alone accuracy next to user–AI accuracy (on the same questions); one hue per model,
+    solid for user–AI, lighter for each AI-alone mode."""
     if not summary.baseline:
         return None
     go = _go()
     fig = go.Figure()
     models = list(dict.fromkeys(r.model for r in summary.baseline))
-    for model in models:
+    for i, model in enumerate(models):
         rows = [r for r in summary.baseline if r.model == model]
-        first_mode = rows[0].mode
-        user_rows = [r for r in rows if r.mode == first_mode]
+        modes = list(dict.fromkeys(r.mode for r in rows))
+        user_rows = [r for r in rows if r.mode == modes[0]]
         fig.add_trace(
-            go.Bar(
-                name=f"{model} · user–AI",
-                x=[r.subject for r in user_rows],
-                y=[_pct(r.gap.a) for r in user_rows],
-            )
-        )
-        for mode in dict.fromkeys(r.mode for r in rows):
+            go.Bar(name=f"{model} · user–AI", x=[r.subject for r in user_rows],
+                   y=[_pct(r.gap.a) for r in user_rows], marker_color=_color(i),
+                   offsetgroup=f"{model}-user")
+        )  # fmt: skip
+        for j, mode in enumerate(modes):
             mine = [r for r in rows if r.mode == mode]
             fig.add_trace(
                 go.Bar(
                     name=f"{model} · AI alone ({mode})",
                     x=[r.subject for r in mine],
                     y=[_pct(r.gap.b) for r in mine],
+                    marker={"color": _color(i), "opacity": 0.55 - 0.2 * j,
+                            "pattern": {"shape": "/" if j % 2 == 0 else "."}},
+                    offsetgroup=f"{model}-{mode}",
                     customdata=[
                         [_pct(r.gap.diff), _pct(r.gap.ci.low), _pct(r.gap.ci.high)] for r in mine
                     ],
@@ -108,7 +110,7 @@ def baseline_figure(summary: RunSummary) -> Any:
                     "%{customdata[0]:.1f} (CI %{customdata[1]:.1f} to %{customdata[2]:.1f})"
                     "<extra></extra>",
                 )
-            )
+            )  # fmt: skip
     fig.update_layout(**_LAYOUT, barmode="group", title="AI alone vs user–AI accuracy")
     fig.update_yaxes(title="accuracy (%)", range=[0, 105])
     return fig
@@ -155,7 +157,8 @@ def latency_figure(episodes: Sequence[EpisodeRecord]) -> Any:
                        marker_color=_color(i), boxpoints=False),
                 row=1, col=col,
             )  # fmt: skip
-    fig.update_layout(**_LAYOUT, title="Latency per target call (seconds)")
+    margin = {**_LAYOUT["margin"], "t": 90}
+    fig.update_layout(**{**_LAYOUT, "margin": margin}, title="Latency per target call (seconds)")
     return fig
 
 
@@ -214,7 +217,7 @@ def timeline_figure(episodes: Sequence[EpisodeRecord], n: int = 30) -> Any:
     for kind, (base, width, labels) in parts.items():
         fig.add_trace(
             go.Bar(name=kind, orientation="h", base=base, x=width, y=labels,
-                   marker_color=colors[kind],
+                   marker={"color": colors[kind], "line": {"color": "white", "width": 1}},
                    hovertemplate="%{y}<br>start %{base:.2f}s, %{x:.3f}s<extra>" + kind + "</extra>")
         )  # fmt: skip
     height = max(300, 22 * len(sample) + 140)

@@ -42,7 +42,7 @@ section{background:#fff;border:1px solid #e5e7eb;border-radius:8px;margin:18px 0
 section h2{font-size:18px;margin:6px 0 12px}
 table.data{border-collapse:collapse;font-size:13px;margin:8px 0 14px}
 table.data th,table.data td{border-bottom:1px solid #e5e7eb;padding:4px 10px;text-align:right}
-table.data th:first-child,table.data td:first-child{text-align:left}
+table.data .l{text-align:left}
 table.data caption{text-align:left;font-weight:600;padding:4px 0}
 table.data th{background:#f3f4f6}
 .notes{font-size:13px;color:#555}.empty{color:#777;font-style:italic}
@@ -62,10 +62,10 @@ details.episode summary{cursor:pointer;font-size:14px}
 """
 
 
-def _table(t: TextTable) -> str:
+def _table(t: TextTable, caption: bool = True) -> str:
     if not t.rows:
         return f'<p class="empty">{escape(t.empty)}</p>'
-    return html_table(t.headers, t.rows, t.title)
+    return html_table(t.headers, t.rows, t.title if caption else "", left=t.left_columns)
 
 
 def _overview(data: ReportData, summary: RunSummary) -> Section:
@@ -85,7 +85,7 @@ def _overview(data: ReportData, summary: RunSummary) -> Section:
     if data.run.torn_tail:
         facts.append(("warning", "the last line of episodes.jsonl was torn and skipped"))
     notes = "".join(f"<li>{escape(n)}</li>" for n in [*summary.notes, summary.price_source])
-    body = html_table(["", ""], facts) + f'<ul class="notes">{notes}</ul>'
+    body = html_table(None, facts, left=2) + f'<ul class="notes">{notes}</ul>'
     return Section("overview", "Run", body)
 
 
@@ -106,19 +106,21 @@ def _builtin_sections(data: ReportData, summary: RunSummary, viewer_limit: int) 
     return [
         _overview(data, summary),
         Section("accuracy", "User–AI accuracy",
-                _table(accuracy_text_table(summary)) + figure_html(figs.accuracy_figure(summary))),
+                _table(accuracy_text_table(summary), caption=False)
+                + figure_html(figs.accuracy_figure(summary))),
         Section("baseline", "AI alone vs user–AI", baseline),
         Section("behaviour", "Consistency and conversation behaviour",
-                _table(behaviour_text_table(summary)) + figure_html(figs.turns_figure(summary))),
+                _table(behaviour_text_table(summary), caption=False)
+                + figure_html(figs.turns_figure(summary))),
         Section("latency", "Latency",
                 figure_html(figs.latency_figure(eps))
                 + figure_html(figs.latency_by_turn_figure(summary))
-                + _table(latency_text_table(summary))),
+                + _table(latency_text_table(summary), caption=False)),
         Section("timeline", "Timeline", figure_html(figs.timeline_figure(eps))
                 or '<p class="empty">No episodes.</p>'),
         Section("recovery", "Recovery and cost",
                 _table(recovery_text_table(summary)) + _table(cost_text_table(summary))),
-        Section("questions", "Per question", _table(questions) + q_note),
+        Section("questions", "Per question", _table(questions, caption=False) + q_note),
         Section("conversations", "Conversations",
                 conversation_viewer(eps, data.questions, limit=viewer_limit)),
     ]  # fmt: skip

@@ -52,14 +52,26 @@ def section_renderers() -> list[SectionRenderer]:
     return list(_RENDERERS)
 
 
-def html_table(headers: Sequence[str], rows: Sequence[Sequence[Any]], caption: str = "") -> str:
-    """An HTML table; every cell is escaped."""
-    head = "".join(f"<th>{escape(str(h))}</th>" for h in headers)
-    body = "".join(
-        "<tr>" + "".join(f"<td>{escape(str(c))}</td>" for c in row) + "</tr>" for row in rows
-    )
+def html_table(
+    headers: Sequence[str] | None,
+    rows: Sequence[Sequence[Any]],
+    caption: str = "",
+    *,
+    left: int = 1,
+) -> str:
+    """An HTML table; every cell is escaped. The first ``left`` columns are left-aligned
+    labels; ``headers=None`` gives a key/value table without a header row."""
+
+    def cells(row: Sequence[Any], tag: str) -> str:
+        return "".join(
+            f"<{tag}{' class=l' if i < left else ''}>{escape(str(c))}</{tag}>"
+            for i, c in enumerate(row)
+        )
+
+    head = "" if headers is None else f"<thead><tr>{cells(headers, 'th')}</tr></thead>"
+    body = "".join(f"<tr>{cells(row, 'td')}</tr>" for row in rows)
     cap = f"<caption>{escape(caption)}</caption>" if caption else ""
-    return f'<table class="data">{cap}<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
+    return f'<table class="data">{cap}{head}<tbody>{body}</tbody></table>'
 
 
 def figure_html(fig: Any) -> str:
@@ -115,7 +127,7 @@ def load_summary_sections(data: ReportData, summary: RunSummary) -> Sequence[Sec
     if data.load_summary is None:
         return []
     scalars = list(_flatten(data.load_summary))
-    parts = [html_table(["figure", "value"], scalars)] if scalars else []
+    parts = [html_table(None, scalars)] if scalars else []
     parts += [figure_html(_series_figure(n, rows)) for n, rows in _series(data.load_summary)]
     return [Section("load", "Load test", "".join(parts))]
 

@@ -63,7 +63,7 @@ def _turn_html(turn: TurnRecord, final: bool, ep: EpisodeRecord) -> str:
     )
 
 
-def _episode_html(ep: EpisodeRecord, question: Question | None) -> str:
+def _episode_html(ep: EpisodeRecord, question: Question | None, expanded: bool = False) -> str:
     outcome = _outcome(ep)
     mark = {"correct": "✓", "wrong": "✗", "error": "!"}[outcome]
     answer = ep.final_answer or "none"
@@ -71,13 +71,14 @@ def _episode_html(ep: EpisodeRecord, question: Question | None) -> str:
         f'<span class="mark {outcome}">{mark}</span> {escape(ep.model)} · '
         f"{escape(ep.question_id)} · repeat {ep.repeat} · answer {escape(answer)} "
         f"(gold {escape(ep.gold)}) · {escape(ep.termination.value)} · "
-        f"{ep.user_messages} user messages"
+        f"user messages: {ep.user_messages}"
     )
     last_user = max((t.index for t in ep.turns if t.role.value == "user"), default=-1)
     turns = "".join(_turn_html(t, t.index == last_user, ep) for t in ep.turns)
     error = f'<div class="error">{escape(ep.error)}</div>' if ep.error else ""
     return (
-        f'<details class="episode" data-model="{escape(ep.model)}" data-outcome="{outcome}">'
+        f'<details class="episode" data-model="{escape(ep.model)}" data-outcome="{outcome}"'
+        f"{' open' if expanded else ''}>"
         f"<summary>{summary}</summary>{_question_html(question, ep.gold)}{turns}{error}</details>"
     )
 
@@ -101,5 +102,9 @@ def conversation_viewer(
         f'<select id="cv-outcome" onchange="chatsimFilter()"><option value="">all</option>'
         f"{outcomes}</select></div>"
     )
-    body = "".join(_episode_html(ep, questions.get(ep.question_id)) for ep in sample)
+    # The first two are open, so the page shows what a transcript looks like.
+    body = "".join(
+        _episode_html(ep, questions.get(ep.question_id), expanded=i < 2)
+        for i, ep in enumerate(sample)
+    )
     return f"<script>{_FILTER_JS}</script>{controls}{body}"
