@@ -8,7 +8,6 @@ from typing import Any
 import anyio
 import anyio.lowlevel
 
-from chatsim._exceptions import TargetError
 from chatsim.protocol._types import Message, Role
 from chatsim.recording._records import Usage
 from chatsim.targets._contract import AdapterReply, TargetAdapter, TargetRequest
@@ -89,7 +88,3 @@ def request(text: str = "hello", **kw: Any) -> TargetRequest:
 
 def usage(prompt: int, completion: int) -> Usage:
     return Usage(prompt_tokens=prompt, completion_tokens=completion)
-
-
-def fails(error: TargetError) -> TargetError:
-    return error

@@ -461,3 +461,16 @@ async def test_old_positional_signature_still_works() -> None:
     adapter = ScriptedAdapter([reply("hi")])
     caller = TargetCaller(adapter, CallPolicy(backoff_initial=0, backoff_max=0))
     assert (await caller.call(request())).text == "hi"
+
+
+async def test_cancellation_during_a_retry_wait_holds_no_slot() -> None:
+    async def endless(_: float) -> None:
+        await anyio.sleep_forever()
+
+    adapter = ScriptedAdapter([TransientError("x"), reply()])
+    caller = TargetCaller(adapter, FAST.with_overrides({"max_concurrency": 1}), sleep=endless)
+    with anyio.move_on_after(0.01) as scope:
+        await caller.call(request())
+    assert scope.cancelled_caught
+    assert caller.concurrency.limiter.borrowed_tokens == 0
+    assert adapter.calls == 1
