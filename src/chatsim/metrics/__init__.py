@@ -24,7 +24,7 @@ from chatsim.metrics._latency import (
 from chatsim.metrics._paired import PairedDifference, paired_difference
 from chatsim.metrics._questions import ConsistencySummary, QuestionRow, pass_hat_k, question_table
 from chatsim.metrics._recovery import RecoverySummary
-from chatsim.metrics._render import render_summary
+from chatsim.metrics._render import render_comparison, render_summary
 from chatsim.metrics._stats import (
     DEFAULT_RESAMPLES,
     DEFAULT_SEED,
@@ -78,6 +78,7 @@ __all__ = [
     "pass_hat_k",
     "percentiles",
     "question_table",
+    "render_comparison",
     "render_summary",
     "se_interval",
     "stated_answer",

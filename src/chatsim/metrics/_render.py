@@ -5,6 +5,7 @@ from __future__ import annotations
 from rich.console import Console
 from rich.table import Table
 
+from chatsim.metrics._compare import Comparison
 from chatsim.metrics._summary import RunSummary
 from chatsim.metrics._table import (
     ALL,
@@ -12,11 +13,12 @@ from chatsim.metrics._table import (
     accuracy_text_table,
     baseline_text_table,
     behaviour_text_table,
+    comparison_text_tables,
     latency_cost_text_table,
     recovery_text_table,
 )
 
-__all__ = ["render_summary"]
+__all__ = ["render_comparison", "render_summary"]
 
 
 def _print(table: TextTable, console: Console) -> None:
@@ -48,3 +50,12 @@ def render_summary(
         console.print(f"[dim]• {note}[/dim]", highlight=False)
     if details:
         console.print(f"[dim]• prices: {summary.price_source}[/dim]", highlight=False)
+
+
+def render_comparison(comparison: Comparison, console: Console | None = None) -> None:
+    """Print accuracy and latency side by side, the paired differences and their verdicts."""
+    console = console or Console()
+    for table in comparison_text_tables(comparison):
+        _print(table, console)
+    for pair in comparison.pairs:
+        console.print(f"• {pair.verdict}", highlight=False, markup=False)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from chatsim.metrics._accuracy import GroupSummary
+from chatsim.metrics._compare import Comparison
 from chatsim.metrics._latency import Percentiles
 from chatsim.metrics._stats import Interval
 from chatsim.metrics._summary import RunSummary
@@ -17,6 +18,7 @@ __all__ = [
     "accuracy_text_table",
     "baseline_text_table",
     "behaviour_text_table",
+    "comparison_text_tables",
     "cost_text_table",
     "format_interval",
     "format_pct",
@@ -242,3 +244,33 @@ def question_text_table(summary: RunSummary, limit: int | None = None) -> TextTa
         ]
     ]  # fmt: skip
     return TextTable("Per question", headers, rows, left_columns=3)
+
+
+def comparison_text_tables(c: Comparison) -> list[TextTable]:
+    """Accuracy side by side, paired differences, and latency side by side."""
+    level = f"{round(c.confidence * 100)}% CI"
+    acc = TextTable(
+        "Accuracy",
+        ["model", "episodes", "questions", "accuracy", level],
+        [[m, str(g.episodes), str(g.questions), format_pct(g.accuracy),
+          format_interval(g.ci.low, g.ci.high)] for m, g in c.accuracy.items()],
+    )  # fmt: skip
+    pairs = TextTable(
+        "Paired differences (a − b, over shared questions)",
+        ["a", "b", "subject", "questions", "a", "b", "a − b", level, "p"],
+        [[p.a, p.b, p.subject, str(p.diff.questions), format_pct(p.diff.a), format_pct(p.diff.b),
+          "–" if p.diff.diff is None else f"{p.diff.diff * 100:+.1f}",
+          format_interval(p.diff.ci.low, p.diff.ci.high),
+          "–" if p.diff.p_value is None else f"{p.diff.p_value:.2g}"] for p in c.pairs],
+        left_columns=3,
+    )  # fmt: skip
+    lat = TextTable(
+        "Latency side by side",
+        ["model", "calls", "TTFT p50", "TTFT p95", "e2e p50", "e2e p95",
+         "e2e p95 (from request)", "tokens/s p50"],
+        [[m, str(s.calls), _ms(s.ttft_sent, "p50"), _ms(s.ttft_sent, "p95"),
+          _ms(s.e2e_sent, "p50"), _ms(s.e2e_sent, "p95"), _ms(s.e2e_requested, "p95"),
+          "–" if s.tokens_per_s.p50 is None else f"{s.tokens_per_s.p50:.1f}"]
+         for m, s in c.latency.items()],
+    )  # fmt: skip
+    return [acc, pairs, lat]
