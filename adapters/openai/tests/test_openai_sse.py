@@ -1,0 +1,98 @@
+"""The fast transport's SSE reader."""
+
+from __future__ import annotations
+
+import itertools
+import json
+
+import pytest
+from chatsim_openai._sse import ChatStream, MalformedReply, parse_chat_body
+from hypothesis import given
+from hypothesis import strategies as st
+
+
+def event(content: str | None = None, finish: str | None = None, **extra: object) -> bytes:
+    delta = {} if content is None else {"content": content}
+    chunk = {"choices": [{"index": 0, "delta": delta, "finish_reason": finish}], **extra}
+    return b"data: " + json.dumps(chunk).encode() + b"\n\n"
+
+
+STREAM = (
+    event("") + event("Hel") + b": keep-alive comment\n\n" + event("lo") + event(None, "stop")
+    + b'data: {"choices":[],"usage":{"prompt_tokens":3,"completion_tokens":2}}\n\n'
+    + b"data: [DONE]\n\n"
+)  # fmt: skip
+
+
+def clock() -> float:
+    clock.ticks += 1.0  # type: ignore[attr-defined]
+    return clock.ticks  # type: ignore[attr-defined,no-any-return]
+
+
+clock.ticks = 0.0  # type: ignore[attr-defined]
+
+
+def read(*parts: bytes) -> ChatStream:
+    stream = ChatStream(clock)
+    for part in parts:
+        stream.feed(part)
+    return stream
+
+
+@given(st.lists(st.integers(0, len(STREAM)), max_size=12))
+def test_any_split_of_the_bytes_reads_the_same(cuts: list[int]) -> None:
+    bounds = [0, *sorted(cuts), len(STREAM)]
+    stream = read(*(STREAM[a:b] for a, b in itertools.pairwise(bounds)))
+    assert stream.result() == "Hello"
+    assert stream.finish_reason == "stop" and stream.done
+    assert stream.usage is not None and stream.usage.completion_tokens == 2
+
+
+def test_first_token_is_the_first_non_empty_content() -> None:
+    clock.ticks = 0.0  # type: ignore[attr-defined]
+    stream = read(event(""), event("a"), event("b"), event(None, "stop"))
+    assert stream.first_token_at == 1.0 and stream.result() == "ab"
+
+
+def test_crlf_multiline_data_and_no_trailing_blank_line() -> None:
+    crlf = read(event("x").replace(b"\n", b"\r\n"), event(None, "stop").replace(b"\n", b"\r\n"))
+    assert crlf.result() == "x"
+    multi = read(
+        b'data: {"choices": [{"delta": {"content": "y"},\ndata:  "finish_reason": "length"}]}\n\n'
+    )
+    assert multi.result() == "y" and multi.finish_reason == "length"
+    unterminated = read(event("z"), event(None, "stop").rstrip(b"\n"))
+    assert unterminated.result() == "z"
+
+
+def test_done_without_finish_reason_is_complete() -> None:
+    assert read(event("q"), b"data: [DONE]\n\n").result() == "q"
+
+
+@pytest.mark.parametrize(
+    ("data", "match"),
+    [
+        (event("a"), "ended before"),
+        (event("a") + b"<html>502</html>\r\n", "ended before"),
+        (b'data: {"choices": []}\n\ndata: [DONE]\n\n', "no choices"),
+        (event("a") + b'data: {"choices": [{"delta": {"content": "b\n\n', "not JSON"),
+        (event("a") + b'data: {"error": {"message": "overloaded"}}\n\n', "error event"),
+        (b"data: [1, 2]\n\n", "not a JSON object"),
+    ],
+)
+def test_broken_streams(data: bytes, match: str) -> None:
+    with pytest.raises(MalformedReply, match=match):
+        read(data).result()
+
+
+def test_whole_bodies() -> None:
+    good = {"choices": [{"message": {"content": "hi"}, "finish_reason": "stop"}],
+            "usage": {"prompt_tokens": 1, "completion_tokens": 1}}  # fmt: skip
+    text, reason, usage = parse_chat_body(json.dumps(good).encode())
+    assert (text, reason, usage is not None) == ("hi", "stop", True)
+    null_content = {"choices": [{"message": {"content": None}, "finish_reason": "stop"}]}
+    assert parse_chat_body(json.dumps(null_content).encode())[0] == ""
+    for bad, match in [(b"{trunc", "not JSON"), (b'{"choices": []}', "no choices"),
+                       (b'{"choices": [{"nomessage": 1}]}', "unexpected reply shape")]:  # fmt: skip
+        with pytest.raises(MalformedReply, match=match):
+            parse_chat_body(bad)
