@@ -1,0 +1,27 @@
+"""Report tests build a real run directory once per module through ``chatsim.evaluate``."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import anyio
+import pytest
+
+# The terse record builders live next to the metric tests.
+sys.path.insert(0, str(Path(__file__).parents[1] / "metrics"))
+
+from demo_run import build_demo_run
+
+from chatsim.targets._registry import _overrides
+
+
+@pytest.fixture(scope="module")
+def demo_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """Two fake assistants, scripted user, 4 questions x 2 repeats, and an AI-alone baseline."""
+    out = tmp_path_factory.mktemp("runs")
+    try:
+        yield anyio.run(lambda: build_demo_run(out, limit=4, repeats=2))
+    finally:
+        _overrides.pop("fake", None)
