@@ -33,6 +33,9 @@ from chatsim.targets import TargetCaller, TargetReply, TargetRequest
 
 __all__ = ["EpisodePlan", "EpisodeSettings", "TurnSource", "run_episode"]
 
+_BACKSTOP_SLACK = 1.0
+"""Seconds the episode's own scope waits past the deadline for the caller to report it."""
+
 
 class TurnSource(Protocol):
     """What an episode awaits for one user turn (a micro-batcher or a pass-through)."""
@@ -162,6 +165,7 @@ async def _converse(
     caller: TargetCaller,
     clock: Clock,
     transcript: _Transcript,
+    deadline: float | None,
 ) -> tuple[ParsedAnswer, TerminationReason]:
     """Run turns until the user answers. Raises on simulator/target failure."""
     while True:
@@ -179,7 +183,9 @@ async def _converse(
         transcript.user_messages += 1
         requested_at = clock.now()
         try:
-            reply = await caller.call(_target_request(settings, transcript.history))
+            reply = await caller.call(
+                _target_request(settings, transcript.history), deadline=deadline
+            )
         except AuthenticationError:
             raise
         except TargetError as exc:
@@ -204,9 +210,15 @@ async def run_episode(
     started_at = clock.now()
     answer = ParsedAnswer(None, "none")
     error: str | None = None
+    deadline = None if settings.timeout is None else started_at + settings.timeout
+    # The caller honours the deadline itself (and keeps the failed turn's attempts); the
+    # scope is a backstop for time spent outside target calls (the simulator).
+    backstop = None if settings.timeout is None else settings.timeout + _BACKSTOP_SLACK
     try:
-        with anyio.fail_after(settings.timeout):
-            answer, reason = await _converse(plan, settings, source, caller, clock, transcript)
+        with anyio.fail_after(backstop):
+            answer, reason = await _converse(
+                plan, settings, source, caller, clock, transcript, deadline
+            )
     except TimeoutError:
         reason, error = TerminationReason.TIMEOUT, f"episode exceeded {settings.timeout:g}s"
     except AuthenticationError:

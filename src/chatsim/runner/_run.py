@@ -36,7 +36,7 @@ from chatsim.runner._episode import EpisodePlan, EpisodeSettings, TurnSource, ru
 from chatsim.runner._seeds import derive_seed, episode_id
 from chatsim.simulators import SimulatorBackend
 from chatsim.simulators._registry import SimulatorSettings, create_simulator, open_turn_source
-from chatsim.targets import CallPolicy, TargetCaller, TargetSettings, create_adapter
+from chatsim.targets import CallerPool, CallPolicy, TargetCaller, TargetSettings
 
 __all__ = [
     "Progress",
@@ -79,11 +79,16 @@ class RunSetup:
     callers: dict[str, TargetCaller]
     simulator: SimulatorBackend
     clock: Clock
+    pool: CallerPool | None = None
+    """Owns the callers (several labels may share one); None when callers were given."""
     resume: bool = False
 
     async def aclose(self) -> None:
-        for caller in self.callers.values():
-            await caller.aclose()
+        if self.pool is not None:
+            await self.pool.aclose()
+        else:
+            for caller in self.callers.values():
+                await caller.aclose()
         await self.simulator.aclose()
 
 
@@ -132,14 +137,12 @@ def plan_episodes(config: RunConfig, questions: Sequence[Question]) -> list[Epis
     return plans
 
 
-def _build_callers(config: RunConfig, clock: Clock) -> dict[str, TargetCaller]:
-    policy = CallPolicy(max_concurrency=config.concurrency, **config.policy)
-    callers = {}
-    for label in config.models:
-        settings = TargetSettings(base_url=config.base_url, options=dict(config.target_options))
-        adapter = create_adapter(label, settings)
-        callers[label] = TargetCaller(adapter, policy, clock=clock)
-    return callers
+def _build_callers(config: RunConfig, clock: Clock) -> tuple[CallerPool, dict[str, TargetCaller]]:
+    """One caller per provider budget: labels that reach the same deployment share it."""
+    policy = CallPolicy(max_concurrency=config.concurrency).with_overrides(config.policy)
+    pool = CallerPool(policy, clock=clock)
+    settings = TargetSettings(base_url=config.base_url, options=dict(config.target_options))
+    return pool, {label: pool.get(label, settings) for label in config.models}
 
 
 def simulator_settings(config: RunConfig) -> SimulatorSettings:
@@ -179,7 +182,7 @@ def prepare_run(
     )
     if not questions:
         raise ConfigError(f"no questions selected from {config.source!r}")
-    callers = _build_callers(config, clock)
+    pool, callers = _build_callers(config, clock)
     simulator = create_simulator(config.simulator, simulator_settings(config), clock)
     return RunSetup(
         config,
@@ -190,6 +193,7 @@ def prepare_run(
         callers,
         simulator,
         clock,
+        pool=pool,
         resume=resume_dir is not None,
     )
 

@@ -1,6 +1,10 @@
 """The assistant side: the adapter contract, model specs, and the core's call policy."""
 
-from chatsim.targets._caller import CallPolicy, TargetCaller
+from chatsim.targets._adaptive import LimitChange
+from chatsim.targets._caller import CallerStats, TargetCaller
+from chatsim.targets._policy import CallPolicy
+from chatsim.targets._pool import CallerKey, CallerPool
+from chatsim.targets._retry import DeadlineExceededError
 from chatsim.targets._contract import AdapterReply, TargetAdapter, TargetReply, TargetRequest
 from chatsim.targets._registry import (
     ModelSpec,
@@ -14,6 +18,11 @@ from chatsim.targets._registry import (
 __all__ = [
     "AdapterReply",
     "CallPolicy",
+    "CallerKey",
+    "CallerPool",
+    "CallerStats",
+    "DeadlineExceededError",
+    "LimitChange",
     "ModelSpec",
     "TargetAdapter",
     "TargetCaller",
