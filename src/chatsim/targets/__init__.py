@@ -2,10 +2,9 @@
 
 from chatsim.targets._adaptive import LimitChange
 from chatsim.targets._caller import CallerStats, TargetCaller
+from chatsim.targets._contract import AdapterReply, TargetAdapter, TargetReply, TargetRequest
 from chatsim.targets._policy import CallPolicy
 from chatsim.targets._pool import CallerKey, CallerPool
-from chatsim.targets._retry import DeadlineExceededError
-from chatsim.targets._contract import AdapterReply, TargetAdapter, TargetReply, TargetRequest
 from chatsim.targets._registry import (
     ModelSpec,
     TargetSettings,
@@ -14,6 +13,7 @@ from chatsim.targets._registry import (
     parse_model_spec,
     register_adapter,
 )
+from chatsim.targets._retry import DeadlineExceededError
 
 __all__ = [
     "AdapterReply",
