@@ -1,0 +1,301 @@
+"""The load generator: stages of open- or closed-loop conversations, each run by ``run_episode``.
+
+Arrivals are scheduled against the run's monotonic clock and never wait for the target: the
+open-loop scheduler sleeps until each arrival's time and starts it (late, if the process was
+busy, or if ``max_in_flight`` conversations were already running), and each record keeps its
+*scheduled* start in ``extra["load"]["scheduled_at"]``, so the summary can measure latency
+from when the user meant to start (coordinated omission). A closed-loop user schedules its
+next conversation for the moment its last one ended.
+
+Shape: one task group for the run (lag monitor, sampler, live view, signal watcher), one per
+stage (its conversations). After a stage's arrivals end it waits ``drain_timeout`` for the
+conversations still running, then cancels them: they leave no record and count as abandoned.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import random
+import signal
+from array import array
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import anyio
+from anyio.abc import TaskGroup
+
+from chatsim._exceptions import AuthenticationError
+from chatsim._util._clock import Clock
+from chatsim.loadtest._arrivals import arrival_offsets, user_start_offsets
+from chatsim.loadtest._config import LoadTestConfig
+from chatsim.loadtest._lag import LagMonitor
+from chatsim.loadtest._live_stats import LiveStats
+from chatsim.questions import Question
+from chatsim.recording import EpisodeRecord
+from chatsim.runner import (
+    EpisodePlan,
+    EpisodeSettings,
+    TurnSource,
+    derive_seed,
+    episode_id,
+    run_episode,
+)
+from chatsim.targets import TargetCaller
+
+__all__ = ["LoadEngine", "StageRun"]
+
+Sleep = Callable[[float], Awaitable[None]]
+Background = Callable[[], Coroutine[Any, Any, None]]
+
+
+@dataclass(slots=True)
+class StageRun:
+    """What happened in one stage, beyond its records."""
+
+    index: int
+    load: float
+    """Arrival rate (open) or users (closed)."""
+    started_at: float
+    window_end: float | None = None
+    """When arrivals stopped (duration reached, or the last conversation started)."""
+    ended_at: float | None = None
+    """When its last conversation ended or was abandoned."""
+    arrivals: int = 0
+    """Conversations started."""
+    abandoned: int = 0
+    """Conversations cancelled unrecorded (drain timeout, Ctrl-C, a refused key)."""
+    scheduled: array[float] = field(default_factory=lambda: array("d"))
+    """Scheduled start of every conversation, recorded or not (clock time)."""
+
+
+class LoadEngine:
+    """Runs every stage of ``config``; ``sink`` receives each finished conversation's record."""
+
+    def __init__(
+        self,
+        config: LoadTestConfig,
+        *,
+        run_id: str,
+        simulator_spec: str,
+        questions: Sequence[Question],
+        caller: TargetCaller,
+        source: TurnSource,
+        sink: Callable[[EpisodeRecord], None],
+        clock: Clock,
+        stats: LiveStats,
+        sleep: Sleep | None = None,
+    ) -> None:
+        if not questions:
+            raise ValueError("a load test needs at least one question")
+        self.config = config
+        self.stats = stats
+        self.stages: list[StageRun] = []
+        self.auth_error: AuthenticationError | None = None
+        self.interrupted = False
+        self.lag: LagMonitor | None = None
+        """The lag monitor running alongside, if any (its samples go in the summary)."""
+        self._clock = clock
+        self._now = clock.now
+        self._sleep: Sleep = sleep or anyio.sleep
+        self._caller = caller
+        self._source = source
+        self._sink = sink
+        order = list(questions)
+        random.Random(derive_seed(config.seed, "questions")).shuffle(order)
+        self._questions = order
+        self._numbers = itertools.count()
+        self._slots = anyio.Semaphore(config.max_in_flight)
+        self._users_left = 0
+        self._settings = EpisodeSettings(
+            run_id=run_id,
+            simulator_spec=simulator_spec,
+            max_turns=config.max_turns,
+            system_prompt=config.system_prompt,
+            temperature=config.target_temperature,
+            max_tokens=config.target_max_tokens,
+            stream=config.stream,
+            timeout=config.episode_timeout,
+        )
+
+    # --- the run
+
+    async def run(
+        self, background: Sequence[Background] = (), *, handle_signals: bool = False
+    ) -> None:
+        """Run all stages. ``background`` tasks (lag monitor, live view) run alongside and are
+        cancelled at the end. Sets ``auth_error`` / ``interrupted`` when the run stopped early."""
+        async with anyio.create_task_group() as tg:
+            self._run_scope = tg.cancel_scope
+            for task in background:
+                tg.start_soon(task)
+            tg.start_soon(self._sample)
+            if handle_signals:
+                tg.start_soon(self._watch_signals)
+            for index, load in enumerate(self.config.loads()):
+                await self._stage(index, load)
+            tg.cancel_scope.cancel()
+
+    def stop(self) -> None:
+        """Stop the run now: no new arrivals; running conversations are abandoned."""
+        self._run_scope.cancel()
+
+    async def _sample(self) -> None:
+        while True:
+            self.stats.sample(self._now())
+            await anyio.sleep(self.config.bucket)
+
+    async def _watch_signals(self) -> None:
+        with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+            async for _ in signals:
+                self.interrupted = True
+                self.stop()
+                return
+
+    async def _stage(self, index: int, load: float) -> None:
+        stage = StageRun(index, load, started_at=self._now())
+        self.stages.append(stage)
+        self.stats.stage, self.stats.load = index, load
+        try:
+            if self.config.mode == "open":
+                await self._open_loop(stage)
+            else:
+                await self._closed_loop(stage)
+        finally:
+            stage.ended_at = self._now()
+            if stage.window_end is None:
+                stage.window_end = stage.ended_at
+            self.stats.sample(stage.ended_at)
+
+    async def _sleep_until(self, when: float) -> None:
+        delay = when - self._now()
+        if delay > 0:
+            await self._sleep(delay)
+
+    def _drain(self, tg: TaskGroup) -> None:
+        if self.config.drain_timeout is not None:
+            tg.cancel_scope.deadline = anyio.current_time() + self.config.drain_timeout
+
+    def _count_reached(self, stage: StageRun) -> bool:
+        limit = self.config.conversations
+        return limit is not None and stage.arrivals >= limit
+
+    # --- open loop
+
+    async def _open_loop(self, stage: StageRun) -> None:
+        config = self.config
+        duration = config.duration if config.duration is not None else math.inf
+        offsets = arrival_offsets(
+            stage.load,
+            process=config.arrival,
+            ramp_up=config.ramp_up,
+            seed=derive_seed(config.seed, "arrivals", stage.index),
+        )
+        start = stage.started_at
+        async with anyio.create_task_group() as tg:
+            for offset in offsets:
+                if offset >= duration or self._count_reached(stage):
+                    break
+                scheduled = start + offset
+                await self._sleep_until(scheduled)
+                try:  # the cap makes arrivals late, never lost: their lateness is recorded
+                    self._slots.acquire_nowait()
+                except anyio.WouldBlock:
+                    await self._slots.acquire()
+                self._arrive(stage, scheduled)
+                tg.start_soon(self._conversation, stage, scheduled, None, True)
+            if not self._count_reached(stage):
+                await self._sleep_until(start + duration)
+            stage.window_end = self._now()
+            self._drain(tg)
+
+    # --- closed loop
+
+    async def _closed_loop(self, stage: StageRun) -> None:
+        config = self.config
+        start = stage.started_at
+        end = start + config.duration if config.duration is not None else None
+        async with anyio.create_task_group() as tg:
+            timer = anyio.CancelScope()
+            offsets = user_start_offsets(int(stage.load), config.ramp_up)
+            self._users_left = len(offsets)
+            for user, offset in enumerate(offsets):
+                tg.start_soon(self._user, stage, user, start + offset, end, timer)
+            if end is not None:
+                with timer:  # cancelled early when every user has stopped
+                    await self._sleep_until(end)
+                if stage.window_end is None:
+                    stage.window_end = self._now()
+                self._drain(tg)
+
+    async def _user(
+        self,
+        stage: StageRun,
+        user: int,
+        scheduled: float,
+        end: float | None,
+        timer: anyio.CancelScope,
+    ) -> None:
+        try:
+            while (end is None or scheduled < end) and not self._count_reached(stage):
+                await self._sleep_until(scheduled)
+                if self._count_reached(stage):
+                    break
+                self._arrive(stage, scheduled)
+                if self._count_reached(stage):
+                    stage.window_end = self._now()
+                await self._conversation(stage, scheduled, user, False)
+                scheduled = self._now()  # the next one starts as this one ends
+        finally:
+            self._users_left -= 1
+            if self._users_left == 0:
+                timer.cancel()
+
+    # --- one conversation
+
+    def _arrive(self, stage: StageRun, scheduled: float) -> None:
+        stage.arrivals += 1
+        stage.scheduled.append(scheduled)
+        self.stats.arrivals += 1
+
+    def _plan(self, number: int) -> EpisodePlan:
+        questions = self._questions
+        question = questions[number % len(questions)]
+        repeat = number // len(questions)
+        model = self.config.model
+        seed = derive_seed(self.config.seed, question.id, repeat)
+        return EpisodePlan(episode_id(model, question.id, repeat), model, question, repeat, seed)
+
+    async def _conversation(
+        self, stage: StageRun, scheduled: float, user: int | None, holds_slot: bool
+    ) -> None:
+        number = next(self._numbers)
+        stats = self.stats
+        stats.in_flight += 1
+        record: EpisodeRecord | None = None
+        try:
+            record = await run_episode(
+                self._plan(number), self._settings, self._source, self._caller, self._clock
+            )
+        except AuthenticationError as exc:  # the key was refused: no point going on
+            self.auth_error = self.auth_error or exc
+            self.stop()
+        finally:
+            stats.in_flight -= 1
+            if holds_slot:
+                self._slots.release()
+            if record is None:
+                stage.abandoned += 1
+                stats.abandoned += 1
+        if record is None:
+            return
+        stats.completed += 1
+        if record.termination.is_error:
+            stats.errors += 1
+        load: dict[str, Any] = {"stage": stage.index, "load": stage.load}
+        load["scheduled_at"] = scheduled
+        load["conversation"] = number
+        if user is not None:
+            load["user"] = user
+        self._sink(record.model_copy(update={"extra": {**record.extra, "load": load}}))
