@@ -2,20 +2,65 @@
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 from typing import Annotated
 
+import anyio
 import typer
 from rich.console import Console
+from rich.table import Table
 
 from chatsim._exceptions import ConfigError
 from chatsim.cli._errors import cli_errors
 from chatsim.metrics import load_prices, render_summary
 from chatsim.metrics._stats import IntervalMethod
-from chatsim.report import export_tables, load_report_data, summarize_run, write_html_report
+from chatsim.report import (
+    JUDGE_FILE,
+    JudgeRecord,
+    ReportData,
+    export_tables,
+    judge_episodes,
+    judge_summary,
+    load_report_data,
+    summarize_run,
+    write_html_report,
+)
+from chatsim.report._sections import judge_rows
+from chatsim.targets import TargetCaller, TargetSettings, create_adapter
 
 __all__ = ["report_command"]
+
+
+async def _run_judge(data: ReportData, spec: str, base_url: str | None) -> int:
+    """Judge the episodes this judge has not scored yet; append to judge.jsonl."""
+    caller = TargetCaller(create_adapter(spec, TargetSettings(base_url=base_url)), name=spec)
+    done = {r.episode_id for r in data.judge if r.judge == spec}
+    try:
+        with (data.path / JUDGE_FILE).open("a", encoding="utf-8") as fh:
+
+            def write(record: JudgeRecord) -> None:
+                fh.write(record.model_dump_json() + "\n")
+                fh.flush()
+
+            records = await judge_episodes(data.episodes, caller, spec, write, done=done)
+    finally:
+        await caller.aclose()
+    return len(records)
+
+
+def _render_judge(data: ReportData, console: Console) -> None:
+    if not data.judge:
+        return
+    headers, rows = judge_rows(data.judge)
+    table = Table(title="Judge scores (1–5; not part of accuracy)", title_justify="left")
+    for i, header in enumerate(headers):
+        table.add_column(header, justify="left" if i < 2 else "right")
+    for row in rows:
+        table.add_row(*row)
+    console.print(table)
+
 
 _Opt = typer.Option
 _INTERVALS: tuple[IntervalMethod, ...] = ("cluster_bootstrap", "se")
@@ -42,6 +87,13 @@ def report_command(
     errors_as_incorrect: Annotated[
         bool, _Opt("--errors-as-incorrect", help="Score error terminations as incorrect.")
     ] = False,
+    judge: Annotated[
+        str | None,
+        _Opt(help="Score coherence and satisfaction with this judge model (judge.jsonl)."),
+    ] = None,
+    judge_base_url: Annotated[
+        str | None, _Opt(help="Endpoint of the judge model (vllm:/OpenAI-compatible).")
+    ] = None,
 ) -> None:
     """Recompute and print a run's summary from its records; optionally JSON, tables, HTML."""
     console = Console(stderr=True)
@@ -51,6 +103,10 @@ def report_command(
                 f"unknown interval {interval!r}; valid intervals: cluster_bootstrap, se"
             )
         data = load_report_data(run_dir)
+        if judge is not None:
+            scored = anyio.run(_run_judge, data, judge, judge_base_url)
+            console.print(f"judged {scored} episodes with {judge}", markup=False)
+            data = load_report_data(run_dir)
         summary = summarize_run(
             data,
             prices=load_prices(prices) if prices else None,
@@ -58,13 +114,17 @@ def report_command(
             errors_as_incorrect=errors_as_incorrect,
         )
         if json_:
-            sys.stdout.write(summary.model_dump_json(indent=2) + "\n")
+            out = summary.model_dump(mode="json")
+            if data.judge:  # kept beside the summary, never inside accuracy
+                out["judge"] = [s.model_dump(mode="json") for s in judge_summary(data.judge)]
+            sys.stdout.write(json.dumps(out, indent=2) + "\n")
         else:
             render_summary(summary, Console(), details=True)
-        for fmt, out in (("csv", csv), ("parquet", parquet)):
-            if out is not None:
-                paths = export_tables(data, out, fmt)  # type: ignore[arg-type]
-                console.print(f"wrote {len(paths)} {fmt} tables to {out}", markup=False)
+            _render_judge(data, Console())
+        for fmt, out_dir in (("csv", csv), ("parquet", parquet)):
+            if out_dir is not None:
+                paths = export_tables(data, out_dir, fmt)  # type: ignore[arg-type]
+                console.print(f"wrote {len(paths)} {fmt} tables to {out_dir}", markup=False)
         if html is not None:
             written = write_html_report(data, html, summary=summary)
             console.print(f"wrote {written}", markup=False)

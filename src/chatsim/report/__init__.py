@@ -16,17 +16,35 @@ from chatsim.report._data import (
 )
 from chatsim.report._export import TABLES, export_tables, to_dataframes
 from chatsim.report._html import render_html, write_html_report
+from chatsim.report._judge import (
+    JUDGE_FILE,
+    RUBRIC,
+    RUBRIC_VERSION,
+    JudgeRecord,
+    JudgeSummary,
+    judge_episodes,
+    judge_summary,
+    read_judge,
+)
 from chatsim.report._sections import Section, SectionRenderer, register_section
 
 __all__ = [
+    "JUDGE_FILE",
     "LOAD_SUMMARY_FILE",
+    "RUBRIC",
+    "RUBRIC_VERSION",
     "TABLES",
+    "JudgeRecord",
+    "JudgeSummary",
     "ReportData",
     "Section",
     "SectionRenderer",
     "export_tables",
     "find_questions",
+    "judge_episodes",
+    "judge_summary",
     "load_report_data",
+    "read_judge",
     "register_section",
     "render_html",
     "render_summary",

@@ -16,6 +16,7 @@ from chatsim.metrics._summary import RunSummary, summarize
 from chatsim.questions import Question
 from chatsim.recording import RunData, read_run
 from chatsim.recording._records import EpisodeRecord
+from chatsim.report._judge import JudgeRecord, read_judge
 
 __all__ = ["LOAD_SUMMARY_FILE", "ReportData", "load_report_data", "summarize_run"]
 
@@ -32,6 +33,8 @@ class ReportData:
     questions: dict[str, Question] = field(default_factory=dict)
     """Question id -> question, where it could be found offline (for the viewer and copying)."""
     load_summary: dict[str, Any] | None = None
+    judge: list[JudgeRecord] = field(default_factory=list)
+    """Judge scores (``judge.jsonl``), kept apart from accuracy."""
 
     @property
     def path(self) -> Path:
@@ -97,6 +100,7 @@ def load_report_data(run_dir: Path | str, *, questions: bool = True) -> ReportDa
         baseline=read_baseline(run.path),
         questions=find_questions(run.episodes, run.header.config) if questions else {},
         load_summary=_load_summary(run.path),
+        judge=read_judge(run.path),
     )
 
 

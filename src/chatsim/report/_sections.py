@@ -16,12 +16,15 @@ from typing import Any
 
 from chatsim.metrics._summary import RunSummary
 from chatsim.report._data import ReportData
+from chatsim.report._judge import RUBRIC, RUBRIC_VERSION, JudgeRecord, judge_summary
 
 __all__ = [
     "Section",
     "SectionRenderer",
     "figure_html",
     "html_table",
+    "judge_rows",
+    "judge_sections",
     "load_summary_sections",
     "register_section",
     "section_renderers",
@@ -132,4 +135,38 @@ def load_summary_sections(data: ReportData, summary: RunSummary) -> Sequence[Sec
     return [Section("load", "Load test", "".join(parts))]
 
 
+def _score(value: float | None, low: float | None, high: float | None) -> str:
+    if value is None:
+        return "–"
+    ci = "" if low is None or high is None else f" ({low:.2f}–{high:.2f})"
+    return f"{value:.2f}{ci}"
+
+
+def judge_rows(records: Sequence[JudgeRecord]) -> tuple[list[str], list[list[str]]]:
+    """The judge-score table: headers and rows."""
+    headers = ["model", "judge", "scored", "failed", "coherence (95% CI)",
+               "satisfaction (95% CI)"]  # fmt: skip
+    rows = [
+        [s.model, s.judge, str(s.scored), str(s.failed),
+         _score(s.coherence, s.coherence_ci.low, s.coherence_ci.high),
+         _score(s.satisfaction, s.satisfaction_ci.low, s.satisfaction_ci.high)]
+        for s in judge_summary(records)
+    ]  # fmt: skip
+    return headers, rows
+
+
+def judge_sections(data: ReportData, summary: RunSummary) -> Sequence[Section]:
+    """Judge scores, when the run has them: on their own, never mixed into accuracy."""
+    if not data.judge:
+        return []
+    headers, rows = judge_rows(data.judge)
+    note = (
+        '<p class="notes">Scores 1–5 from an LLM judge with the rubric below '
+        f"({escape(RUBRIC_VERSION)}); they are not part of accuracy.</p>"
+    )
+    rubric = f"<details><summary>Rubric</summary><pre>{escape(RUBRIC)}</pre></details>"
+    return [Section("judge", "Judge scores", note + html_table(headers, rows, left=2) + rubric)]
+
+
 register_section(load_summary_sections)
+register_section(judge_sections)
