@@ -1,6 +1,47 @@
-"""Test doubles for users and adapter authors: no network, no GPU needed."""
+"""Test doubles for users and adapter authors: no network, no GPU needed.
+
+- ``LoopbackServer``: an OpenAI-compatible HTTP server on 127.0.0.1 whose replies, latencies,
+  faults (``FaultPlan``) and capacity a test scripts; ``python -m chatsim.testing.server`` runs
+  it as a process.
+- ``FakeTarget``: an in-process target adapter with scripted replies and errors.
+- ``ScriptedSimulator``: a deterministic simulated user.
+- ``run_conformance``: the checks every target adapter must pass.
+- ``build_tiny_chatbench``: a tiny Mistral + LoRA built offline, loadable like the real adapter.
+"""
 
 from chatsim.simulators._scripted import ScriptedSimulator, default_policy
+from chatsim.testing._conformance import (
+    CONFORMANCE_CHECKS,
+    ConformanceCheck,
+    ConformanceFailure,
+    run_conformance,
+)
 from chatsim.testing._fake_target import FakeTarget, Reply
+from chatsim.testing._faults import Fault, FaultKind, FaultPlan
+from chatsim.testing._server import LoopbackServer, ServerStats
+from chatsim.testing._server_capacity import Capacity, RateLimits
+from chatsim.testing._server_script import Latency, ReplyContext, ReplyScript
+from chatsim.testing._tiny_model import TinyModelPaths, build_tiny_chatbench
 
-__all__ = ["FakeTarget", "Reply", "ScriptedSimulator", "default_policy"]
+__all__ = [
+    "CONFORMANCE_CHECKS",
+    "Capacity",
+    "ConformanceCheck",
+    "ConformanceFailure",
+    "FakeTarget",
+    "Fault",
+    "FaultKind",
+    "FaultPlan",
+    "Latency",
+    "LoopbackServer",
+    "RateLimits",
+    "Reply",
+    "ReplyContext",
+    "ReplyScript",
+    "ScriptedSimulator",
+    "ServerStats",
+    "TinyModelPaths",
+    "build_tiny_chatbench",
+    "default_policy",
+    "run_conformance",
+]
