@@ -28,7 +28,6 @@ from chatsim.targets import (
     CallPolicy,
     TargetCaller,
     TargetRequest,
-    TargetSettings,
     register_adapter,
 )
 from chatsim.targets._registry import _overrides
