@@ -18,7 +18,8 @@ from chatsim.targets._contract import AdapterReply, TargetAdapter, TargetRequest
 __all__ = ["DEFAULT_TRANSPORT", "TRANSPORTS", "OpenAIAdapter"]
 
 TRANSPORTS = ("fast", "sdk")
-#: Measured: see benchmarks/bench_transport.py and the adapter's README.
+#: Measured (benchmarks/bench_transport.py): client CPU per streamed call 0.19-0.27 ms with
+#: ``fast`` vs 5.1-6.5 ms with ``sdk`` at concurrency 64-512; figures in the README.
 DEFAULT_TRANSPORT = "fast"
 
 
