@@ -181,6 +181,7 @@ async def _send_stream(request: web.Request, job: ReplyJob) -> web.StreamRespons
     latency, clock, record = job.latency, job.clock, job.record
     buffer: list[bytes] = []
     sent = 0  # content chunks so far
+    waited = False  # the time to first token, paid once (also by a reply with no content)
     for tag, data in _events(job):
         if tag != _PRELUDE and sent == strike_at and fault is not None:
             strike_at = -1
@@ -188,10 +189,12 @@ async def _send_stream(request: web.Request, job: ReplyJob) -> web.StreamRespons
             buffer.clear()
             if await _strike(request, response, fault, job):
                 return response
+        if tag != _PRELUDE and not waited:
+            waited = True
+            if latency.first_token > 0:
+                await asyncio.sleep(latency.first_token)
         if tag == _CONTENT:
             if sent == 0:
-                if latency.first_token > 0:
-                    await asyncio.sleep(latency.first_token)
                 record.first_token_sent_at = clock()
             elif latency.inter_token > 0:
                 await response.write(b"".join(buffer))
