@@ -7,18 +7,20 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from chatsim.metrics import GroupSummary, RunSummary, summarize
+from chatsim.metrics import GroupSummary, RunSummary
 from chatsim.recording import SUMMARY_FILE, EpisodeRecord, read_run, write_json_atomic
+from chatsim.report import summarize_run
 from chatsim.runner import Progress, RunConfig, execute_run, prepare_run
 from chatsim.simulators._registry import default_simulator_spec
 
 __all__ = ["EvaluationResult", "evaluate", "write_summary"]
 
+_BASELINE_MODES = ("zero_shot", "five_shot", "free_text")
+
 
 def write_summary(run_dir: Path) -> RunSummary:
     """Recompute the summary from the run's records and store it as ``summary.json``."""
-    data = read_run(run_dir)
-    summary = summarize(data.episodes, models=list(data.header.config.get("models", [])) or None)
+    summary = summarize_run(run_dir)  # with the AI-alone records and question texts
     write_json_atomic(Path(run_dir) / SUMMARY_FILE, summary.model_dump(mode="json"))
     return summary
 
@@ -62,6 +64,7 @@ async def evaluate(
     out_dir: str | Path = "runs",
     run_id: str | None = None,
     resume: str | Path | None = None,
+    baseline: bool | Sequence[str] = False,
     progress: Progress | None = None,
     **options: Any,
 ) -> EvaluationResult:
@@ -71,6 +74,8 @@ async def evaluate(
     ``simulator`` defaults to the ChatBench LoRA on a local GPU when one is present, otherwise
     the first model prompted to play the user. ``options`` are further ``RunConfig`` fields
     (``max_turns``, ``base_url``, ``simulator_base_url``, ``concurrency``, ``system_prompt``, ...).
+    ``baseline=True`` also measures each model alone (zero-shot, 5-shot, free text); or name
+    the modes.
     """
     models = (model,) if isinstance(model, str) else tuple(model)
     config = RunConfig(
@@ -80,6 +85,7 @@ async def evaluate(
         limit=limit,
         repeats=repeats,
         seed=seed,
+        baseline=_BASELINE_MODES if baseline is True else tuple(baseline or ()),
         **options,
     )
     setup = prepare_run(

@@ -178,3 +178,33 @@ def test_bad_input_fails_clearly(
         assert message in output, (args, output)
         assert "Traceback" not in output
     assert not (tmp_path / "out").exists()
+
+
+def test_baseline_measures_each_model_alone(
+    cli: CliRunner, fake_adapter: list[FakeTarget], tmp_path: Path
+) -> None:
+    code, output = _run(
+        cli,
+        "--model",
+        "fake:a",
+        "--simulator",
+        "scripted",
+        "--subset",
+        "college_math",
+        "--limit",
+        "3",
+        "--out",
+        str(tmp_path),
+        "--run-id",
+        "r",
+        "--quiet",
+        "--baseline",
+    )
+    assert code == 0, output
+    lines = (tmp_path / "r" / "baseline.jsonl").read_text().splitlines()
+    assert len(lines) == 3 * 3  # questions x modes
+    summary = json.loads((tmp_path / "r" / "summary.json").read_text())
+    assert summary["baseline"], "the summary shows AI-alone next to user-AI accuracy"
+    # Resuming a finished run with the baseline adds nothing twice.
+    assert _run(cli, "--resume", str(tmp_path / "r"), "--quiet")[0] == 0
+    assert len((tmp_path / "r" / "baseline.jsonl").read_text().splitlines()) == 9

@@ -136,3 +136,14 @@ def test_refuses_to_overwrite_a_run(tmp_path: Path) -> None:
     _write(tmp_path / "run", 1)
     with pytest.raises(RunDirectoryError, match="--resume"):
         create_run_dir(tmp_path / "run", _header())
+
+
+def test_writer_cuts_a_torn_tail_before_appending(tmp_path: Path) -> None:
+    path = tmp_path / "x.jsonl"
+    path.write_bytes(b'{"a": 1}\n{"a": 2}\n{"a": 3, "tr')
+    writer = EpisodeWriter(path).open()
+    writer.append(_record(0))
+    writer.close()
+    lines = path.read_text().splitlines()
+    assert lines[:2] == ['{"a": 1}', '{"a": 2}']
+    assert EpisodeRecord.model_validate_json(lines[2]).episode_id == "m|q0|0"

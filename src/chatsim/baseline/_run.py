@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Collection, Mapping, Sequence
 from pathlib import Path
-from typing import Any, Protocol, TextIO
+from typing import Any, Protocol
 
 import anyio
 
@@ -18,6 +18,7 @@ from chatsim._util._redact import scrub
 from chatsim.baseline._prompts import baseline_messages, extract_answer
 from chatsim.baseline._records import BaselineMode, BaselineRecord
 from chatsim.questions import Question
+from chatsim.recording import JsonlWriter
 from chatsim.targets import TargetCaller, TargetRequest
 
 __all__ = ["ALL_MODES", "BaselineWriter", "baseline_key", "run_baseline"]
@@ -36,27 +37,12 @@ class _Sink(Protocol):
     def append(self, record: BaselineRecord) -> Any: ...
 
 
-class BaselineWriter:
-    """Appends records to ``baseline.jsonl``, one flushed line each (like the episode writer)."""
+class BaselineWriter(JsonlWriter):
+    """Appends records to ``baseline.jsonl``: the run directory's crash-safe JSON-lines writer
+    (one flushed line per record; a torn tail is cut on open)."""
 
     def __init__(self, path: Path | str) -> None:
-        self.path = Path(path)
-        self._fh: TextIO | None = None
-
-    def __enter__(self) -> BaselineWriter:
-        self._fh = self.path.open("a", encoding="utf-8")
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        if self._fh is not None:
-            self._fh.close()
-            self._fh = None
-
-    def append(self, record: BaselineRecord) -> None:
-        if self._fh is None:
-            raise RuntimeError("BaselineWriter is not open; use it as a context manager")
-        self._fh.write(record.model_dump_json() + "\n")
-        self._fh.flush()
+        super().__init__(Path(path))
 
 
 def _dev_sets(

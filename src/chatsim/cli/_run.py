@@ -187,6 +187,10 @@ def run_command(
             "--dry-run", help="Print the first simulator prompt and target request; send nothing."
         ),
     ] = False,
+    baseline: Annotated[
+        bool | None,
+        _Opt("--baseline", help="Also measure each model alone (zero-shot, 5-shot, free text)."),
+    ] = None,
     quiet: Annotated[bool, _Opt("--quiet", "-q", help="No progress bar.")] = False,
     log_level: Annotated[str, _Opt(help="Log level: debug, info, warning, error.")] = "warning",
     json_logs: Annotated[bool, _Opt("--json-logs", help="Log as JSON lines on stderr.")] = False,
@@ -215,6 +219,7 @@ def run_command(
         stream=stream,
         concurrency=concurrency,
         episode_timeout=episode_timeout,
+        baseline=("zero_shot", "five_shot", "free_text") if baseline else None,
     )
     resume_hint = {"dir": resume}
     with cli_errors(

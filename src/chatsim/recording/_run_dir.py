@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from chatsim._exceptions import RunDirectoryError
 from chatsim.recording._records import SCHEMA_VERSION, EpisodeRecord, RunHeader
@@ -33,8 +33,10 @@ __all__ = [
     "LOG_FILE",
     "SUMMARY_FILE",
     "EpisodeWriter",
+    "JsonlWriter",
     "RunData",
     "create_run_dir",
+    "cut_torn_tail",
     "open_for_resume",
     "read_header",
     "read_run",
@@ -142,21 +144,58 @@ def read_run(run_dir: Path | str) -> RunData:
     return RunData(path, header, episodes, torn_tail=torn is not None, duplicates=duplicates)
 
 
+def cut_torn_tail(path: Path) -> int:
+    """Remove a last line that has no newline (a write the process died in). Returns the
+    number of bytes removed; complete lines are never touched."""
+    if not path.exists():
+        return 0
+    with path.open("r+b") as fh:
+        size = fh.seek(0, os.SEEK_END)
+        if size == 0:
+            return 0
+        fh.seek(size - 1)
+        if fh.read(1) == b"\n":
+            return 0
+        # Walk back to the last newline in blocks; the tail is at most one record long.
+        end, block = size, 64 * 1024
+        while end > 0:
+            start = max(0, end - block)
+            fh.seek(start)
+            cut = fh.read(end - start).rfind(b"\n")
+            if cut >= 0:
+                fh.truncate(start + cut + 1)
+                return size - (start + cut + 1)
+            end = start
+        fh.truncate(0)
+        return size
+
+
 @dataclass
-class EpisodeWriter:
-    """Appends finished episodes to ``episodes.jsonl``; one line, one flush each."""
+class JsonlWriter:
+    """Appends records as JSON lines: one write and one flush per record.
+
+    Opening cuts a torn tail first, so an append never glues a record onto half of another.
+    Used for ``episodes.jsonl`` and for the AI-alone ``baseline.jsonl``.
+    """
 
     path: Path
     fsync: bool = False
     _fh: TextIO | None = field(default=None, repr=False)
 
-    def open(self) -> EpisodeWriter:
+    def open(self) -> JsonlWriter:
+        cut_torn_tail(self.path)
         self._fh = self.path.open("a", encoding="utf-8")
         return self
 
-    def append(self, record: EpisodeRecord) -> None:
+    def __enter__(self) -> JsonlWriter:
+        return self.open()
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def append(self, record: BaseModel) -> None:
         if self._fh is None:
-            raise RuntimeError("EpisodeWriter is not open")
+            raise RuntimeError(f"{type(self).__name__} is not open")
         # One write call per line so a crash can only tear the line being written.
         self._fh.write(record.model_dump_json() + "\n")
         self._fh.flush()
@@ -167,6 +206,10 @@ class EpisodeWriter:
         if self._fh is not None:
             self._fh.close()
             self._fh = None
+
+
+EpisodeWriter = JsonlWriter
+"""The writer of ``episodes.jsonl`` (a ``JsonlWriter``)."""
 
 
 def create_run_dir(run_dir: Path, header: RunHeader) -> None:

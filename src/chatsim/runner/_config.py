@@ -7,7 +7,7 @@ are never part of this object: adapters read them from the environment (or from 
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -75,6 +75,9 @@ class RunConfig(BaseModel):
     """Seconds one episode may take in all; None for no deadline."""
     target_options: dict[str, Any] = Field(default_factory=dict)
     """Adapter options (for the OpenAI adapter e.g. ``{"transport": "sdk"}``)."""
+    baseline: tuple[Literal["zero_shot", "five_shot", "free_text"], ...] = ()
+    """AI-alone baseline modes to measure too (``zero_shot``, ``five_shot``, ``free_text``);
+    empty for none. Not part of the resume check: a baseline can be added to a finished run."""
     policy: dict[str, Any] = Field(default_factory=dict)
     """Overrides of the target call policy (retries, timeouts, rate limits)."""
     simulator_options: dict[str, Any] = Field(default_factory=dict)

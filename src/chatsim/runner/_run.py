@@ -31,6 +31,7 @@ from chatsim.recording import (
     create_run_dir,
     open_for_resume,
 )
+from chatsim.runner._baseline_step import run_baseline_step
 from chatsim.runner._config import RunConfig
 from chatsim.runner._episode import EpisodePlan, EpisodeSettings, TurnSource, run_episode
 from chatsim.runner._seeds import derive_seed, episode_id
@@ -100,6 +101,8 @@ class RunOutcome:
     new_records: list[EpisodeRecord] = field(default_factory=list)
     skipped: int = 0
     """Episodes already recorded by an earlier process (resume)."""
+    baseline_records: int = 0
+    """AI-alone answers added (``RunConfig.baseline``)."""
 
 
 def _versions() -> dict[str, str]:
@@ -262,6 +265,9 @@ async def execute_run(
         raise loop.auth_errors[0]
     if loop.stopped_by:
         raise RunInterrupted(setup.run_dir)
+    outcome.baseline_records = await run_baseline_step(
+        config, setup.run_dir, setup.questions, setup.callers
+    )
     return outcome
 
 

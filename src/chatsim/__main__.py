@@ -1,0 +1,5 @@
+"""``python -m chatsim`` = the ``chatsim`` command."""
+
+from chatsim.cli import main
+
+main()

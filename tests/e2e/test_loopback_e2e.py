@@ -1,0 +1,62 @@
+"""The issue's "done" scenario: a real CLI process and the real openai SDK against a real
+OpenAI-compatible HTTP server (the loopback server), with a prompted simulated user."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import anyio
+import pytest
+from conftest import ASSISTANT_REPLY, CHATSIM, cli_env
+
+import chatsim
+from chatsim.protocol import Role, TerminationReason
+from chatsim.recording import read_run
+from chatsim.testing import LoopbackServer
+
+pytestmark = pytest.mark.anyio
+
+
+async def test_cli_run_against_an_openai_compatible_server(server: LoopbackServer, tmp_path: Path) -> None:
+    result = await anyio.run_process(
+        [*CHATSIM, "run", "--model", "vllm:assistant", "--base-url", server.base_url,
+         "--simulator", "prompted:vllm:user", "--subset", "college_math", "--limit", "5",
+         "--out", str(tmp_path), "--run-id", "e2e"],
+        env=cli_env(), check=False,
+    )
+    out, err = result.stdout.decode(), result.stderr.decode()
+    assert result.returncode == 0, err
+    assert "vllm:assistant" in out and "run directory" in out
+    run_dir = tmp_path / "e2e"
+    assert {p.name for p in run_dir.iterdir()} >= {"header.json", "episodes.jsonl", "summary.json"}
+    data = read_run(run_dir)
+    assert len(data.episodes) == 5
+    for episode in data.episodes:
+        assert episode.termination is TerminationReason.ANSWERED
+        assert episode.final_answer == "B" and episode.correct == (episode.gold == "B")
+        assert [t.role for t in episode.turns] == [Role.USER, Role.ASSISTANT, Role.USER]
+        assistant = episode.turns[1]
+        assert assistant.text == ASSISTANT_REPLY
+        assert assistant.first_token_at is not None and assistant.usage is not None
+        assert assistant.attempts[0].request_id
+    header = json.loads((run_dir / "header.json").read_text())
+    assert header["config"]["simulator"] == "prompted:vllm:user"
+    # Both sides went over HTTP: 5 simulator calls to open, 5 assistant calls, 5 to answer.
+    models = [r.body["model"] for r in server.requests]
+    assert models.count("assistant") == 5 and models.count("user") == 10
+
+
+async def test_evaluate_against_an_openai_compatible_server(server: LoopbackServer, tmp_path: Path) -> None:
+    result = await chatsim.evaluate(
+        model=["vllm:assistant", "vllm:assistant-2"], subset="college_math", limit=5,
+        simulator="prompted:vllm:user", base_url=server.base_url, out_dir=tmp_path,
+    )
+    assert result.models == ["vllm:assistant", "vllm:assistant-2"]
+    group = result.accuracy("vllm:assistant")
+    assert group.episodes == 5 and group.questions == 5
+    gold_b = sum(e.gold == "B" for e in result.episodes if e.model == "vllm:assistant")
+    assert group.accuracy == pytest.approx(gold_b / 5)
+    assert result.accuracy("vllm:assistant", "college_mathematics").episodes == 5
+    assert len(result.episodes) == 10
+    assert (result.run_dir / "summary.json").is_file()
