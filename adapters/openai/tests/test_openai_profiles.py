@@ -197,3 +197,16 @@ def test_importing_the_adapter_does_not_import_torch() -> None:
     code = f"import sys, {modules}; print('torch' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+@TRANSPORTS
+async def test_connection_refused_is_transient(transport: str) -> None:
+    async with LoopbackServer() as server:
+        base_url = server.base_url  # the port is free again once the server has closed
+    adapter = vllm_adapter("m", TargetSettings(base_url=base_url, options={"transport": transport}))
+    try:
+        with pytest.raises(TransientError, match="connection") as info:
+            await adapter.complete(REQUEST, now=time.perf_counter)
+    finally:
+        await adapter.aclose()
+    assert info.value.status_code is None and info.value.__cause__ is not None
