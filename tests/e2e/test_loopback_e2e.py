@@ -18,12 +18,30 @@ from chatsim.testing import LoopbackServer
 pytestmark = pytest.mark.anyio
 
 
-async def test_cli_run_against_an_openai_compatible_server(server: LoopbackServer, tmp_path: Path) -> None:
+async def test_cli_run_against_an_openai_compatible_server(
+    server: LoopbackServer, tmp_path: Path
+) -> None:
     result = await anyio.run_process(
-        [*CHATSIM, "run", "--model", "vllm:assistant", "--base-url", server.base_url,
-         "--simulator", "prompted:vllm:user", "--subset", "college_math", "--limit", "5",
-         "--out", str(tmp_path), "--run-id", "e2e"],
-        env=cli_env(), check=False,
+        [
+            *CHATSIM,
+            "run",
+            "--model",
+            "vllm:assistant",
+            "--base-url",
+            server.base_url,
+            "--simulator",
+            "prompted:vllm:user",
+            "--subset",
+            "college_math",
+            "--limit",
+            "5",
+            "--out",
+            str(tmp_path),
+            "--run-id",
+            "e2e",
+        ],
+        env=cli_env(),
+        check=False,
     )
     out, err = result.stdout.decode(), result.stderr.decode()
     assert result.returncode == 0, err
@@ -47,10 +65,16 @@ async def test_cli_run_against_an_openai_compatible_server(server: LoopbackServe
     assert models.count("assistant") == 5 and models.count("user") == 10
 
 
-async def test_evaluate_against_an_openai_compatible_server(server: LoopbackServer, tmp_path: Path) -> None:
+async def test_evaluate_against_an_openai_compatible_server(
+    server: LoopbackServer, tmp_path: Path
+) -> None:
     result = await chatsim.evaluate(
-        model=["vllm:assistant", "vllm:assistant-2"], subset="college_math", limit=5,
-        simulator="prompted:vllm:user", base_url=server.base_url, out_dir=tmp_path,
+        model=["vllm:assistant", "vllm:assistant-2"],
+        subset="college_math",
+        limit=5,
+        simulator="prompted:vllm:user",
+        base_url=server.base_url,
+        out_dir=tmp_path,
     )
     assert result.models == ["vllm:assistant", "vllm:assistant-2"]
     group = result.accuracy("vllm:assistant")

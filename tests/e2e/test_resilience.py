@@ -21,15 +21,28 @@ from chatsim.testing import Fault, FaultKind, FaultPlan, Latency, LoopbackServer
 
 pytestmark = pytest.mark.anyio
 
-FAST_RETRIES = {"backoff_initial": 0.001, "backoff_max": 0.01, "max_retry_after": 0.01,
-                "attempt_timeout": 0.5, "adaptive_quiet_period": 0.05}
+FAST_RETRIES = {
+    "backoff_initial": 0.001,
+    "backoff_max": 0.01,
+    "max_retry_after": 0.01,
+    "attempt_timeout": 0.5,
+    "adaptive_quiet_period": 0.05,
+}
 SOAK_FAULTS: dict[Fault | FaultKind | str, float] = {
-    FaultKind.RATE_LIMIT: 0.015, FaultKind.RATE_LIMIT_MS: 0.01, FaultKind.RATE_LIMIT_DATE: 0.005,
-    FaultKind.SERVER_ERROR: 0.015, FaultKind.BAD_GATEWAY: 0.005,
-    FaultKind.SERVICE_UNAVAILABLE: 0.01, FaultKind.GATEWAY_TIMEOUT: 0.005,
-    FaultKind.RESET: 0.01, FaultKind.RESET_MID_STREAM: 0.01, FaultKind.MALFORMED_SSE: 0.003,
-    FaultKind.MALFORMED_JSON: 0.002, FaultKind.EMPTY_CHOICES: 0.003,
-    Fault(FaultKind.STALL, stall=2.0): 0.002, FaultKind.CONTEXT_LENGTH: 0.005,
+    FaultKind.RATE_LIMIT: 0.015,
+    FaultKind.RATE_LIMIT_MS: 0.01,
+    FaultKind.RATE_LIMIT_DATE: 0.005,
+    FaultKind.SERVER_ERROR: 0.015,
+    FaultKind.BAD_GATEWAY: 0.005,
+    FaultKind.SERVICE_UNAVAILABLE: 0.01,
+    FaultKind.GATEWAY_TIMEOUT: 0.005,
+    FaultKind.RESET: 0.01,
+    FaultKind.RESET_MID_STREAM: 0.01,
+    FaultKind.MALFORMED_SSE: 0.003,
+    FaultKind.MALFORMED_JSON: 0.002,
+    FaultKind.EMPTY_CHOICES: 0.003,
+    Fault(FaultKind.STALL, stall=2.0): 0.002,
+    FaultKind.CONTEXT_LENGTH: 0.005,
 }
 
 
@@ -38,8 +51,14 @@ async def test_soak_every_episode_recorded_once_with_the_right_reason(tmp_path: 
     plan = FaultPlan(SOAK_FAULTS, seed=7)
     async with LoopbackServer(ReplyScript(ASSISTANT_REPLY), faults=plan) as server:
         config = RunConfig(
-            models=("vllm:assistant",), source="chatbench", selection="all", limit=1000,
-            repeats=2, simulator="scripted", base_url=server.base_url, concurrency=64,
+            models=("vllm:assistant",),
+            source="chatbench",
+            selection="all",
+            limit=1000,
+            repeats=2,
+            simulator="scripted",
+            base_url=server.base_url,
+            concurrency=64,
             policy=FAST_RETRIES,
         )
         setup = prepare_run(config, out_dir=tmp_path, run_id="soak")
@@ -71,8 +90,10 @@ async def test_soak_every_episode_recorded_once_with_the_right_reason(tmp_path: 
                 assert turn.text == ASSISTANT_REPLY  # no partial text from a cut stream
                 assert turn.attempts[-1].outcome == "ok"
     injected = sum(plan.injected.values())
-    print(f"\nsoak: episodes={len(planned)} records={len(data.episodes)} faults={injected} "
-          f"by kind={dict(plan.injected)} recovered={recovered} lost={lost} reasons={dict(reasons)}")
+    print(
+        f"\nsoak: episodes={len(planned)} records={len(data.episodes)} faults={injected} "
+        f"by kind={dict(plan.injected)} recovered={recovered} lost={lost} reasons={dict(reasons)}"
+    )
     assert injected > 200
     assert recovered > 100
     assert lost == reasons[TerminationReason.TARGET_ERROR]
@@ -83,7 +104,9 @@ def _lines(path: Path) -> int:
     return path.read_bytes().count(b"\n") if path.exists() else 0
 
 
-async def _start_and_stop(args: list[str], run_dir: Path, sig: int, after: int) -> subprocess.CompletedProcess[bytes]:
+async def _start_and_stop(
+    args: list[str], run_dir: Path, sig: int, after: int
+) -> subprocess.CompletedProcess[bytes]:
     """Start ``chatsim run``, wait for ``after`` recorded episodes (+ a random beat), signal it."""
     async with await anyio.open_process(args, env=cli_env()) as proc:
         with anyio.fail_after(60):
@@ -102,12 +125,32 @@ async def _start_and_stop(args: list[str], run_dir: Path, sig: int, after: int) 
 def _outcomes(run_dir: Path) -> dict[str, tuple[object, ...]]:
     data = read_run(run_dir)
     assert data.duplicates == 0
-    return {e.episode_id: (e.final_answer, e.correct, e.termination, e.user_messages, e.seed,
-                           [t.text for t in e.turns]) for e in data.episodes}
+    return {
+        e.episode_id: (
+            e.final_answer,
+            e.correct,
+            e.termination,
+            e.user_messages,
+            e.seed,
+            [t.text for t in e.turns],
+        )
+        for e in data.episodes
+    }
 
 
-_OUTCOME_FIELDS = ("episodes", "scored", "questions", "correct", "accuracy", "episode_accuracy",
-                   "ci", "invalid", "forced", "errors", "mean_turns")
+_OUTCOME_FIELDS = (
+    "episodes",
+    "scored",
+    "questions",
+    "correct",
+    "accuracy",
+    "episode_accuracy",
+    "ci",
+    "invalid",
+    "forced",
+    "errors",
+    "mean_turns",
+)
 
 
 def _summary(run_dir: Path) -> dict[str, object]:
@@ -124,9 +167,27 @@ async def test_killed_or_interrupted_run_resumes_to_the_same_result(
 ) -> None:
     script = ReplyScript(ASSISTANT_REPLY, latency=Latency.ms(15, 2))
     async with LoopbackServer(script) as server:
-        base = [*CHATSIM, "run", "--model", "vllm:assistant", "--base-url", server.base_url,
-                "--simulator", "scripted", "--subset", "math", "--limit", "30", "--repeats", "2",
-                "--concurrency", "4", "--out", str(tmp_path), "--quiet"]
+        base = [
+            *CHATSIM,
+            "run",
+            "--model",
+            "vllm:assistant",
+            "--base-url",
+            server.base_url,
+            "--simulator",
+            "scripted",
+            "--subset",
+            "math",
+            "--limit",
+            "30",
+            "--repeats",
+            "2",
+            "--concurrency",
+            "4",
+            "--out",
+            str(tmp_path),
+            "--quiet",
+        ]
         stopped = await _start_and_stop([*base, "--run-id", "cut"], tmp_path / "cut", sig, 8)
         assert stopped.returncode == expected_code
         if sig == signal.SIGINT:
@@ -135,7 +196,9 @@ async def test_killed_or_interrupted_run_resumes_to_the_same_result(
         partial = len(read_run(tmp_path / "cut").episodes)
         assert 8 <= partial < 60
         resumed = await anyio.run_process(
-            [*CHATSIM, "run", "--resume", str(tmp_path / "cut"), "--quiet"], env=cli_env(), check=False
+            [*CHATSIM, "run", "--resume", str(tmp_path / "cut"), "--quiet"],
+            env=cli_env(),
+            check=False,
         )
         assert resumed.returncode == 0, resumed.stderr.decode()
         whole = await anyio.run_process([*base, "--run-id", "whole"], env=cli_env(), check=False)
@@ -146,12 +209,33 @@ async def test_killed_or_interrupted_run_resumes_to_the_same_result(
 
 
 async def test_refused_credentials_stop_the_run_early(tmp_path: Path) -> None:
-    async with LoopbackServer(ReplyScript(ASSISTANT_REPLY), api_key="sk-the-right-key-000000") as server:
+    async with LoopbackServer(
+        ReplyScript(ASSISTANT_REPLY), api_key="sk-the-right-key-000000"
+    ) as server:
         result = await anyio.run_process(
-            [*CHATSIM, "run", "--model", "vllm:assistant", "--base-url", server.base_url,
-             "--simulator", "scripted", "--subset", "chatbench", "--limit", "200",
-             "--concurrency", "8", "--out", str(tmp_path), "--run-id", "r", "--quiet"],
-            env=cli_env({"VLLM_API_KEY": "sk-wrong-key-PLANTED-1234567890"}), check=False,
+            [
+                *CHATSIM,
+                "run",
+                "--model",
+                "vllm:assistant",
+                "--base-url",
+                server.base_url,
+                "--simulator",
+                "scripted",
+                "--subset",
+                "chatbench",
+                "--limit",
+                "200",
+                "--concurrency",
+                "8",
+                "--out",
+                str(tmp_path),
+                "--run-id",
+                "r",
+                "--quiet",
+            ],
+            env=cli_env({"VLLM_API_KEY": "sk-wrong-key-PLANTED-1234567890"}),
+            check=False,
         )
         sent = len(server.requests)
     err = result.stderr.decode()
