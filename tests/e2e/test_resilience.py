@@ -110,7 +110,7 @@ async def _start_and_stop(
     """Start ``chatsim run``, wait for ``after`` recorded episodes (+ a random beat), signal it."""
     async with await anyio.open_process(args, env=cli_env()) as proc:
         with anyio.fail_after(60):
-            while _lines(run_dir / EPISODES_FILE) < after:
+            while _lines(run_dir / EPISODES_FILE) < after:  # noqa: ASYNC110 - polls a file another process writes
                 await anyio.sleep(0.02)
         await anyio.sleep(random.Random(after).uniform(0.0, 0.2))
         proc.send_signal(sig)
