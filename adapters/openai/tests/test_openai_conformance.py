@@ -5,11 +5,11 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import pytest
-from chatsim_openai import OpenAIAdapter, azure_adapter, openai_adapter, vllm_adapter
 
 from chatsim.targets import TargetSettings
 from chatsim.testing._conformance import CONFORMANCE_CHECKS, ConformanceCheck, run_conformance
 from chatsim.testing._server import LoopbackServer
+from chatsim_openai import OpenAIAdapter, azure_adapter, openai_adapter, vllm_adapter
 
 pytestmark = pytest.mark.anyio
 

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import email.utils
 import json
 
 import pytest
-from chatsim_openai import error_from_status, parse_retry_after
 
 from chatsim import (
     AuthenticationError,
@@ -16,6 +14,7 @@ from chatsim import (
     TransientError,
 )
 from chatsim._util._redact import register_secret
+from chatsim_openai import error_from_status
 
 
 def body(message: str = "boom", code: str | None = None) -> bytes:
@@ -55,21 +54,6 @@ def test_insufficient_quota_is_permanent() -> None:
     quota = body("You exceeded your current quota", "insufficient_quota")
     error = error_from_status(429, {}, quota, provider="openai")
     assert type(error) is PermanentError and "insufficient_quota" in str(error)
-
-
-def test_retry_after_forms() -> None:
-    now = 1_700_000_000.0
-    date = email.utils.formatdate(now + 7, usegmt=True)
-    assert parse_retry_after({"retry-after-ms": "1500"}) == 1.5
-    assert parse_retry_after({"retry-after-ms": "250", "retry-after": "9"}) == 0.25
-    assert parse_retry_after({"retry-after": "3"}) == 3.0
-    assert parse_retry_after({"retry-after": "0.5"}) == 0.5
-    assert parse_retry_after({"retry-after": date}, now=lambda: now) == 7.0
-    assert parse_retry_after({"retry-after": date}, now=lambda: now + 60) == 0.0
-    assert parse_retry_after({"retry-after": "-4"}) == 0.0
-    assert parse_retry_after({"retry-after": "soon"}) is None
-    assert parse_retry_after({"retry-after-ms": "nan", "retry-after": "2"}) == 2.0
-    assert parse_retry_after({}) is None
 
 
 def test_retry_after_reaches_the_error() -> None:

@@ -7,7 +7,6 @@ import sys
 import time
 
 import pytest
-from chatsim_openai import OpenAIAdapter, azure_adapter, openai_adapter, vllm_adapter
 
 from chatsim import ConfigError, MissingCredentialError, TransientError
 from chatsim.protocol._types import Message, Role
@@ -15,6 +14,7 @@ from chatsim.targets import TargetRequest, TargetSettings, available_adapters, c
 from chatsim.testing._faults import Fault, FaultKind
 from chatsim.testing._server import LoopbackServer
 from chatsim.testing._server_capacity import RateLimits
+from chatsim_openai import OpenAIAdapter, azure_adapter, openai_adapter, vllm_adapter
 
 pytestmark = pytest.mark.anyio
 

@@ -6,9 +6,10 @@ import itertools
 import json
 
 import pytest
-from chatsim_openai._sse import ChatStream, MalformedReply, parse_chat_body
 from hypothesis import given
 from hypothesis import strategies as st
+
+from chatsim_openai._sse import ChatStream, MalformedReply, parse_chat_body
 
 
 def event(content: str | None = None, finish: str | None = None, **extra: object) -> bytes:

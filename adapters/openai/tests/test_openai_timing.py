@@ -6,12 +6,12 @@ import time
 
 import anyio
 import pytest
-from chatsim_openai import vllm_adapter
 
 from chatsim.protocol._types import Message, Role
 from chatsim.targets import AdapterReply, TargetRequest, TargetSettings
 from chatsim.testing._server import LoopbackServer
 from chatsim.testing._server_script import Latency, ReplyScript
+from chatsim_openai import vllm_adapter
 
 pytestmark = pytest.mark.anyio
 

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-import importlib
-
 import typer
 
+from chatsim.cli._compare import compare_command
+from chatsim.cli._loadtest import loadtest_command
+from chatsim.cli._report import report_command
 from chatsim.cli._run import run_command
 
 __all__ = ["app", "main"]
@@ -17,7 +18,6 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-app.command("run")(run_command)
 
 
 @app.callback()
@@ -32,25 +32,10 @@ def _root(
         raise typer.Exit()
 
 
-def _mount_optional() -> None:
-    """Commands whose modules may import heavier libraries register here, by module name."""
-    for module, attr, name in (
-        ("chatsim.cli._report", "report_command", "report"),
-        ("chatsim.cli._compare", "compare_command", "compare"),
-    ):
-        try:
-            command = getattr(importlib.import_module(module), attr)
-        except (ImportError, AttributeError):
-            continue
-        app.command(name)(command)
-    try:
-        sim_app = importlib.import_module("chatsim.cli._sim").app
-    except (ImportError, AttributeError):
-        return
-    app.add_typer(sim_app, name="sim", help="Check and inspect user simulators.")
-
-
-_mount_optional()
+app.command("run")(run_command)
+app.command("report")(report_command)
+app.command("compare")(compare_command)
+app.command("loadtest")(loadtest_command)
 
 
 def main() -> None:

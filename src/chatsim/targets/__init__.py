@@ -13,7 +13,7 @@ from chatsim.targets._registry import (
     parse_model_spec,
     register_adapter,
 )
-from chatsim.targets._retry import DeadlineExceededError
+from chatsim.targets._retry import DeadlineExceededError, classify, parse_retry_after
 
 __all__ = [
     "AdapterReply",
@@ -30,7 +30,9 @@ __all__ = [
     "TargetRequest",
     "TargetSettings",
     "available_adapters",
+    "classify",
     "create_adapter",
     "parse_model_spec",
+    "parse_retry_after",
     "register_adapter",
 ]

@@ -11,19 +11,27 @@
 
 from chatsim.simulators._scripted import ScriptedSimulator, default_policy
 from chatsim.testing._conformance import (
+    CONFORMANCE_API_KEY,
     CONFORMANCE_CHECKS,
     ConformanceCheck,
     ConformanceFailure,
+    MakeAdapter,
     run_conformance,
 )
 from chatsim.testing._fake_target import FakeTarget, Reply
 from chatsim.testing._faults import Fault, FaultKind, FaultPlan
-from chatsim.testing._server import LoopbackServer, ServerStats
+from chatsim.testing._server import LoopbackServer, RecordedRequest, ServerStats
 from chatsim.testing._server_capacity import Capacity, RateLimits
-from chatsim.testing._server_script import Latency, ReplyContext, ReplyScript
+from chatsim.testing._server_script import (
+    Latency,
+    ReplyContext,
+    ReplyScript,
+    ScriptExhaustedError,
+)
 from chatsim.testing._tiny_model import TinyModelPaths, build_tiny_chatbench
 
 __all__ = [
+    "CONFORMANCE_API_KEY",
     "CONFORMANCE_CHECKS",
     "Capacity",
     "ConformanceCheck",
@@ -33,11 +41,14 @@ __all__ = [
     "FaultKind",
     "FaultPlan",
     "Latency",
+    "MakeAdapter",
     "LoopbackServer",
     "RateLimits",
+    "RecordedRequest",
     "Reply",
     "ReplyContext",
     "ReplyScript",
+    "ScriptExhaustedError",
     "ScriptedSimulator",
     "ServerStats",
     "TinyModelPaths",

@@ -6,7 +6,7 @@ import here.
 """
 
 from chatsim_openai._adapter import DEFAULT_TRANSPORT, TRANSPORTS, OpenAIAdapter
-from chatsim_openai._errors import error_from_status, parse_retry_after
+from chatsim_openai._errors import error_from_status
 from chatsim_openai._factories import azure_adapter, openai_adapter, vllm_adapter
 
 __all__ = [
@@ -16,6 +16,5 @@ __all__ = [
     "azure_adapter",
     "error_from_status",
     "openai_adapter",
-    "parse_retry_after",
     "vllm_adapter",
 ]

@@ -7,11 +7,9 @@ authentication; every other 4xx is permanent (400 context-length included).
 
 from __future__ import annotations
 
-import email.utils
 import json
-import math
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from chatsim._exceptions import (
@@ -22,8 +20,9 @@ from chatsim._exceptions import (
     TransientError,
 )
 from chatsim._util._redact import keep_recorded_headers, scrub
+from chatsim.targets import parse_retry_after  # one parser, the core's
 
-__all__ = ["error_from_status", "parse_retry_after", "request_id_of", "transient"]
+__all__ = ["error_from_status", "request_id_of", "transient"]
 
 _TRANSIENT_4XX = frozenset({408, 409})
 _REQUEST_ID_HEADERS = ("x-request-id", "apim-request-id", "request-id")
@@ -33,34 +32,6 @@ _MAX_MESSAGE = 300
 def _lower(headers: Mapping[str, str] | Iterable[tuple[str, str]]) -> dict[str, str]:
     items = headers.items() if isinstance(headers, Mapping) else headers
     return {k.lower(): v for k, v in items}
-
-
-def parse_retry_after(
-    headers: Mapping[str, str], *, now: Callable[[], float] = time.time
-) -> float | None:
-    """Seconds the server asks us to wait: ``retry-after-ms``, then ``retry-after`` as
-    seconds or as an HTTP-date (relative to the wall clock ``now``). None when absent or
-    unreadable; never negative. ``headers`` must have lower-case names."""
-    millis = headers.get("retry-after-ms")
-    if millis is not None:
-        try:
-            value = float(millis) / 1000.0
-        except ValueError:
-            value = math.nan
-        if math.isfinite(value):
-            return max(0.0, value)
-    raw = headers.get("retry-after")
-    if raw is None:
-        return None
-    try:
-        value = float(raw)
-    except ValueError:
-        try:
-            when = email.utils.parsedate_to_datetime(raw)
-        except (TypeError, ValueError):
-            return None
-        return max(0.0, when.timestamp() - now())
-    return max(0.0, value) if math.isfinite(value) else None
 
 
 def request_id_of(headers: Mapping[str, str]) -> str | None:
@@ -111,11 +82,11 @@ def error_from_status(
         "headers": keep_recorded_headers(lower),
     }
     if status == 429 and code != "insufficient_quota":
-        return RateLimitError(text, retry_after=parse_retry_after(lower), **meta)
+        return RateLimitError(text, retry_after=parse_retry_after(lower, time.time()), **meta)
     if status in (401, 403):
         return AuthenticationError(text, **meta)
     if status >= 500 or status in _TRANSIENT_4XX:
-        return TransientError(text, retry_after=parse_retry_after(lower), **meta)
+        return TransientError(text, retry_after=parse_retry_after(lower, time.time()), **meta)
     return PermanentError(text, **meta)
 
 
