@@ -1,0 +1,148 @@
+"""The served simulator (/v1/completions) against the loopback server."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+
+from chatsim import AuthenticationError, PermanentError, SimulatorError
+from chatsim._util._clock import MonotonicWallClock
+from chatsim.simulators._batcher import BatchItemErrors
+from chatsim.simulators._contract import UserTurnRequest
+from chatsim.simulators._served import ServedSimulator, create_served_simulator, estimate_tokens
+from chatsim.targets import CallPolicy
+from chatsim.testing import Latency, LoopbackServer, ReplyContext, ReplyScript
+
+pytestmark = pytest.mark.anyio
+
+Requests = Callable[..., list[UserTurnRequest]]
+FAST = CallPolicy(backoff_initial=0.0, backoff_max=0.0, max_attempts=3, adaptive=False)
+
+
+def _sim(server: LoopbackServer, **kw: object) -> ServedSimulator:
+    kw.setdefault("policy", FAST)
+    return create_served_simulator("chatbench", base_url=server.base_url, **kw)  # type: ignore[arg-type]
+
+
+async def test_sends_the_text_prompt_with_stop_and_cleans_the_reply(
+    requests_factory: Requests,
+) -> None:
+    async with LoopbackServer(ReplyScript(" Answer: B [END] [USER] more")) as server:
+        sim = _sim(server, temperature=0.8, max_tokens=64)
+        request = requests_factory(2)[1]
+        (turn,) = await sim.generate([request])
+        await sim.aclose()
+    assert turn.text == "Answer: B"
+    (recorded,) = server.completion_requests
+    body = recorded.body
+    assert recorded.path == "/v1/completions"
+    assert body["model"] == "chatbench"
+    assert body["prompt"] == sim.describe_prompt(request)
+    assert body["prompt"].endswith("[USER]")
+    assert body["stop"][0] == "[END]"
+    assert (body["temperature"], body["max_tokens"]) == (0.8, 64)
+    assert body["seed"] == request.seed % 2**31
+    assert turn.usage is not None and turn.usage.completion_tokens > 0
+    assert [a.outcome for a in turn.attempts] == ["ok"]
+    assert turn.started_at is not None and turn.ended_at is not None
+    assert turn.context_trimmed is False
+
+
+async def test_a_batch_runs_concurrently(requests_factory: Requests) -> None:
+    def reply(context: ReplyContext) -> str:
+        return f"turn {context.body['seed']}"
+
+    script = ReplyScript(reply, latency=Latency.ms(30))
+    async with LoopbackServer(script) as server:
+        sim = _sim(server)
+        requests = requests_factory(6, seed=10)
+        turns = await sim.generate(requests)
+        await sim.aclose()
+    assert [t.text for t in turns] == [f"turn {r.seed}" for r in requests]
+    assert server.stats.max_in_flight == 6
+
+
+async def test_transient_errors_are_retried_and_recorded(requests_factory: Requests) -> None:
+    async with LoopbackServer(ReplyScript("Can you explain?")) as server:
+        server.inject("server_error")
+        sim = _sim(server)
+        (turn,) = await sim.generate(requests_factory(1))
+        await sim.aclose()
+    assert turn.text == "Can you explain?"
+    assert [a.outcome for a in turn.attempts] == ["transient", "ok"]
+    assert turn.attempts[0].status_code == 500
+
+
+async def test_a_permanent_error_is_a_simulator_error(requests_factory: Requests) -> None:
+    async with LoopbackServer(ReplyScript("unused")) as server:
+        server.inject("context_length")
+        sim = _sim(server)
+        with pytest.raises(SimulatorError, match="served:chatbench") as info:
+            await sim.generate(requests_factory(1))
+        await sim.aclose()
+    assert isinstance(info.value.__cause__, PermanentError)
+    assert len(server.completion_requests) == 1
+
+
+async def test_api_key_is_sent_and_never_shown(
+    requests_factory: Requests, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    secret = "sk-simulator-secret-123456789"
+    async with LoopbackServer(ReplyScript("hi"), api_key=secret) as server:
+        monkeypatch.setenv("CHATSIM_SIMULATOR_API_KEY", secret)
+        ok = _sim(server)
+        (turn,) = await ok.generate(requests_factory(1))
+        await ok.aclose()
+        bad = _sim(server, api_key="sk-wrong-key-0000000000000")
+        with pytest.raises(SimulatorError) as info:
+            await bad.generate(requests_factory(1))
+        await bad.aclose()
+    assert turn.text == "hi"
+    assert isinstance(info.value.__cause__, AuthenticationError)
+    assert "sk-wrong-key" not in str(info.value)
+
+
+async def test_one_failed_turn_fails_only_itself(requests_factory: Requests) -> None:
+    async with LoopbackServer(ReplyScript("fine")) as server:
+        server.inject("context_length")
+        sim = _sim(server)
+        with pytest.raises(BatchItemErrors) as info:
+            await sim.generate(requests_factory(3))
+        await sim.aclose()
+    outcomes = [type(r).__name__ for r in info.value.results]
+    assert sorted(outcomes) == ["SimulatorError", "UserTurn", "UserTurn"]
+
+
+async def test_long_histories_are_trimmed_to_the_context(requests_factory: Requests) -> None:
+    async with LoopbackServer(ReplyScript("ok")) as server:
+        sim = _sim(server, context_tokens=400, max_tokens=32)
+        short, long_ = requests_factory(2)[1], requests_factory(2, long_history=True)[1]
+        turns = await sim.generate([short, long_])
+        await sim.aclose()
+    assert [t.context_trimmed for t in turns] == [False, True]
+    assert sum("[...]" in r.body["prompt"] for r in server.completion_requests) == 1
+    assert all(estimate_tokens(r.body["prompt"]) <= 400 - 32 for r in server.completion_requests)
+
+
+async def test_the_registry_builds_it_from_a_spec(
+    requests_factory: Requests, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from chatsim.simulators._registry import SimulatorSettings, create_simulator
+
+    async with LoopbackServer(ReplyScript("Answer: C")) as server:
+        monkeypatch.setenv("CHATSIM_SIMULATOR_BASE_URL", server.base_url)
+        sim = create_simulator("served:chatbench", SimulatorSettings(), MonotonicWallClock())
+        assert isinstance(sim, ServedSimulator) and sim.batched is False
+        (turn,) = await sim.generate(requests_factory(1))
+        await sim.aclose()
+    assert turn.text == "Answer: C"
+
+
+def test_a_chat_format_is_refused() -> None:
+    from chatsim import ConfigError
+
+    with pytest.raises(ConfigError, match="text format"):
+        create_served_simulator(
+            "m", base_url="http://127.0.0.1:9/v1", prompt_format="chatbench-chat-v1"
+        )
