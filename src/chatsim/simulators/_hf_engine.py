@@ -53,6 +53,10 @@ class HFEngine:
         """The same loaded model and tokenizer under other options (no reload)."""
         return HFEngine(self.model, self.tokenizer, options, self.format)
 
+    def with_format(self, fmt: PromptFormat) -> HFEngine:
+        """The same loaded model and tokenizer with another prompt format."""
+        return HFEngine(self.model, self.tokenizer, self.options, fmt)
+
     # -- prompts ---------------------------------------------------------------------------
 
     def count_tokens(self, text: str) -> int:
