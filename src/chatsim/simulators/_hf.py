@@ -28,7 +28,7 @@ from chatsim.simulators._contract import SimulatorBackend, UserTurn, UserTurnReq
 from chatsim.simulators._hf_engine import Generated, HFEngine
 from chatsim.simulators._hf_options import DEFAULT_HF_SPEC_REST, HFOptions
 
-__all__ = ["HFSimulator", "create_hf_simulator"]
+__all__ = ["HFOptions", "HFSimulator", "create_hf_simulator"]
 
 
 class HFSimulator(SimulatorBackend):
