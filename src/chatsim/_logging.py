@@ -150,9 +150,46 @@ def shutdown_logging() -> None:
     _remove_owned_handlers(logging.getLogger(_ROOT))
 
 
+class _LibraryLogger:
+    """What ``get_logger`` hands out: structlog's logger once logging is configured (the CLI,
+    ``configure_logging``, an application's own ``structlog.configure``); until then a quiet
+    default, since a library must not print info lines into its caller's stdout: warnings
+    and errors only, to stderr, secrets scrubbed."""
+
+    __slots__ = ("_name",)
+
+    def __init__(self, name: str) -> None:
+        self._name = name
+
+    def __getattr__(self, method: str) -> Any:
+        if structlog.is_configured():
+            return getattr(structlog.get_logger(self._name), method)
+        return getattr(_quiet_default(), method)
+
+
+_quiet: Any = None
+
+
+def _quiet_default() -> Any:
+    global _quiet
+    if _quiet is None:
+        _quiet = structlog.wrap_logger(
+            structlog.PrintLogger(sys.stderr),
+            wrapper_class=structlog.make_filtering_bound_logger(logging.WARNING),
+            processors=[
+                structlog.contextvars.merge_contextvars,
+                structlog.processors.add_log_level,
+                structlog.processors.format_exc_info,
+                scrub_event,
+                structlog.dev.ConsoleRenderer(colors=False),
+            ],
+        )
+    return _quiet
+
+
 def get_logger(name: str = _ROOT) -> Any:
     """A structlog logger under the ``chatsim`` namespace (``name`` should start with it)."""
-    return structlog.get_logger(name)
+    return _LibraryLogger(name)
 
 
 @contextmanager
