@@ -151,3 +151,19 @@ async def test_timeout_keeps_the_turns_so_far() -> None:
 async def test_auth_error_propagates_without_a_record() -> None:
     with pytest.raises(AuthenticationError):
         await _run(_script("hi"), FakeTarget([AuthenticationError("bad key", status_code=401)]))
+
+
+async def test_an_empty_user_turn_is_sampled_again_with_a_new_seed() -> None:
+    seeds: list[int] = []
+
+    def flaky(request: UserTurnRequest) -> str:
+        seeds.append(request.seed)
+        if request.step is SimulatorStep.FIRST and len(seeds) == 1:
+            return ""
+        return "what is 2+2?" if request.step is SimulatorStep.FIRST else "Answer: B"
+
+    record = await _run(flaky, FakeTarget())
+    assert record.termination is TerminationReason.ANSWERED
+    assert record.extra == {"empty_user_turns": 1}
+    assert seeds[0] != seeds[1]
+    assert [t.text for t in record.turns if t.role is Role.USER] == ["what is 2+2?", "Answer: B"]

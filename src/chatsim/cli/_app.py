@@ -8,6 +8,7 @@ from chatsim.cli._compare import compare_command
 from chatsim.cli._loadtest import loadtest_command
 from chatsim.cli._report import report_command
 from chatsim.cli._run import run_command
+from chatsim.cli._sim import sim_app
 
 __all__ = ["app", "main"]
 
@@ -36,6 +37,7 @@ app.command("run")(run_command)
 app.command("report")(report_command)
 app.command("compare")(compare_command)
 app.command("loadtest")(loadtest_command)
+app.add_typer(sim_app, name="sim")
 
 
 def main() -> None:

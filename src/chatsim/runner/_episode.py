@@ -33,6 +33,10 @@ from chatsim.targets import TargetCaller, TargetReply, TargetRequest
 
 __all__ = ["EpisodePlan", "EpisodeSettings", "TurnSource", "run_episode"]
 
+EMPTY_TURN_RESAMPLES = 2
+"""An empty user message is sampled again (new seed) this many times before the episode
+ends with a simulator error. Counted in the record's ``extra["empty_user_turns"]``."""
+
 _BACKSTOP_SLACK = 1.0
 """Seconds the episode's own scope waits past the deadline for the caller to report it."""
 
@@ -75,6 +79,7 @@ class _Transcript:
         self.turns: list[TurnRecord] = []
         self.history: list[Message] = []
         self.user_messages = 0
+        self.empty_resamples = 0
 
     def add_user(self, text: str, requested_at: float, turn: UserTurn, now: float) -> None:
         self.turns.append(
@@ -129,14 +134,21 @@ class _Transcript:
 
 
 async def _user_turn(
-    source: TurnSource, plan: EpisodePlan, transcript: _Transcript, step: SimulatorStep
+    source: TurnSource,
+    plan: EpisodePlan,
+    transcript: _Transcript,
+    step: SimulatorStep,
+    resample: int = 0,
 ) -> UserTurn:
+    # The first sample's seed depends only on the turn index, so runs are reproducible; a
+    # resample (after an empty turn) gets its own.
+    parts = (plan.seed, len(transcript.turns)) + ((resample,) if resample else ())
     request = UserTurnRequest(
         episode_id=plan.episode_id,
         question=plan.question,
         history=tuple(transcript.history),
         step=step,
-        seed=derive_seed(plan.seed, len(transcript.turns)),
+        seed=derive_seed(*parts),
     )
     try:
         return await source.request(request)
@@ -171,14 +183,20 @@ async def _converse(
     while True:
         step = next_step(transcript.user_messages, settings.max_turns)
         requested_at = clock.now()
-        turn = await _user_turn(source, plan, transcript, step)
-        decision = interpret_user_turn(turn.text, step)
+        for resample in range(EMPTY_TURN_RESAMPLES + 1):
+            turn = await _user_turn(source, plan, transcript, step, resample)
+            decision = interpret_user_turn(turn.text, step)
+            if decision.final is not None or decision.message:
+                break
+            transcript.empty_resamples += 1
         transcript.add_user(turn.text, requested_at, turn, clock.now())
         if decision.final is not None:
             return decision.final, termination_for(decision.final, step)
         message = decision.message or ""
         if not message:
-            raise SimulatorError("the simulator produced an empty user message")
+            raise SimulatorError(
+                f"the simulator produced an empty user message {EMPTY_TURN_RESAMPLES + 1} times"
+            )
         transcript.history.append(Message(Role.USER, message))
         transcript.user_messages += 1
         requested_at = clock.now()
@@ -246,4 +264,7 @@ async def run_episode(
         started_at=started_at,
         ended_at=clock.now(),
         error=scrub(error)[:2000] if error else None,
+        extra={"empty_user_turns": transcript.empty_resamples}
+        if transcript.empty_resamples
+        else {},
     )
