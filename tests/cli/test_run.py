@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
 from chatsim.cli import app
@@ -171,6 +172,10 @@ def test_bad_input_fails_clearly(
         ),
         (["--resume", str(tmp_path)], "not a chatsim run directory"),
         (["--model", "fake:a", "--simulator", "scripted", "--repeats", "0"], "repeats"),
+        (["--model", "fake:a", "--simulator", "scripted", "--policy", "warp=9"], "valid fields"),
+        (["--model", "fake:a", "--simulator", "scripted", "--policy", "oops"], "KEY=VALUE"),
+        (["--model", "fake:a", "--simulator", "scripted", "--max-attempts", "0"], "max_attempts"),
+        (["--model", "fake:a", "--simulator", "scripted", "--log-level", "loud"], "log level"),
     ]
     for args, message in cases:
         code, output = _run(cli, *args, "--out", str(tmp_path / "out"))
@@ -208,3 +213,72 @@ def test_baseline_measures_each_model_alone(
     # Resuming a finished run with the baseline adds nothing twice.
     assert _run(cli, "--resume", str(tmp_path / "r"), "--quiet")[0] == 0
     assert len((tmp_path / "r" / "baseline.jsonl").read_text().splitlines()) == 9
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ("question,A,B,C\nq,1,2,3\n", "missing"),
+        ("question,A,B,C,D,answer\nq,1,2,3,4,E\n", "row"),
+        ("question,A,B,C,D,answer\n", "no"),
+        ("", "empty"),
+    ],
+)
+def test_bad_question_files(
+    cli: CliRunner, fake_adapter: list[FakeTarget], tmp_path: Path, content: str, message: str
+) -> None:
+    path = tmp_path / "questions.csv"
+    path.write_text(content)
+    code, output = _run(
+        cli,
+        "--model",
+        "fake:a",
+        "--simulator",
+        "scripted",
+        "--subset",
+        str(path),
+        "--out",
+        str(tmp_path / "out"),
+    )
+    assert code == 2, output
+    assert "questions.csv" in output and message in output.lower(), output
+    assert not (tmp_path / "out").exists()
+
+
+def test_own_question_file_runs(
+    cli: CliRunner, fake_adapter: list[FakeTarget], tmp_path: Path
+) -> None:
+    path = tmp_path / "mine.jsonl"
+    path.write_text(
+        '{"id": "m1", "question": "2+2?", "A": "3", "B": "4", "C": "5", "D": "6", "answer": "B"}\n'
+    )
+    code, output = _run(
+        cli,
+        "--model",
+        "fake:a",
+        "--simulator",
+        "scripted",
+        "--subset",
+        str(path),
+        "--out",
+        str(tmp_path),
+        "--run-id",
+        "r",
+        "--quiet",
+    )
+    assert code == 0, output
+    (episode,) = read_run(tmp_path / "r").episodes
+    assert episode.question_id == "m1" and episode.gold == "B"
+
+
+def test_resume_of_a_half_written_header_is_refused(
+    cli: CliRunner, fake_adapter: list[FakeTarget], tmp_path: Path
+) -> None:
+    run_dir = tmp_path / "r"
+    run_dir.mkdir()
+    (run_dir / "header.json").write_text('{"schema_version": 1, "run_id": "r", "crea')
+    (run_dir / "episodes.jsonl").write_text("")
+    code, output = _run(cli, "--resume", str(run_dir))
+    assert code == 2
+    assert "damaged" in output and "new run" in output
+    assert (run_dir / "episodes.jsonl").read_text() == ""

@@ -48,6 +48,21 @@ def _flag(loc: tuple[int | str, ...]) -> str:
     return _FLAGS.get(field, field.replace("_", "-"))
 
 
+def _policy_overrides(pairs: list[str], **named: Any) -> dict[str, Any]:
+    """``KEY=VALUE`` pairs (values read as JSON where they parse) plus the named flags."""
+    found: dict[str, Any] = {}
+    for pair in pairs:
+        key, sep, raw = pair.partition("=")
+        if not sep or not key.strip():
+            raise ConfigError(f"--policy {pair!r}: use KEY=VALUE, e.g. --policy backoff_max=10")
+        try:
+            found[key.strip()] = json.loads(raw)
+        except json.JSONDecodeError:
+            found[key.strip()] = raw
+    found.update({k: v for k, v in named.items() if v is not None})
+    return found
+
+
 def build_config(overrides: dict[str, Any], resume: Path | None) -> RunConfig:
     """A new run's config (defaults + options), or the stored config with the options applied.
 
@@ -174,6 +189,20 @@ def run_command(
     episode_timeout: Annotated[
         float | None, _Opt(help="Seconds one episode may take (default 1800).")
     ] = None,
+    max_attempts: Annotated[
+        int | None, _Opt(help="Attempts per target call, the first included (default 5).")
+    ] = None,
+    attempt_timeout: Annotated[
+        float | None, _Opt(help="Seconds one attempt may take, streaming included (default 120).")
+    ] = None,
+    rpm: Annotated[
+        float | None, _Opt(help="Requests per minute per target (token bucket).")
+    ] = None,
+    tpm: Annotated[float | None, _Opt(help="Tokens per minute per target (token bucket).")] = None,
+    policy: Annotated[
+        list[str] | None,
+        _Opt(help="Any call-policy field as KEY=VALUE (repeatable), e.g. backoff_max=10."),
+    ] = None,
     out: Annotated[Path, _Opt(help="Directory that holds run directories.")] = Path("runs"),
     run_id: Annotated[
         str | None, _Opt(help="Name of the run directory (default: timestamp).")
@@ -221,11 +250,21 @@ def run_command(
         episode_timeout=episode_timeout,
         baseline=("zero_shot", "five_shot", "free_text") if baseline else None,
     )
+
     resume_hint = {"dir": resume}
     with cli_errors(
         console, hint=lambda: f"resume with: chatsim run --resume {resume_hint['dir']}"
     ):
         configure_logging(None, json=json_logs, level=log_level)  # validates before any output
+        policy_overrides = _policy_overrides(
+            policy or [],
+            max_attempts=max_attempts,
+            attempt_timeout=attempt_timeout,
+            requests_per_minute=rpm,
+            tokens_per_minute=tpm,
+        )
+        if policy_overrides:
+            overrides["policy"] = policy_overrides
         config = build_config(overrides, resume)
         setup = prepare_run(config, out_dir=out, run_id=run_id, resume_dir=resume)
         resume_hint["dir"] = setup.run_dir
