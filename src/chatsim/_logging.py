@@ -105,15 +105,20 @@ def configure_logging(
     *,
     json: bool = False,
     level: str = "info",
+    file_level: str | None = None,
     stream: TextIO | None = None,
 ) -> Path | None:
-    """Route chatsim's events to ``stream`` (stderr) and to ``run_dir/log.jsonl``.
+    """Route chatsim's events to ``stream`` (stderr) at ``level`` and to ``run_dir/log.jsonl``
+    at ``file_level`` (default: the same). The CLI keeps the console quiet under a progress bar
+    while the file keeps every retry.
 
     Calling it again replaces the previous handlers (and closes the previous file). Returns
     the log file's path, or None without a run directory.
     """
-    if level.lower() not in _LEVELS:
-        raise ConfigError(f"unknown log level {level!r}; valid levels: {', '.join(_LEVELS)}")
+    file_level = file_level or level
+    for name in (level, file_level):
+        if name.lower() not in _LEVELS:
+            raise ConfigError(f"unknown log level {name!r}; valid levels: {', '.join(_LEVELS)}")
     structlog.configure(
         processors=[*_shared_processors(), structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
         logger_factory=structlog.stdlib.LoggerFactory(),
@@ -122,7 +127,9 @@ def configure_logging(
     )
     root = logging.getLogger(_ROOT)
     _remove_owned_handlers(root)
-    root.setLevel(level.upper())
+    root.setLevel(
+        min(logging.getLevelName(level.upper()), logging.getLevelName(file_level.upper()))
+    )
     root.propagate = False
     out = stream or sys.stderr
     renderer: Processor = (
@@ -131,6 +138,7 @@ def configure_logging(
         else structlog.dev.ConsoleRenderer(colors=out.isatty())
     )
     console = logging.StreamHandler(out)
+    console.setLevel(level.upper())
     console.setFormatter(_formatter(renderer))
     setattr(console, _OWNED, True)
     root.addHandler(console)
@@ -139,6 +147,7 @@ def configure_logging(
     path = Path(run_dir) / LOG_FILE_NAME
     path.parent.mkdir(parents=True, exist_ok=True)
     file = logging.FileHandler(path, mode="a", encoding="utf-8")
+    file.setLevel(file_level.upper())
     file.setFormatter(_formatter(structlog.processors.JSONRenderer()))
     setattr(file, _OWNED, True)
     root.addHandler(file)

@@ -221,7 +221,10 @@ def run_command(
         _Opt("--baseline", help="Also measure each model alone (zero-shot, 5-shot, free text)."),
     ] = None,
     quiet: Annotated[bool, _Opt("--quiet", "-q", help="No progress bar.")] = False,
-    log_level: Annotated[str, _Opt(help="Log level: debug, info, warning, error.")] = "warning",
+    log_level: Annotated[
+        str,
+        _Opt(help="Console log level (the run's log.jsonl keeps info and up, retries included)."),
+    ] = "error",
     json_logs: Annotated[bool, _Opt("--json-logs", help="Log as JSON lines on stderr.")] = False,
 ) -> None:
     """Run simulated-user conversations against target models and report user-AI accuracy."""
@@ -272,7 +275,7 @@ def run_command(
             _dry_run(setup, out_console)
             anyio.run(setup.aclose)
             return
-        configure_logging(setup.run_dir, json=json_logs, level=log_level)
+        configure_logging(setup.run_dir, json=json_logs, level=log_level, file_level="info")
         try:
             anyio.run(_run, setup, console, quiet)
         except RunInterrupted as exc:

@@ -35,8 +35,8 @@ def _print(table: TextTable, console: Console) -> None:
 def render_summary(
     summary: RunSummary, console: Console | None = None, *, details: bool = False
 ) -> None:
-    """Print the summary: accuracy, AI-alone gap, latency and cost; ``details`` adds
-    consistency, behaviour and recovery tables."""
+    """Print the summary: accuracy, AI-alone gap, latency and cost, and recovery whenever a
+    call failed; ``details`` adds consistency and behaviour (and recovery in any case)."""
     console = console or Console()
     _print(accuracy_text_table(summary), console)
     if summary.baseline:
@@ -45,11 +45,16 @@ def render_summary(
         _print(latency_cost_text_table(summary), console)
         if details:
             _print(behaviour_text_table(summary), console)
+        if details or _had_failures(summary):
             _print(recovery_text_table(summary), console)
     for note in summary.notes:
         console.print(f"[dim]• {note}[/dim]", highlight=False)
     if details:
         console.print(f"[dim]• prices: {summary.price_source}[/dim]", highlight=False)
+
+
+def _had_failures(summary: RunSummary) -> bool:
+    return any(m.recovery.failed_attempts for m in summary.models.values())
 
 
 def render_comparison(comparison: Comparison, console: Console | None = None) -> None:
