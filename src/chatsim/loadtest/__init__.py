@@ -27,10 +27,12 @@ from chatsim.loadtest._config import (
 )
 from chatsim.loadtest._engine import LoadEngine, StageRun
 from chatsim.loadtest._extract import extract, iter_episodes
+from chatsim.loadtest._gc import GcPolicy
 from chatsim.loadtest._lag import LagMonitor
 from chatsim.loadtest._live_stats import LiveStats, ObservedCaller
 from chatsim.loadtest._plots import load_summary_figures
 from chatsim.loadtest._render import as_load_summary, render_load_summary
+from chatsim.loadtest._report import load_test_sections
 from chatsim.loadtest._summary import (
     LOAD_SUMMARY_VERSION,
     LoadSummary,
@@ -46,6 +48,7 @@ __all__ = [
     "DEFAULT_SLO_ERROR_RATE",
     "LOAD_SUMMARY_FILE",
     "LOAD_SUMMARY_VERSION",
+    "GcPolicy",
     "LagMonitor",
     "LiveStats",
     "LoadEngine",
@@ -68,6 +71,7 @@ __all__ = [
     "good_conversations",
     "iter_episodes",
     "load_summary_figures",
+    "load_test_sections",
     "loadtest",
     "read_load_summary",
     "render_load_summary",

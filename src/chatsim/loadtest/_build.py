@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
@@ -166,6 +167,8 @@ def _stage_summary(
     broken = breaches(objectives, ttft.p95, e2e.p95, error_rate)
     mine = [s for s in samples if s.stage == stage.index]
     per_s = (lambda count: count / elapsed) if elapsed > 0 else (lambda count: 0.0)
+    lag_pct = _pct(lag[1])
+    client = _client_figures(stage, mine, len(calls.stage), elapsed, lag_pct)
     return StageSummary(
         index=stage.index,
         load=stage.load,
@@ -194,11 +197,37 @@ def _stage_summary(
         in_flight_mean=float(np.mean([s.in_flight for s in mine])) if mine else None,
         in_flight_max=max((s.in_flight for s in mine), default=None),
         calls_in_flight_max=max((s.calls_in_flight for s in mine), default=None),
-        event_loop_lag=_pct(lag[1]),
+        event_loop_lag=lag_pct,
+        **client,
         met_objectives=not broken,
         breaches=broken,
         series=_series(stage, conv, calls, samples, lag, bucket),
     )
+
+
+CLIENT_BUSY_CPU = 0.8
+"""Share of a core above which the client may be measuring itself."""
+CLIENT_BUSY_LAG = 0.05
+"""Event-loop lag p99 (seconds) above which the client may be measuring itself."""
+
+
+def _client_figures(
+    stage: StageRun, samples: Sequence[Sample], calls: int, elapsed: float, lag: Percentiles
+) -> dict[str, Any]:
+    """The load tester's own cost in the stage: CPU, memory, and whether it was too busy."""
+    cpu = stage.cpu_seconds / elapsed if elapsed > 0 else 0.0
+    rss = [s.rss for s in samples if s.rss is not None]
+    peak_in_flight = max((s.in_flight for s in samples), default=0)
+    per_conversation = None
+    if len(rss) >= 2 and peak_in_flight > 0:
+        per_conversation = max(0, max(rss) - rss[0]) / peak_in_flight
+    return {
+        "client_cpu": cpu,
+        "client_cpu_per_call_ms": 1000 * stage.cpu_seconds / calls if calls else None,
+        "client_busy": cpu > CLIENT_BUSY_CPU or (lag.p99 or 0.0) > CLIENT_BUSY_LAG,
+        "rss_max": max(rss) if rss else None,
+        "memory_per_in_flight": per_conversation,
+    }
 
 
 def find_saturation(stages: Sequence[StageSummary], unit: str) -> Saturation:
@@ -254,9 +283,11 @@ def build_load_summary(
     objectives = objectives_of(config)
     lag_t, lag_v = lag if lag is not None else (np.empty(0), np.empty(0))
     summaries = []
+    in_any = np.zeros(lag_t.shape, dtype=bool)
     for stage in stages:
         assert stage.ended_at is not None
         in_stage = (lag_t >= stage.started_at) & (lag_t < stage.ended_at)
+        in_any |= in_stage
         summaries.append(
             _stage_summary(
                 stage,
@@ -278,7 +309,7 @@ def build_load_summary(
         objectives=objectives,
         stages=summaries,
         saturation=find_saturation(summaries, unit),
-        event_loop_lag=_pct(lag_v),
+        event_loop_lag=_pct(lag_v[in_any]),
         bucket=config.bucket,
         interrupted=interrupted,
     )

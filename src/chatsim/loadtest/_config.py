@@ -70,7 +70,8 @@ class LoadTestConfig(BaseModel):
     users: Annotated[int, Field(ge=1)] | None = None
     """Closed loop: concurrent users (without ``sweep``)."""
     sweep: tuple[Annotated[float, Field(gt=0)], ...] = ()
-    """Loads (rates or user counts) to run one stage each, in increasing order."""
+    """Loads (rates or user counts) to run one stage each, in increasing order (a repeated
+    load runs twice: the first run can serve as a warm-up)."""
     duration: Annotated[float, Field(gt=0)] | None = None
     """Seconds of arrivals per stage."""
     conversations: Annotated[int, Field(ge=1)] | None = None
@@ -118,6 +119,9 @@ class LoadTestConfig(BaseModel):
     simulator_temperature: float = 1.0
     simulator_max_tokens: int = 256
     prompt_format: str | None = None
+    gc_freeze: bool = True
+    """Keep Python's cyclic garbage collector from pausing the run (see ``_gc``): freeze the
+    heap every sample tick, collect fully between stages. False leaves the collector alone."""
     window: Annotated[float, Field(gt=0)] = DEFAULT_WINDOW
     """Seconds of the live view's sliding latency window."""
     bucket: Annotated[float, Field(gt=0)] = DEFAULT_BUCKET
@@ -153,7 +157,7 @@ class LoadTestConfig(BaseModel):
     def loads(self) -> list[float]:
         """The load of each stage, in the order they run."""
         if self.sweep:
-            return sorted(set(self.sweep))
+            return sorted(self.sweep)
         value = self.rate if self.mode == "open" else self.users
         assert value is not None  # checked by the validator
         return [float(value)]

@@ -18,6 +18,7 @@ import itertools
 import math
 import random
 import signal
+import time
 from array import array
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
@@ -30,6 +31,7 @@ from chatsim._exceptions import AuthenticationError
 from chatsim._util._clock import Clock
 from chatsim.loadtest._arrivals import arrival_offsets, user_start_offsets
 from chatsim.loadtest._config import LoadTestConfig
+from chatsim.loadtest._gc import GcPolicy
 from chatsim.loadtest._lag import LagMonitor
 from chatsim.loadtest._live_stats import LiveStats
 from chatsim.questions import Question
@@ -68,6 +70,8 @@ class StageRun:
     """Conversations cancelled unrecorded (drain timeout, Ctrl-C, a refused key)."""
     scheduled: array[float] = field(default_factory=lambda: array("d"))
     """Scheduled start of every conversation, recorded or not (clock time)."""
+    cpu_seconds: float = 0.0
+    """CPU time this process used during the stage (all of it: the client's own cost)."""
 
 
 class LoadEngine:
@@ -96,6 +100,7 @@ class LoadEngine:
         self.interrupted = False
         self.lag: LagMonitor | None = None
         """The lag monitor running alongside, if any (its samples go in the summary)."""
+        self.gc = GcPolicy(stats, enabled=config.gc_freeze)
         self._clock = clock
         self._now = clock.now
         self._sleep: Sleep = sleep or anyio.sleep
@@ -126,16 +131,23 @@ class LoadEngine:
     ) -> None:
         """Run all stages. ``background`` tasks (lag monitor, live view) run alongside and are
         cancelled at the end. Sets ``auth_error`` / ``interrupted`` when the run stopped early."""
-        async with anyio.create_task_group() as tg:
-            self._run_scope = tg.cancel_scope
-            for task in background:
-                tg.start_soon(task)
-            tg.start_soon(self._sample)
-            if handle_signals:
-                tg.start_soon(self._watch_signals)
-            for index, load in enumerate(self.config.loads()):
-                await self._stage(index, load)
-            tg.cancel_scope.cancel()
+        self.gc.start()
+        try:
+            async with anyio.create_task_group() as tg:
+                self._run_scope = tg.cancel_scope
+                for task in background:
+                    tg.start_soon(task)
+                tg.start_soon(self._sample)
+                if handle_signals:
+                    tg.start_soon(self._watch_signals)
+                loads = self.config.loads()
+                for index, load in enumerate(loads):
+                    await self._stage(index, load)
+                    if index + 1 < len(loads):
+                        await self._between_stages()
+                tg.cancel_scope.cancel()
+        finally:
+            self.gc.stop()
 
     def stop(self) -> None:
         """Stop the run now: no new arrivals; running conversations are abandoned."""
@@ -144,7 +156,15 @@ class LoadEngine:
     async def _sample(self) -> None:
         while True:
             self.stats.sample(self._now())
+            self.gc.tick()
             await anyio.sleep(self.config.bucket)
+
+    async def _between_stages(self) -> None:
+        """Collect garbage while nothing runs, and let the lag monitor see that pause before
+        the next stage starts (so it is charged to no stage)."""
+        self.gc.stage_boundary()
+        interval = self.lag.interval if self.lag is not None else 0.0
+        await anyio.sleep(2 * interval)
 
     async def _watch_signals(self) -> None:
         with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
@@ -157,12 +177,15 @@ class LoadEngine:
         stage = StageRun(index, load, started_at=self._now())
         self.stages.append(stage)
         self.stats.stage, self.stats.load = index, load
+        self.stats.sample(stage.started_at)
+        cpu = time.process_time()
         try:
             if self.config.mode == "open":
                 await self._open_loop(stage)
             else:
                 await self._closed_loop(stage)
         finally:
+            stage.cpu_seconds = time.process_time() - cpu
             stage.ended_at = self._now()
             if stage.window_end is None:
                 stage.window_end = stage.ended_at

@@ -8,6 +8,8 @@ append per call): at thousands of calls per second it must not show up in a prof
 from __future__ import annotations
 
 import math
+import os
+import sys
 from collections import deque
 from dataclasses import dataclass, field
 
@@ -17,7 +19,20 @@ from chatsim._exceptions import TargetError
 from chatsim._util._clock import Clock
 from chatsim.targets import CallPolicy, TargetAdapter, TargetCaller, TargetReply, TargetRequest
 
-__all__ = ["LiveStats", "ObservedCaller", "Sample"]
+__all__ = ["LiveStats", "ObservedCaller", "Sample", "resident_memory"]
+
+_PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
+
+
+def resident_memory() -> int | None:
+    """This process's resident set size in bytes now (Linux), else None."""
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        with open("/proc/self/statm", "rb") as fh:
+            return int(fh.read().split()[1]) * _PAGE
+    except (OSError, ValueError, IndexError):
+        return None
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,6 +44,8 @@ class Sample:
     arrivals: int
     in_flight: int
     calls_in_flight: int
+    rss: int | None = None
+    """Resident memory of the process, bytes (Linux)."""
 
 
 @dataclass(slots=True)
@@ -71,7 +88,9 @@ class LiveStats:
 
     def sample(self, now: float) -> Sample:
         """Record (and return) the counters at ``now``."""
-        point = Sample(now, self.stage, self.arrivals, self.in_flight, self.calls_in_flight)
+        point = Sample(
+            now, self.stage, self.arrivals, self.in_flight, self.calls_in_flight, resident_memory()
+        )
         self.samples.append(point)
         return point
 

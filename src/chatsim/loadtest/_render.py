@@ -54,11 +54,13 @@ def _throughput_table(s: LoadSummary) -> Table:
 def _latency_table(s: LoadSummary) -> Table:
     unit = "rate" if s.mode == "open" else "users"
     table = Table(
-        caption="ms; sched: from the scheduled time (client queueing included)",
+        caption="ms; sched: from the scheduled time (client queueing included); late: "
+        "conversations' start delay; lag: client event loop; cpu: client, share of a core",
         caption_justify="left",
     )
     table.add_column(unit, justify="right")
-    for name in ("TTFT p50/p95", "sched p95", "E2E p50/p95", "sched p95", "late p95", "lag p99"):
+    names = ("TTFT p50/p95", "sched p95", "E2E p50/p95", "sched p95", "late p95", "lag p99")
+    for name in (*names, "cpu"):
         table.add_column(name, justify="right")
     for st in s.stages:
         table.add_row(
@@ -69,6 +71,7 @@ def _latency_table(s: LoadSummary) -> Table:
             _ms(st.e2e_scheduled.p95),
             _ms(st.start_lag.p95),
             _ms(st.event_loop_lag.p99),
+            Text(f"{st.client_cpu:.0%}", style="red" if st.client_busy else ""),
         )
     return table
 
@@ -99,6 +102,14 @@ def render_load_summary(summary: LoadSummary | Mapping[str, Any], console: Conso
             f"max {_ms(lag.max)} ms",
             markup=False,
             highlight=False,
+        )
+    busy = [f"{st.load:g}" for st in s.stages if st.client_busy]
+    if busy:
+        console.print(
+            f"warning: the load tester itself was busy at load {', '.join(busy)} (cpu > 80% or "
+            "loop lag p99 > 50 ms): those figures may measure the client, not the target",
+            style="yellow",
+            markup=False,
         )
     if s.interrupted:
         console.print("the load test was stopped early", style="yellow")
