@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+import io
 import statistics
 import subprocess
 import sys
@@ -11,6 +12,7 @@ from pathlib import Path
 
 import anyio
 import pytest
+from rich.console import Console
 
 import chatsim.loadtest
 from chatsim import AuthenticationError, ConfigError
@@ -125,3 +127,14 @@ def test_public_surface_and_light_import() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == ""
+
+
+async def test_live_view_draws_while_the_run_goes(tmp_path: Path) -> None:
+    out = io.StringIO()
+    console = Console(file=out, force_terminal=True, width=100, color_system=None)
+    await loadtest(
+        "fake:m", adapter=FakeTarget(delay=0.005), rate=40.0, duration=0.6, out_dir=tmp_path,
+        live=console,
+    )  # fmt: skip
+    text = out.getvalue()
+    assert "load test fake:m" in text and "in flight" in text and "loop lag" in text
