@@ -283,6 +283,7 @@ def scale(args: argparse.Namespace) -> None:
                 drain_timeout=0.0,
                 out_dir=Path(tmp),
                 slo_error_rate=None,
+                gc_freeze=not args.no_gc_freeze,
             )
         )
         wall = time.perf_counter() - started
