@@ -95,3 +95,10 @@ def test_scripted_spec_and_default_without_gpu() -> None:
     sim = create_simulator("scripted", SimulatorSettings(), MonotonicWallClock())
     assert isinstance(sim, ScriptedSimulator)
     assert default_simulator_spec(("gpt-4o",)) == "prompted:gpt-4o"  # CI has no GPU
+
+
+def test_unknown_hf_option_names_the_valid_ones() -> None:
+    pytest.importorskip("torch")
+    settings = SimulatorSettings(options={"load_in_9bit": True})
+    with pytest.raises(ConfigError, match="load_in_8bit"):
+        create_simulator("hf:/nonexistent+/nonexistent", settings, MonotonicWallClock())

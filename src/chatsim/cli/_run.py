@@ -48,17 +48,23 @@ def _flag(loc: tuple[int | str, ...]) -> str:
     return _FLAGS.get(field, field.replace("_", "-"))
 
 
-def _policy_overrides(pairs: list[str], **named: Any) -> dict[str, Any]:
-    """``KEY=VALUE`` pairs (values read as JSON where they parse) plus the named flags."""
+def _key_values(pairs: list[str], flag: str) -> dict[str, Any]:
+    """``KEY=VALUE`` pairs; values are read as JSON where they parse (numbers, true, ...)."""
     found: dict[str, Any] = {}
     for pair in pairs:
         key, sep, raw = pair.partition("=")
         if not sep or not key.strip():
-            raise ConfigError(f"--policy {pair!r}: use KEY=VALUE, e.g. --policy backoff_max=10")
+            raise ConfigError(f"{flag} {pair!r}: use KEY=VALUE, e.g. {flag} backoff_max=10")
         try:
             found[key.strip()] = json.loads(raw)
         except json.JSONDecodeError:
             found[key.strip()] = raw
+    return found
+
+
+def _policy_overrides(pairs: list[str], **named: Any) -> dict[str, Any]:
+    """``--policy KEY=VALUE`` pairs plus the named policy flags that were given."""
+    found = _key_values(pairs, "--policy")
     found.update({k: v for k, v in named.items() if v is not None})
     return found
 
@@ -165,6 +171,13 @@ def run_command(
     simulator_max_tokens: Annotated[
         int | None, _Opt(help="Max tokens per simulated user turn.")
     ] = None,
+    simulator_option: Annotated[
+        list[str] | None,
+        _Opt(
+            help="Simulator backend option KEY=VALUE (repeatable), e.g. load_in_8bit=true, "
+            "max_batch_size=64."
+        ),
+    ] = None,
     prompt_format: Annotated[
         str | None, _Opt(help="Simulator prompt format name or JSON/TOML file.")
     ] = None,
@@ -268,6 +281,8 @@ def run_command(
         )
         if policy_overrides:
             overrides["policy"] = policy_overrides
+        if simulator_option:
+            overrides["simulator_options"] = _key_values(simulator_option, "--simulator-option")
         config = build_config(overrides, resume)
         setup = prepare_run(config, out_dir=out, run_id=run_id, resume_dir=resume)
         resume_hint["dir"] = setup.run_dir

@@ -10,6 +10,7 @@ Backends with heavy dependencies are imported only when named.
 
 from __future__ import annotations
 
+import dataclasses
 import importlib.util
 import os
 from collections.abc import AsyncIterator
@@ -125,6 +126,12 @@ def create_simulator(spec: str, settings: SimulatorSettings, clock: Clock) -> Si
         options.setdefault("max_new_tokens", settings.max_tokens)
         if settings.prompt_format:
             options.setdefault("prompt_format", settings.prompt_format)
+        valid = sorted(f.name for f in dataclasses.fields(HFOptions))
+        unknown = sorted(set(options) - set(valid))
+        if unknown:
+            raise ConfigError(
+                f"unknown simulator option(s) {unknown} for hf:; valid: {', '.join(valid)}"
+            )
         return create_hf_simulator(rest or DEFAULT_HF_SPEC[3:], HFOptions(**options))
     raise UnknownNameError(
         "simulator", kind, [f"{k}:..." if k != "scripted" else k for k in SIMULATOR_KINDS]
