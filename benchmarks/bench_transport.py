@@ -30,10 +30,10 @@ from dataclasses import dataclass
 import aiohttp
 import openai
 from _loopback import loopback_server, pin_to_core
-from chatsim_openai import vllm_adapter
 
 from chatsim.protocol._types import Message, Role
 from chatsim.targets import TargetCaller, TargetRequest, TargetSettings
+from chatsim_openai import vllm_adapter
 
 MODEL = "bench"
 CONVERSATION = (
