@@ -282,3 +282,39 @@ def test_resume_of_a_half_written_header_is_refused(
     assert code == 2
     assert "damaged" in output and "new run" in output
     assert (run_dir / "episodes.jsonl").read_text() == ""
+
+
+@pytest.mark.parametrize(
+    ("model", "variable"),
+    [
+        ("gpt-4o", "OPENAI_API_KEY"),
+        ("azure:my-deployment", "AZURE_OPENAI_ENDPOINT"),
+        ("vllm:llama", "CHATSIM_VLLM_BASE_URL"),
+    ],
+)
+def test_missing_credentials_fail_before_anything_naming_the_variable(
+    cli: CliRunner, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, model: str, variable: str
+) -> None:
+    for name in (
+        "OPENAI_API_KEY",
+        "OPENAI_BASE_URL",
+        "AZURE_OPENAI_ENDPOINT",
+        "AZURE_OPENAI_API_KEY",
+        "CHATSIM_VLLM_BASE_URL",
+        "VLLM_API_KEY",
+    ):
+        monkeypatch.delenv(name, raising=False)
+    code, output = _run(
+        cli,
+        "--model",
+        model,
+        "--simulator",
+        "scripted",
+        "--subset",
+        "college_math",
+        "--out",
+        str(tmp_path / "out"),
+    )
+    assert code == 2, output
+    assert variable in output
+    assert not (tmp_path / "out").exists()
