@@ -117,10 +117,16 @@ def report_command(
             out = summary.model_dump(mode="json")
             if data.judge:  # kept beside the summary, never inside accuracy
                 out["judge"] = [s.model_dump(mode="json") for s in judge_summary(data.judge)]
+            if data.load_summary is not None:
+                out["load"] = data.load_summary
             sys.stdout.write(json.dumps(out, indent=2) + "\n")
         else:
             render_summary(summary, Console(), details=True)
             _render_judge(data, Console())
+            if data.load_summary is not None:
+                from chatsim.loadtest import render_load_summary
+
+                render_load_summary(data.load_summary, Console())
         for fmt, out_dir in (("csv", csv), ("parquet", parquet)):
             if out_dir is not None:
                 paths = export_tables(data, out_dir, fmt)  # type: ignore[arg-type]

@@ -25,13 +25,13 @@ from chatsim.loadtest._think import ThinkingTurnSource
 from chatsim.questions import load_questions
 from chatsim.recording import (
     EPISODES_FILE,
+    LOAD_SUMMARY_FILE,
     EpisodeWriter,
     RunHeader,
     create_run_dir,
     write_json_atomic,
 )
-from chatsim.runner import TurnSource
-from chatsim.runner._run import _versions
+from chatsim.runner import TurnSource, package_versions
 from chatsim.simulators import SimulatorBackend
 from chatsim.simulators._registry import SimulatorSettings, create_simulator, open_turn_source
 from chatsim.targets import CallPolicy, TargetAdapter, TargetSettings, create_adapter
@@ -45,7 +45,6 @@ __all__ = [
     "summarize_load_run",
 ]
 
-LOAD_SUMMARY_FILE = "load_summary.json"
 """Written next to ``episodes.jsonl`` (the same name as ``chatsim.report``'s constant)."""
 
 Sleep = Callable[[float], Awaitable[None]]
@@ -107,7 +106,7 @@ def _header(config: LoadTestConfig, run_id: str, clock: Clock) -> RunHeader:
         created_at=clock.now(),
         kind="loadtest",
         config=data,
-        versions=_versions(),
+        versions=package_versions(),
         seed=config.seed,
         planned_episodes=planned,
     )

@@ -11,6 +11,7 @@ from chatsim.recording._records import (
 from chatsim.recording._run_dir import (
     EPISODES_FILE,
     HEADER_FILE,
+    LOAD_SUMMARY_FILE,
     LOG_FILE,
     SUMMARY_FILE,
     EpisodeWriter,
@@ -27,6 +28,7 @@ from chatsim.recording._run_dir import (
 __all__ = [
     "EPISODES_FILE",
     "HEADER_FILE",
+    "LOAD_SUMMARY_FILE",
     "LOG_FILE",
     "SCHEMA_VERSION",
     "SUMMARY_FILE",

@@ -6,6 +6,7 @@ Layout::
     RUN_DIR/episodes.jsonl   one EpisodeRecord per line, appended and flushed per episode
     RUN_DIR/summary.json     the summary, rewritten atomically at the end (derived data)
     RUN_DIR/log.jsonl        structured log
+    RUN_DIR/load_summary.json   load tests only: throughput, latency over time, goodput
 
 Why append-and-flush: a finished episode reaches the kernel before the next one starts, so a
 killed process (SIGKILL, OOM) loses at most the line being written. That torn last line is
@@ -30,6 +31,7 @@ from chatsim.recording._records import SCHEMA_VERSION, EpisodeRecord, RunHeader
 __all__ = [
     "EPISODES_FILE",
     "HEADER_FILE",
+    "LOAD_SUMMARY_FILE",
     "LOG_FILE",
     "SUMMARY_FILE",
     "EpisodeWriter",
@@ -47,6 +49,7 @@ HEADER_FILE = "header.json"
 EPISODES_FILE = "episodes.jsonl"
 SUMMARY_FILE = "summary.json"
 LOG_FILE = "log.jsonl"
+LOAD_SUMMARY_FILE = "load_summary.json"
 
 
 def write_json_atomic(path: Path, data: Any) -> None:

@@ -14,14 +14,13 @@ from chatsim.metrics._cost import PriceTable
 from chatsim.metrics._stats import DEFAULT_RESAMPLES, DEFAULT_SEED, IntervalMethod
 from chatsim.metrics._summary import RunSummary, summarize
 from chatsim.questions import Question
-from chatsim.recording import RunData, read_run
+from chatsim.recording import LOAD_SUMMARY_FILE, RunData, read_run
 from chatsim.recording._records import EpisodeRecord
 from chatsim.report._judge import JudgeRecord, read_judge
 
 __all__ = ["LOAD_SUMMARY_FILE", "ReportData", "load_report_data", "summarize_run"]
 
 #: Written by load tests (issue 6); rendered by ``report`` when present.
-LOAD_SUMMARY_FILE = "load_summary.json"
 
 
 @dataclass(frozen=True)

@@ -126,9 +126,14 @@ def _series_figure(name: str, rows: list[dict[str, Any]]) -> Any:
 
 
 def load_summary_sections(data: ReportData, summary: RunSummary) -> Sequence[Section]:
-    """The generic rendering of ``load_summary.json`` (see the module docstring)."""
+    """``load_summary.json``: the load test's own sections (stages, saturation, plots) for a
+    ``chatsim loadtest`` run; a generic rendering of any other load summary."""
     if data.load_summary is None:
         return []
+    if "stages" in data.load_summary and "saturation" in data.load_summary:
+        from chatsim.loadtest import load_test_sections
+
+        return list(load_test_sections(data, summary))
     scalars = list(_flatten(data.load_summary))
     parts = [html_table(None, scalars)] if scalars else []
     parts += [figure_html(_series_figure(n, rows)) for n, rows in _series(data.load_summary)]

@@ -8,6 +8,7 @@ from chatsim.runner._run import (
     RunOutcome,
     RunSetup,
     execute_run,
+    package_versions,
     plan_episodes,
     prepare_run,
 )
@@ -27,6 +28,7 @@ __all__ = [
     "derive_seed",
     "episode_id",
     "execute_run",
+    "package_versions",
     "plan_episodes",
     "prepare_run",
     "run_episode",

@@ -45,6 +45,7 @@ __all__ = [
     "RunOutcome",
     "RunSetup",
     "execute_run",
+    "package_versions",
     "plan_episodes",
     "prepare_run",
 ]
@@ -105,7 +106,8 @@ class RunOutcome:
     """AI-alone answers added (``RunConfig.baseline``)."""
 
 
-def _versions() -> dict[str, str]:
+def package_versions() -> dict[str, str]:
+    """Versions of Python and the packages that shape results, for run headers."""
     found = {"python": platform.python_version()}
     for name in (
         "chatsim",
@@ -219,7 +221,7 @@ def _header(setup: RunSetup) -> RunHeader:
         run_id=setup.run_id,
         created_at=setup.clock.now(),
         config=setup.config.model_dump(mode="json"),
-        versions=_versions(),
+        versions=package_versions(),
         seed=setup.config.seed,
         planned_episodes=len(setup.plans),
     )
