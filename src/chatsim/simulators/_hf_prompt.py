@@ -11,7 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from chatsim._exceptions import ConfigError
-from chatsim.protocol import PromptFormat, get_format, load_format, render_text
+from chatsim.protocol import PromptFormat, fit_history, get_format, load_format, render_text
 from chatsim.protocol._render import substitute
 from chatsim.simulators._contract import UserTurnRequest
 
@@ -68,8 +68,6 @@ def build_prompt(
     history = request.history
     trimmed = False
     if count_tokens is not None and budget is not None:
-        from chatsim.protocol import fit_history
-
         history, trimmed = fit_history(
             fmt,
             request.question,

@@ -114,9 +114,7 @@ def _train_tokenizer(texts: list[str], vocab_size: int) -> Any:
         single="<s> $A", pair="<s> $A <s> $B", special_tokens=[("<s>", 1)]
     )
     fast: Any = transformers.PreTrainedTokenizerFast  # untyped in transformers' stubs
-    return fast(
-        tokenizer_object=tok, bos_token="<s>", eos_token="</s>", unk_token="<unk>"
-    )
+    return fast(tokenizer_object=tok, bos_token="<s>", eos_token="</s>", unk_token="<unk>")
 
 
 def _training_texts(prompt_format: str, count: int, seed: int) -> list[str]:
