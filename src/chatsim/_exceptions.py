@@ -153,4 +153,12 @@ class AuthenticationError(TargetError):
 
 
 class SimulatorError(ChatsimError):
-    """The simulated user could not produce a turn."""
+    """The simulated user could not produce a turn.
+
+    ``attempts`` holds the HTTP attempts of a served or prompted simulator's failed turn, so
+    the record keeps them (empty for local backends).
+    """
+
+    def __init__(self, message: str, *, attempts: list[Any] | None = None) -> None:
+        super().__init__(message)
+        self.attempts: list[Any] = list(attempts or [])

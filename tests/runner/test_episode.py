@@ -167,3 +167,22 @@ async def test_an_empty_user_turn_is_sampled_again_with_a_new_seed() -> None:
     assert record.extra == {"empty_user_turns": 1}
     assert seeds[0] != seeds[1]
     assert [t.text for t in record.turns if t.role is Role.USER] == ["what is 2+2?", "Answer: B"]
+
+
+async def test_a_failed_http_simulator_turn_keeps_its_attempts() -> None:
+    from chatsim import TransientError
+    from chatsim.protocol import get_format
+    from chatsim.simulators import PromptedSimulator
+
+    policy = CallPolicy(max_attempts=2, backoff_initial=0, backoff_max=0)
+    sim_caller = TargetCaller(FakeTarget([TransientError("503", status_code=503)] * 2), policy)
+    simulator = PromptedSimulator(sim_caller, get_format("chatbench-chat-v1"), spec="prompted:x")
+    plan = EpisodePlan("m|q|0", "m", QUESTION, 0, seed=7)
+    caller = TargetCaller(FakeTarget(), policy)
+    record = await run_episode(
+        plan, _settings(), DirectTurnSource(simulator), caller, MonotonicWallClock()
+    )
+    assert record.termination is TerminationReason.SIMULATOR_ERROR
+    (turn,) = record.turns
+    assert turn.role is Role.USER and turn.text == ""
+    assert [(a.outcome, a.status_code) for a in turn.attempts] == [("transient", 503)] * 2

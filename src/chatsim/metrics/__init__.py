@@ -25,6 +25,7 @@ from chatsim.metrics._paired import PairedDifference, paired_difference
 from chatsim.metrics._questions import ConsistencySummary, QuestionRow, pass_hat_k, question_table
 from chatsim.metrics._recovery import RecoverySummary
 from chatsim.metrics._render import render_comparison, render_summary
+from chatsim.metrics._simulator import SimulatorSummary, simulator_summary
 from chatsim.metrics._stats import (
     DEFAULT_RESAMPLES,
     DEFAULT_SEED,
@@ -65,6 +66,7 @@ __all__ = [
     "QuestionRow",
     "RecoverySummary",
     "RunSummary",
+    "SimulatorSummary",
     "accuracy_table",
     "call_timings",
     "cluster_bootstrap_interval",
@@ -81,6 +83,7 @@ __all__ = [
     "render_comparison",
     "render_summary",
     "se_interval",
+    "simulator_summary",
     "stated_answer",
     "summarize",
     "verdict",

@@ -47,10 +47,24 @@ def render_summary(
             _print(behaviour_text_table(summary), console)
         if details or _had_failures(summary):
             _print(recovery_text_table(summary), console)
-    for note in summary.notes:
+    for note in [*summary.notes, *_simulator_notes(summary)]:
         console.print(f"[dim]• {note}[/dim]", highlight=False)
     if details:
         console.print(f"[dim]• prices: {summary.price_source}[/dim]", highlight=False)
+
+
+def _simulator_notes(summary: RunSummary) -> list[str]:
+    notes = []
+    for name, model in summary.models.items():
+        sim = model.simulator
+        if sim.context_trimmed_turns:
+            notes.append(
+                f"{name}: {sim.context_trimmed_turns} of {sim.user_turns} simulator prompts "
+                f"({sim.context_trimmed_episodes} episodes) were shortened to fit its context"
+            )
+        if sim.empty_turns_resampled:
+            notes.append(f"{name}: {sim.empty_turns_resampled} empty user turns were resampled")
+    return notes
 
 
 def _had_failures(summary: RunSummary) -> bool:

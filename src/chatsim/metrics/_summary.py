@@ -15,6 +15,7 @@ from chatsim.metrics._gap import GapRow, baseline_gaps
 from chatsim.metrics._latency import LatencySummary, latency_summary
 from chatsim.metrics._questions import ConsistencySummary, QuestionRow, consistency, question_table
 from chatsim.metrics._recovery import RecoverySummary, recovery_summary
+from chatsim.metrics._simulator import SimulatorSummary, simulator_summary
 from chatsim.metrics._stats import DEFAULT_RESAMPLES, DEFAULT_SEED, IntervalMethod
 from chatsim.recording._records import EpisodeRecord
 
@@ -34,6 +35,7 @@ class ModelSummary(GroupSummary):
     latency: LatencySummary
     recovery: RecoverySummary
     cost: CostSummary
+    simulator: SimulatorSummary
 
 
 class RunSummary(BaseModel):
@@ -99,6 +101,7 @@ def _model_summary(
         latency=latency_summary(episodes),
         recovery=recovery_summary(episodes),
         cost=cost_summary(model, episodes, context.prices),
+        simulator=simulator_summary(episodes),
         **base.model_dump(),
     )
 

@@ -115,6 +115,23 @@ class _Transcript:
         )
         self.history.append(Message(Role.ASSISTANT, reply.text))
 
+    def add_failed_user(self, error: SimulatorError, requested_at: float, now: float) -> None:
+        # Only a turn that made HTTP attempts is worth a record of its own: it keeps them.
+        if not error.attempts:
+            return
+        self.turns.append(
+            TurnRecord(
+                index=len(self.turns),
+                role=Role.USER,
+                text="",
+                requested_at=requested_at,
+                started_at=error.attempts[0].started_at,
+                ended_at=now,
+                attempts=list(error.attempts),
+                finish_reason="error",
+            )
+        )
+
     def add_failed_assistant(self, error: TargetError, requested_at: float, now: float) -> None:
         # The failed turn keeps its attempts so recovery metrics can see them; no text.
         attempts = list(error.attempts)
@@ -155,7 +172,7 @@ async def _user_turn(
     except SimulatorError:
         raise
     except TargetError as exc:  # a prompted simulator's own target failed
-        raise SimulatorError(f"simulator call failed: {exc}") from exc
+        raise SimulatorError(f"simulator call failed: {exc}", attempts=exc.attempts) from exc
 
 
 def _target_request(settings: EpisodeSettings, history: list[Message]) -> TargetRequest:
@@ -184,7 +201,11 @@ async def _converse(
         step = next_step(transcript.user_messages, settings.max_turns)
         requested_at = clock.now()
         for resample in range(EMPTY_TURN_RESAMPLES + 1):
-            turn = await _user_turn(source, plan, transcript, step, resample)
+            try:
+                turn = await _user_turn(source, plan, transcript, step, resample)
+            except SimulatorError as exc:
+                transcript.add_failed_user(exc, requested_at, clock.now())
+                raise
             decision = interpret_user_turn(turn.text, step)
             if decision.final is not None or decision.message:
                 break

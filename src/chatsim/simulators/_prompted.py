@@ -56,7 +56,9 @@ class PromptedSimulator(SimulatorBackend):
         try:
             reply = await self.caller.call(self._request(request))
         except TargetError as exc:
-            raise SimulatorError(f"prompted simulator {self.spec} failed: {exc}") from exc
+            raise SimulatorError(
+                f"prompted simulator {self.spec} failed: {exc}", attempts=exc.attempts
+            ) from exc
         return UserTurn(
             text=clean_generated(reply.text),
             usage=reply.usage,

@@ -201,7 +201,9 @@ class ServedSimulator(SimulatorBackend):
         try:
             reply = await self.caller.call(self._request(prompt, request))
         except TargetError as exc:
-            raise SimulatorError(f"served simulator {self.spec} failed: {exc}") from exc
+            raise SimulatorError(
+                f"served simulator {self.spec} failed: {exc}", attempts=exc.attempts
+            ) from exc
         return UserTurn(
             text=clean_generated(reply.text, self.format.stop, self.format.labels),
             usage=reply.usage,
