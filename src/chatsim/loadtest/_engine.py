@@ -113,15 +113,8 @@ class LoadEngine:
         self._numbers = itertools.count()
         self._slots = anyio.Semaphore(config.max_in_flight)
         self._users_left = 0
-        self._settings = EpisodeSettings(
-            run_id=run_id,
-            simulator_spec=simulator_spec,
-            max_turns=config.max_turns,
-            system_prompt=config.system_prompt,
-            temperature=config.target_temperature,
-            max_tokens=config.target_max_tokens,
-            stream=config.stream,
-            timeout=config.episode_timeout,
+        self._settings = EpisodeSettings.from_config(
+            config, run_id=run_id, simulator_spec=simulator_spec
         )
 
     # --- the run

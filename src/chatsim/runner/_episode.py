@@ -31,7 +31,13 @@ from chatsim.runner._seeds import derive_seed
 from chatsim.simulators import UserTurn, UserTurnRequest
 from chatsim.targets import TargetCaller, TargetReply, TargetRequest
 
-__all__ = ["EpisodePlan", "EpisodeSettings", "TurnSource", "run_episode"]
+__all__ = [
+    "ConversationConfig",
+    "EpisodePlan",
+    "EpisodeSettings",
+    "TurnSource",
+    "run_episode",
+]
 
 EMPTY_TURN_RESAMPLES = 2
 """An empty user message is sampled again (new seed) this many times before the episode
@@ -58,6 +64,24 @@ class EpisodePlan:
     seed: int
 
 
+class ConversationConfig(Protocol):
+    """The configuration fields that shape a conversation (``RunConfig``, ``LoadTestConfig``)."""
+
+    # Read-only properties, so frozen pydantic models satisfy the protocol.
+    @property
+    def max_turns(self) -> int: ...
+    @property
+    def system_prompt(self) -> str | None: ...
+    @property
+    def target_temperature(self) -> float | None: ...
+    @property
+    def target_max_tokens(self) -> int | None: ...
+    @property
+    def stream(self) -> bool: ...
+    @property
+    def episode_timeout(self) -> float | None: ...
+
+
 @dataclass(frozen=True, slots=True)
 class EpisodeSettings:
     """Per-run settings every episode shares."""
@@ -70,6 +94,21 @@ class EpisodeSettings:
     max_tokens: int | None
     stream: bool
     timeout: float | None
+
+    @classmethod
+    def from_config(
+        cls, config: ConversationConfig, *, run_id: str, simulator_spec: str
+    ) -> EpisodeSettings:
+        return cls(
+            run_id=run_id,
+            simulator_spec=simulator_spec,
+            max_turns=config.max_turns,
+            system_prompt=config.system_prompt,
+            temperature=config.target_temperature,
+            max_tokens=config.target_max_tokens,
+            stream=config.stream,
+            timeout=config.episode_timeout,
+        )
 
 
 class _Transcript:

@@ -244,15 +244,8 @@ async def execute_run(
     outcome = RunOutcome(setup.run_dir, skipped=len(setup.plans) - len(todo))
     if progress is not None:
         progress.start(len(setup.plans), outcome.skipped)
-    settings = EpisodeSettings(
-        run_id=setup.run_id,
-        simulator_spec=config.simulator,
-        max_turns=config.max_turns,
-        system_prompt=config.system_prompt,
-        temperature=config.target_temperature,
-        max_tokens=config.target_max_tokens,
-        stream=config.stream,
-        timeout=config.episode_timeout,
+    settings = EpisodeSettings.from_config(
+        config, run_id=setup.run_id, simulator_spec=config.simulator
     )
     loop = _RunLoop(setup, settings, outcome, progress)
     _log.info("run started", run_dir=str(setup.run_dir), planned=len(setup.plans), todo=len(todo))
