@@ -44,7 +44,8 @@ table.data{border-collapse:collapse;font-size:13px;margin:8px 0 14px}
 table.data th,table.data td{border-bottom:1px solid #e5e7eb;padding:4px 10px;text-align:right}
 table.data .l{text-align:left}
 table.data caption{text-align:left;font-weight:600;padding:4px 0}
-table.data th{background:#f3f4f6}
+table.data th{background:#f3f4f6;position:sticky;top:0}
+.scroll{max-height:480px;overflow:auto;display:inline-block;border:1px solid #e5e7eb}
 .notes{font-size:13px;color:#555}.empty{color:#777;font-style:italic}
 details.episode{border:1px solid #e5e7eb;border-radius:6px;margin:6px 0;padding:6px 10px}
 details.episode summary{cursor:pointer;font-size:14px}
@@ -120,7 +121,9 @@ def _builtin_sections(data: ReportData, summary: RunSummary, viewer_limit: int) 
                 or '<p class="empty">No episodes.</p>'),
         Section("recovery", "Recovery and cost",
                 _table(recovery_text_table(summary)) + _table(cost_text_table(summary))),
-        Section("questions", "Per question", _table(questions, caption=False) + q_note),
+        # Hundreds of rows: a scrolling box keeps the sections below reachable.
+        Section("questions", "Per question",
+                f'<div class="scroll">{_table(questions, caption=False)}</div>' + q_note),
         Section("conversations", "Conversations",
                 conversation_viewer(eps, data.questions, limit=viewer_limit)),
     ]  # fmt: skip
