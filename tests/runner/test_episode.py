@@ -186,3 +186,17 @@ async def test_a_failed_http_simulator_turn_keeps_its_attempts() -> None:
     (turn,) = record.turns
     assert turn.role is Role.USER and turn.text == ""
     assert [(a.outcome, a.status_code) for a in turn.attempts] == [("transient", 503)] * 2
+
+
+def test_episodes_in_flight_cover_target_slots_and_gpu_batches() -> None:
+    from chatsim.runner import RunConfig, episodes_in_flight
+
+    class Batched(ScriptedSimulator):
+        batched = True
+        max_batch_size = 128
+
+    config = RunConfig(models=("a", "b"), concurrency=16)
+    assert episodes_in_flight(config, ScriptedSimulator()) == 64
+    assert episodes_in_flight(config, Batched()) == 256
+    pinned = config.model_copy(update={"max_episodes_in_flight": 7})
+    assert episodes_in_flight(pinned, Batched()) == 7

@@ -199,6 +199,10 @@ def run_command(
     concurrency: Annotated[
         int | None, _Opt(help="Assistant calls in flight per target (default 32).")
     ] = None,
+    episodes_in_flight: Annotated[
+        int | None,
+        _Opt(help="Episodes running at once (default: from --concurrency and the GPU batch)."),
+    ] = None,
     episode_timeout: Annotated[
         float | None, _Opt(help="Seconds one episode may take (default 1800).")
     ] = None,
@@ -264,6 +268,7 @@ def run_command(
         stream=stream,
         concurrency=concurrency,
         episode_timeout=episode_timeout,
+        max_episodes_in_flight=episodes_in_flight,
         baseline=("zero_shot", "five_shot", "free_text") if baseline else None,
     )
 

@@ -71,6 +71,8 @@ class RunConfig(BaseModel):
     """Stream assistant replies (needed for time to first token)."""
     concurrency: Annotated[int, Field(ge=1)] = 32
     """Assistant calls in flight at once, per target."""
+    max_episodes_in_flight: Annotated[int, Field(ge=1)] | None = None
+    """Episodes running at once; None sizes it from the concurrency and the simulator's batch."""
     episode_timeout: float | None = 1800.0
     """Seconds one episode may take in all; None for no deadline."""
     target_options: dict[str, Any] = Field(default_factory=dict)

@@ -44,6 +44,7 @@ __all__ = [
     "RunInterrupted",
     "RunOutcome",
     "RunSetup",
+    "episodes_in_flight",
     "execute_run",
     "package_versions",
     "plan_episodes",
@@ -124,6 +125,17 @@ def package_versions() -> dict[str, str]:
         except PackageNotFoundError:
             continue
     return found
+
+
+def episodes_in_flight(config: RunConfig, simulator: SimulatorBackend) -> int:
+    """How many episodes run at once: as configured, or enough to keep every target's slots
+    busy (an episode spends part of its time with the simulator) and, for a batched (GPU)
+    simulator, two full batches waiting while the targets answer."""
+    if config.max_episodes_in_flight is not None:
+        return config.max_episodes_in_flight
+    for_targets = 2 * config.concurrency * len(config.models)
+    for_batches = 2 * simulator.max_batch_size if simulator.batched else 0
+    return max(for_targets, for_batches)
 
 
 def plan_episodes(config: RunConfig, questions: Sequence[Question]) -> list[EpisodePlan]:
@@ -283,10 +295,7 @@ class _RunLoop:
         self.writer = EpisodeWriter(setup.run_dir / EPISODES_FILE).open()
         self.auth_errors: list[AuthenticationError] = []
         self.stopped_by: list[int] = []
-        # Enough episodes in flight to keep every target's slots and a GPU batch busy.
-        self.in_flight = anyio.CapacityLimiter(
-            setup.config.concurrency * len(setup.config.models) * 2
-        )
+        self.in_flight = anyio.CapacityLimiter(episodes_in_flight(setup.config, setup.simulator))
 
     async def run(
         self, todo: list[EpisodePlan], source: TurnSource, *, handle_signals: bool
