@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import importlib
 import json
 import os
 import resource
@@ -56,7 +57,10 @@ def serve(argv: list[str]) -> None:
     from chatsim.testing.server import build_server, parse_args
 
     out, server_args = argv[0], argv[1:]
-    server = build_server(parse_args([*server_args, "--keep-requests", "1000000"]))
+    parsed = parse_args([*server_args, "--keep-requests", "1000000"])
+    server = build_server(parsed)
+    if parsed.uvloop:
+        asyncio.set_event_loop_policy(importlib.import_module("uvloop").EventLoopPolicy())
 
     async def run() -> dict[str, float]:
         stop = asyncio.Event()
@@ -143,7 +147,8 @@ def chatsim_loadtest(url: str, args: argparse.Namespace, out: Path) -> tuple[Pai
             drain_timeout=30.0,
             out_dir=out,
             slo_error_rate=None,
-        )
+        ),
+        backend_options={"use_uvloop": args.uvloop},
     )
     pairs: Pairs = []
     for episode in iter_episodes(result.run_dir):
@@ -203,11 +208,13 @@ def main() -> None:
     parser.add_argument("--duration", type=float, default=20.0)
     parser.add_argument("--baseline", action="store_true", help="also run raw aiohttp")
     parser.add_argument("--rounds", type=int, default=1, help="alternate the clients N times")
+    parser.add_argument("--uvloop", action="store_true", help="server and clients on uvloop")
     args = parser.parse_args()
     pin_to_core(0)
     delay = args.ttft_ms / 1000
     server_args = ("--tokens", str(args.tokens), "--ttft-ms", f"{args.ttft_ms:g}",
                    "--itl-ms", f"{args.itl_ms:g}")  # fmt: skip
+    server_args += ("--uvloop",) if args.uvloop else ()
     load_before = os.getloadavg()
     switches = resource.getrusage(resource.RUSAGE_SELF).ru_nivcsw
     runs: list[tuple[str, Pairs, str]] = []
@@ -218,6 +225,10 @@ def main() -> None:
                 pairs, note = chatsim_loadtest(url, args, Path(tmp))
                 runs.append((f"chatsim loadtest, round {round_}", pairs, note))
                 if args.baseline:
+                    if args.uvloop:
+                        asyncio.set_event_loop_policy(
+                            importlib.import_module("uvloop").EventLoopPolicy()
+                        )
                     pairs, note = asyncio.run(raw_aiohttp(url, args.streams, args.duration))
                     runs.append((f"raw aiohttp, round {round_}", pairs, note))
         server = json.loads(times.read_text())
