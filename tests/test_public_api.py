@@ -18,6 +18,7 @@ EXPECTED = {
     "MissingCredentialError",
     "MissingDependencyError",
     "PermanentError",
+    "QuotaExceededError",
     "Question",
     "RateLimitError",
     "RunConfig",

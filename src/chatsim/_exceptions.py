@@ -16,6 +16,7 @@ boundary each (the target adapter, the simulator backend) and chained with ``fro
     │   │   └── AttemptTimeoutError  the per-attempt timeout elapsed
     │   ├── PermanentError        400/404/422, context length exceeded: retrying cannot help
     │   └── AuthenticationError   401/403: the run stops early
+    │       └── QuotaExceededError   429 insufficient_quota: the account is spent; stops too
     └── SimulatorError            the user side failed
 """
 
@@ -32,6 +33,7 @@ __all__ = [
     "MissingCredentialError",
     "MissingDependencyError",
     "PermanentError",
+    "QuotaExceededError",
     "RateLimitError",
     "RunDirectoryError",
     "SimulatorError",
@@ -150,6 +152,11 @@ class AuthenticationError(TargetError):
     """401/403: credentials are wrong or lack access. The run stops early."""
 
     category = "auth"
+
+
+class QuotaExceededError(AuthenticationError):
+    """The account's quota is spent (OpenAI's 429 ``insufficient_quota``). Retrying or waiting
+    cannot help, so like a refused key it stops the run; resume once the quota is restored."""
 
 
 class SimulatorError(ChatsimError):

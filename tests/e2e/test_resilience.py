@@ -244,3 +244,43 @@ async def test_refused_credentials_stop_the_run_early(tmp_path: Path) -> None:
     assert sent <= 8 * 2  # stopped at once: no hammering with a refused key
     assert read_run(tmp_path / "r").episodes == []  # re-run on resume once the key is fixed
     assert "PLANTED" not in err + result.stdout.decode()
+
+
+async def test_a_refused_simulator_key_stops_the_run_too(tmp_path: Path) -> None:
+    async with (
+        LoopbackServer(ReplyScript(ASSISTANT_REPLY)) as target,
+        LoopbackServer(ReplyScript("Hi, can you help?"), api_key="sk-simulator-only-0000") as sim,
+    ):
+        result = await anyio.run_process(
+            [
+                *CHATSIM,
+                "run",
+                "--model",
+                "vllm:assistant",
+                "--base-url",
+                target.base_url,
+                "--simulator",
+                "prompted:vllm:user",
+                "--simulator-base-url",
+                sim.base_url,
+                "--subset",
+                "college_math",
+                "--limit",
+                "20",
+                "--concurrency",
+                "4",
+                "--out",
+                str(tmp_path),
+                "--run-id",
+                "r",
+                "--quiet",
+            ],
+            env=cli_env({"VLLM_API_KEY": "sk-wrong-simulator-key-1111"}),
+            check=False,
+        )
+        sent = len(sim.requests)
+    err = result.stderr.decode()
+    assert result.returncode == 3, err
+    assert "simulator prompted:vllm:user" in err
+    assert sent <= 4 * 2
+    assert read_run(tmp_path / "r").episodes == []  # nothing recorded: resume re-runs them all

@@ -106,14 +106,15 @@ def test_damage_in_the_middle_is_an_error_not_a_silent_repair(tmp_path: Path) ->
         open_for_resume(run_dir)
 
 
-def test_duplicates_keep_the_first(tmp_path: Path) -> None:
+def test_a_later_record_of_an_episode_supersedes_the_earlier(tmp_path: Path) -> None:
     run_dir = tmp_path / "run"
-    _write(run_dir, 1)
+    _write(run_dir, 2)
     writer = EpisodeWriter(run_dir / EPISODES_FILE).open()
-    writer.append(_record(0))
+    writer.append(_record(0).model_copy(update={"final_answer": "C", "correct": False}))
     writer.close()
     data = read_run(run_dir)
-    assert len(data.episodes) == 1 and data.duplicates == 1
+    assert [e.episode_id for e in data.episodes] == ["m|q0|0", "m|q1|0"]
+    assert data.episodes[0].final_answer == "C" and data.duplicates == 1
 
 
 @pytest.mark.parametrize(

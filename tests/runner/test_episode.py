@@ -200,3 +200,41 @@ def test_episodes_in_flight_cover_target_slots_and_gpu_batches() -> None:
     assert episodes_in_flight(config, Batched()) == 256
     pinned = config.model_copy(update={"max_episodes_in_flight": 7})
     assert episodes_in_flight(pinned, Batched()) == 7
+
+
+async def test_an_unexpected_exception_stops_the_run_and_keeps_the_records(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from chatsim.runner import RunConfig, RunCrashed, execute_run, prepare_run
+    from chatsim.targets import register_adapter
+    from chatsim.targets._registry import _overrides
+
+    register_adapter("fake", lambda model, settings: FakeTarget())
+    try:
+        setup = prepare_run(
+            RunConfig(
+                models=("fake:a",),
+                simulator="scripted",
+                source="college_math",
+                limit=6,
+                concurrency=1,
+                max_episodes_in_flight=1,
+            ),
+            out_dir=tmp_path,
+            run_id="r",
+        )
+        calls = {"n": 0}
+
+        def policy(request: UserTurnRequest) -> str:
+            calls["n"] += 1
+            if calls["n"] > 4:
+                raise RuntimeError("a bug in a custom simulator")
+            return "Answer: B"
+
+        setup.simulator = ScriptedSimulator(policy)
+        with pytest.raises(RunCrashed, match="a bug in a custom simulator") as info:
+            await execute_run(setup)
+        assert "--resume" in str(info.value)
+        from chatsim.recording import read_run
+
+        assert len(read_run(tmp_path / "r").episodes) == 4
+    finally:
+        _overrides.pop("fake", None)

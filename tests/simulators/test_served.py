@@ -95,11 +95,11 @@ async def test_api_key_is_sent_and_never_shown(
         (turn,) = await ok.generate(requests_factory(1))
         await ok.aclose()
         bad = _sim(server, api_key="sk-wrong-key-0000000000000")
-        with pytest.raises(SimulatorError) as info:
+        with pytest.raises(AuthenticationError) as info:  # stops the run, like a target's
             await bad.generate(requests_factory(1))
         await bad.aclose()
     assert turn.text == "hi"
-    assert isinstance(info.value.__cause__, AuthenticationError)
+    assert "simulator served:chatbench" in str(info.value)
     assert "sk-wrong-key" not in str(info.value)
 
 

@@ -9,6 +9,7 @@ import pytest
 from chatsim import (
     AuthenticationError,
     PermanentError,
+    QuotaExceededError,
     RateLimitError,
     TargetError,
     TransientError,
@@ -50,10 +51,11 @@ def test_status_classes(status: int, expected: type[TargetError]) -> None:
     assert f"HTTP {status}" in str(error) and "boom" in str(error)
 
 
-def test_insufficient_quota_is_permanent() -> None:
+def test_insufficient_quota_stops_the_run_instead_of_retrying() -> None:
     quota = body("You exceeded your current quota", "insufficient_quota")
     error = error_from_status(429, {}, quota, provider="openai")
-    assert type(error) is PermanentError and "insufficient_quota" in str(error)
+    assert type(error) is QuotaExceededError and "insufficient_quota" in str(error)
+    assert error.category == "auth"  # the core stops instead of retrying
 
 
 def test_retry_after_reaches_the_error() -> None:

@@ -9,7 +9,13 @@ import typer
 from rich.console import Console
 from rich.text import Text
 
-from chatsim._exceptions import AuthenticationError, ChatsimError, ConfigError, DataError
+from chatsim._exceptions import (
+    AuthenticationError,
+    ChatsimError,
+    ConfigError,
+    DataError,
+    QuotaExceededError,
+)
 from chatsim._util._redact import scrub
 
 __all__ = ["EXIT_AUTH", "EXIT_INTERRUPTED", "EXIT_USAGE", "cli_errors", "say_error"]
@@ -33,8 +39,12 @@ def cli_errors(console: Console, hint: Callable[[], str | None] = lambda: None) 
     try:
         yield
     except AuthenticationError as exc:
-        say_error(console, f"authentication failed: {exc}")
-        console.print("Check the API key and endpoint, then resume the run.", markup=False)
+        if isinstance(exc, QuotaExceededError):
+            say_error(console, f"the provider's quota is spent: {exc}")
+            console.print("Restore the quota (or use another key), then resume.", markup=False)
+        else:
+            say_error(console, f"authentication failed: {exc}")
+            console.print("Check the API key and endpoint, then resume the run.", markup=False)
         extra = hint()
         if extra:
             console.print(extra, markup=False)

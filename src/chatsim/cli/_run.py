@@ -12,7 +12,7 @@ from pydantic import ValidationError
 from rich.console import Console
 
 from chatsim._api import write_summary
-from chatsim._exceptions import ConfigError
+from chatsim._exceptions import ConfigError, RunDirectoryError
 from chatsim._logging import configure_logging, shutdown_logging
 from chatsim.cli._errors import EXIT_INTERRUPTED, cli_errors
 from chatsim.cli._progress import RichProgress
@@ -54,7 +54,7 @@ def _key_values(pairs: list[str], flag: str) -> dict[str, Any]:
     for pair in pairs:
         key, sep, raw = pair.partition("=")
         if not sep or not key.strip():
-            raise ConfigError(f"{flag} {pair!r}: use KEY=VALUE, e.g. {flag} backoff_max=10")
+            raise ConfigError(f"{flag} {pair!r}: use KEY=VALUE, e.g. {flag} name=10")
         try:
             found[key.strip()] = json.loads(raw)
         except json.JSONDecodeError:
@@ -117,13 +117,15 @@ def _dry_run(setup: RunSetup, console: Console) -> None:
     )
 
 
-async def _run(setup: RunSetup, console: Console, quiet: bool) -> None:
+async def _run(setup: RunSetup, console: Console, quiet: bool, retry_errors: bool) -> None:
     try:
         if quiet:
-            await execute_run(setup, handle_signals=True)
+            await execute_run(setup, handle_signals=True, retry_errors=retry_errors)
         else:
             with RichProgress(console) as progress:
-                await execute_run(setup, progress=progress, handle_signals=True)
+                await execute_run(
+                    setup, progress=progress, handle_signals=True, retry_errors=retry_errors
+                )
     finally:
         await setup.aclose()
 
@@ -227,6 +229,10 @@ def run_command(
     resume: Annotated[
         Path | None, _Opt(help="Continue a stopped run: runs only the missing episodes.")
     ] = None,
+    retry_errors: Annotated[
+        bool,
+        _Opt("--retry-errors", help="With --resume: also re-run episodes that ended in an error."),
+    ] = False,
     dry_run: Annotated[
         bool,
         _Opt(
@@ -277,32 +283,62 @@ def run_command(
         console, hint=lambda: f"resume with: chatsim run --resume {resume_hint['dir']}"
     ):
         configure_logging(None, json=json_logs, level=log_level)  # validates before any output
-        policy_overrides = _policy_overrides(
-            policy or [],
-            max_attempts=max_attempts,
-            attempt_timeout=attempt_timeout,
-            requests_per_minute=rpm,
-            tokens_per_minute=tpm,
-        )
-        if policy_overrides:
-            overrides["policy"] = policy_overrides
-        if simulator_option:
-            overrides["simulator_options"] = _key_values(simulator_option, "--simulator-option")
-        config = build_config(overrides, resume)
-        setup = prepare_run(config, out_dir=out, run_id=run_id, resume_dir=resume)
-        resume_hint["dir"] = setup.run_dir
-        if dry_run:
-            _dry_run(setup, out_console)
-            anyio.run(setup.aclose)
-            return
-        configure_logging(setup.run_dir, json=json_logs, level=log_level, file_level="info")
         try:
-            anyio.run(_run, setup, console, quiet)
-        except RunInterrupted as exc:
-            console.print(f"\nstopped. {exc}", markup=False)
-            raise typer.Exit(EXIT_INTERRUPTED) from None
+            setup = _prepare(
+                overrides,
+                resume,
+                out,
+                run_id,
+                policy,
+                simulator_option,
+                named={
+                    "max_attempts": max_attempts,
+                    "attempt_timeout": attempt_timeout,
+                    "requests_per_minute": rpm,
+                    "tokens_per_minute": tpm,
+                },
+            )
+            resume_hint["dir"] = setup.run_dir
+            if dry_run:
+                _dry_run(setup, out_console)
+                anyio.run(setup.aclose)
+                return
+            if retry_errors and resume is None:
+                raise ConfigError(
+                    "--retry-errors re-runs a stopped run's failed episodes: add --resume"
+                )
+            try:
+                configure_logging(setup.run_dir, json=json_logs, level=log_level, file_level="info")
+            except OSError as exc:
+                raise RunDirectoryError(
+                    f"cannot write the run directory {setup.run_dir}: {exc}"
+                ) from exc
+            try:
+                anyio.run(_run, setup, console, quiet, retry_errors)
+            except RunInterrupted as exc:
+                console.print(f"\nstopped. {exc}", markup=False)
+                raise typer.Exit(EXIT_INTERRUPTED) from None
         finally:
-            shutdown_logging()
+            shutdown_logging()  # handlers must not outlive the command (its streams close)
         summary = write_summary(setup.run_dir)
         render_summary(summary, out_console)
         out_console.print(f"run directory: {setup.run_dir}", markup=False)
+
+
+def _prepare(
+    overrides: dict[str, Any],
+    resume: Path | None,
+    out: Path,
+    run_id: str | None,
+    policy: list[str] | None,
+    simulator_option: list[str] | None,
+    named: dict[str, Any],
+) -> RunSetup:
+    """Options -> validated config -> a prepared run (nothing written yet)."""
+    policy_overrides = _policy_overrides(policy or [], **named)
+    if policy_overrides:
+        overrides["policy"] = policy_overrides
+    if simulator_option:
+        overrides["simulator_options"] = _key_values(simulator_option, "--simulator-option")
+    config = build_config(overrides, resume)
+    return prepare_run(config, out_dir=out, run_id=run_id, resume_dir=resume)

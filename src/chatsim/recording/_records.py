@@ -165,3 +165,5 @@ class RunHeader(_Record):
     """The run seed; episode seeds derive from it."""
     planned_episodes: int
     """How many episodes the run schedules in total."""
+    questions_digest: str | None = None
+    """Fingerprint of the selected questions; a resume must select the same ones."""

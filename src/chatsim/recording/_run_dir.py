@@ -105,16 +105,20 @@ class RunData:
     torn_tail: bool = False
     """The last line was incomplete (the writer died mid-line); it was skipped."""
     duplicates: int = 0
-    """Records whose episode id appeared earlier; the first is kept."""
+    """Records superseded by a later record of the same episode (a re-run of an episode that
+    had ended in an error); the latest is kept."""
 
 
 def _scan(path: Path) -> tuple[list[EpisodeRecord], int | None, int]:
-    """Parse episodes; return (records, offset of a torn tail or None, duplicates)."""
-    episodes: list[EpisodeRecord] = []
-    seen: set[str] = set()
-    duplicates = 0
+    """Parse episodes; return (records, offset of a torn tail or None, superseded records).
+
+    An episode recorded twice (``--retry-errors`` re-ran it) is represented by its latest
+    record, at the position of its first.
+    """
+    latest: dict[str, EpisodeRecord] = {}
+    superseded = 0
     if not path.exists():
-        return episodes, None, 0
+        return [], None, 0
     lines = list(_iter_lines(path))
     for number, (offset, line, complete) in enumerate(lines, start=1):
         if not line.strip():
@@ -123,20 +127,17 @@ def _scan(path: Path) -> tuple[list[EpisodeRecord], int | None, int]:
             record = EpisodeRecord.model_validate_json(line)
         except ValidationError as exc:
             if number == len(lines):  # only the last line can be torn by a crash
-                return episodes, offset, duplicates
+                return list(latest.values()), offset, superseded
             raise RunDirectoryError(
                 f"{path}:{number} is not a valid episode record and is not the last line, so "
                 f"it is not a torn write: the file was edited or damaged ({exc.error_count()} "
                 "errors)"
             ) from exc
         if not complete and number == len(lines):
-            return episodes, offset, duplicates
-        if record.episode_id in seen:
-            duplicates += 1
-            continue
-        seen.add(record.episode_id)
-        episodes.append(record)
-    return episodes, None, duplicates
+            return list(latest.values()), offset, superseded
+        superseded += record.episode_id in latest
+        latest[record.episode_id] = record
+    return list(latest.values()), None, superseded
 
 
 def read_run(run_dir: Path | str) -> RunData:
@@ -222,8 +223,11 @@ def create_run_dir(run_dir: Path, header: RunHeader) -> None:
             f"{run_dir} already holds a run; resume it with --resume {run_dir} "
             "or pick a new --run-id"
         )
-    run_dir.mkdir(parents=True, exist_ok=True)
-    write_json_atomic(run_dir / HEADER_FILE, header.model_dump(mode="json"))
+    try:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        write_json_atomic(run_dir / HEADER_FILE, header.model_dump(mode="json"))
+    except OSError as exc:
+        raise RunDirectoryError(f"cannot create the run directory {run_dir}: {exc}") from exc
 
 
 def open_for_resume(run_dir: Path) -> RunData:

@@ -4,6 +4,7 @@ from chatsim.runner._config import DEFAULT_SYSTEM_PROMPT, DEFAULT_TARGET_TEMPERA
 from chatsim.runner._episode import EpisodePlan, EpisodeSettings, TurnSource, run_episode
 from chatsim.runner._run import (
     Progress,
+    RunCrashed,
     RunInterrupted,
     RunOutcome,
     RunSetup,
@@ -22,6 +23,7 @@ __all__ = [
     "EpisodeSettings",
     "Progress",
     "RunConfig",
+    "RunCrashed",
     "RunInterrupted",
     "RunOutcome",
     "RunSetup",

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 __all__ = [
     "DEFAULT_SYSTEM_PROMPT",
@@ -38,7 +38,7 @@ class RunConfig(BaseModel):
     """A subset name, ``hf:<subject>``, or a CSV/JSONL file of questions."""
     selection: str = "redux-ok"
     """Which bundled questions: ``redux-ok`` (default), ``redux``, ``all``."""
-    limit: int | None = None
+    limit: Annotated[int, Field(ge=1)] | None = None
     """At most this many questions (seeded, stratified sample)."""
     question_seed: int = 0
     """Seed of the question sample."""
@@ -51,9 +51,9 @@ class RunConfig(BaseModel):
     ``scripted``."""
     simulator_base_url: str | None = None
     """Endpoint of a served or prompted simulator; defaults to ``base_url``."""
-    simulator_temperature: float = 1.0
+    simulator_temperature: Annotated[float, Field(ge=0, allow_inf_nan=False)] = 1.0
     """Simulator sampling temperature (the paper: 1.0)."""
-    simulator_max_tokens: int = 256
+    simulator_max_tokens: Annotated[int, Field(ge=1)] = 256
     """Cap on tokens per simulated user turn."""
     prompt_format: str | None = None
     """Prompt format name or file; None picks the simulator's natural format."""
@@ -61,9 +61,11 @@ class RunConfig(BaseModel):
     """User messages before the simulator is asked only for its answer."""
     system_prompt: str | None = DEFAULT_SYSTEM_PROMPT
     """The assistant's system prompt; None sends none."""
-    target_temperature: float | None = DEFAULT_TARGET_TEMPERATURE
+    target_temperature: Annotated[float, Field(ge=0, allow_inf_nan=False)] | None = (
+        DEFAULT_TARGET_TEMPERATURE
+    )
     """The assistant's temperature; None leaves the provider default."""
-    target_max_tokens: int | None = None
+    target_max_tokens: Annotated[int, Field(ge=1)] | None = None
     """Cap on assistant reply tokens."""
     base_url: str | None = None
     """Base URL of the target endpoint (``vllm:`` and other OpenAI-compatible servers)."""
@@ -73,7 +75,7 @@ class RunConfig(BaseModel):
     """Assistant calls in flight at once, per target."""
     max_episodes_in_flight: Annotated[int, Field(ge=1)] | None = None
     """Episodes running at once; None sizes it from the concurrency and the simulator's batch."""
-    episode_timeout: float | None = 1800.0
+    episode_timeout: Annotated[float, Field(gt=0, allow_inf_nan=False)] | None = 1800.0
     """Seconds one episode may take in all; None for no deadline."""
     target_options: dict[str, Any] = Field(default_factory=dict)
     """Adapter options (for the OpenAI adapter e.g. ``{"transport": "sdk"}``)."""
@@ -84,6 +86,14 @@ class RunConfig(BaseModel):
     """Overrides of the target call policy (retries, timeouts, rate limits)."""
     simulator_options: dict[str, Any] = Field(default_factory=dict)
     """Backend options for the simulator (dtype, batch size, ...)."""
+
+    @field_validator("models")
+    @classmethod
+    def _distinct_models(cls, models: tuple[str, ...]) -> tuple[str, ...]:
+        repeated = sorted({m for m in models if models.count(m) > 1})
+        if repeated:
+            raise ValueError(f"each model may be given once; repeated: {', '.join(repeated)}")
+        return models
 
     def resume_key(self) -> dict[str, Any]:
         """The fields that must match for a resume to continue the same experiment."""

@@ -29,7 +29,7 @@ from chatsim.questions import Question
 from chatsim.recording import EpisodeRecord, TurnRecord
 from chatsim.runner._seeds import derive_seed
 from chatsim.simulators import UserTurn, UserTurnRequest
-from chatsim.targets import TargetCaller, TargetReply, TargetRequest
+from chatsim.targets import DeadlineExceededError, TargetCaller, TargetReply, TargetRequest
 
 __all__ = [
     "ConversationConfig",
@@ -208,8 +208,8 @@ async def _user_turn(
     )
     try:
         return await source.request(request)
-    except SimulatorError:
-        raise
+    except (SimulatorError, AuthenticationError):
+        raise  # a refused simulator key stops the run like a refused target key
     except TargetError as exc:  # a prompted simulator's own target failed
         raise SimulatorError(f"simulator call failed: {exc}", attempts=exc.attempts) from exc
 
@@ -292,19 +292,25 @@ async def run_episode(
     # The caller honours the deadline itself (and keeps the failed turn's attempts); the
     # scope is a backstop for time spent outside target calls (the simulator).
     backstop = None if settings.timeout is None else settings.timeout + _BACKSTOP_SLACK
+    scope: anyio.CancelScope | None = None
     try:
-        with anyio.fail_after(backstop):
+        with anyio.fail_after(backstop) as scope:
             answer, reason = await _converse(
                 plan, settings, source, caller, clock, transcript, deadline
             )
-    except TimeoutError:
-        reason, error = TerminationReason.TIMEOUT, f"episode exceeded {settings.timeout:g}s"
+    except DeadlineExceededError as exc:  # the caller would not start or finish in time
+        reason, error = TerminationReason.TIMEOUT, f"episode deadline reached: {exc}"
     except AuthenticationError:
         raise
     except TargetError as exc:
         reason, error = TerminationReason.TARGET_ERROR, f"{type(exc).__name__}: {exc}"
     except SimulatorError as exc:
         reason, error = TerminationReason.SIMULATOR_ERROR, f"{type(exc).__name__}: {exc}"
+    except TimeoutError:
+        if scope is None or not scope.cancel_called:
+            raise  # someone else's timeout: not an outcome the record can explain
+        reason = TerminationReason.TIMEOUT
+        error = f"episode exceeded its {settings.timeout:g}s deadline (outside a target call)"
     return EpisodeRecord(
         run_id=settings.run_id,
         episode_id=plan.episode_id,

@@ -7,6 +7,7 @@ the run directory is written, so bad input leaves nothing behind.
 
 from __future__ import annotations
 
+import hashlib
 import platform
 import signal
 import time
@@ -19,17 +20,19 @@ from typing import Protocol
 
 import anyio
 
-from chatsim._exceptions import AuthenticationError, ConfigError, RunDirectoryError
+from chatsim._exceptions import AuthenticationError, ChatsimError, ConfigError, RunDirectoryError
 from chatsim._logging import bound_ids, get_logger
 from chatsim._util._clock import Clock, MonotonicWallClock
 from chatsim.questions import Question, load_questions
 from chatsim.recording import (
     EPISODES_FILE,
+    LOG_FILE,
     EpisodeRecord,
     EpisodeWriter,
     RunHeader,
     create_run_dir,
     open_for_resume,
+    read_run,
 )
 from chatsim.runner._baseline_step import run_baseline_step
 from chatsim.runner._config import RunConfig
@@ -37,10 +40,18 @@ from chatsim.runner._episode import EpisodePlan, EpisodeSettings, TurnSource, ru
 from chatsim.runner._seeds import derive_seed, episode_id
 from chatsim.simulators import SimulatorBackend
 from chatsim.simulators._registry import SimulatorSettings, create_simulator, open_turn_source
-from chatsim.targets import CallerPool, CallPolicy, TargetCaller, TargetSettings
+from chatsim.targets import (
+    CallerPool,
+    CallPolicy,
+    TargetCaller,
+    TargetSettings,
+    endpoint_for,
+    parse_model_spec,
+)
 
 __all__ = [
     "Progress",
+    "RunCrashed",
     "RunInterrupted",
     "RunOutcome",
     "RunSetup",
@@ -60,6 +71,21 @@ class Progress(Protocol):
 
     def start(self, total: int, done: int) -> None: ...
     def advance(self, record: EpisodeRecord) -> None: ...
+
+
+class RunCrashed(ChatsimError):
+    """An episode failed in a way no termination reason covers (a bug); the run stopped.
+
+    Finished episodes are on disk; the traceback is in the run's ``log.jsonl``.
+    """
+
+    def __init__(self, run_dir: Path, episode_id: str, error: BaseException) -> None:
+        self.run_dir = run_dir
+        super().__init__(
+            f"episode {episode_id} failed unexpectedly ({type(error).__name__}: {error}); the "
+            f"run stopped. Details in {run_dir / LOG_FILE}; resume with: "
+            f"chatsim run --resume {run_dir}"
+        )
 
 
 class RunInterrupted(Exception):
@@ -84,6 +110,10 @@ class RunSetup:
     clock: Clock
     pool: CallerPool | None = None
     """Owns the callers (several labels may share one); None when callers were given."""
+    simulator_settings: SimulatorSettings | None = None
+    """How the simulator was built (the batcher in front of a GPU backend reads it)."""
+    questions_digest: str | None = None
+    """Fingerprint of the selected questions; a resume must select the same ones."""
     resume: bool = False
 
     async def aclose(self) -> None:
@@ -156,15 +186,29 @@ def plan_episodes(config: RunConfig, questions: Sequence[Question]) -> list[Epis
 
 def _build_callers(config: RunConfig, clock: Clock) -> tuple[CallerPool, dict[str, TargetCaller]]:
     """One caller per provider budget: labels that reach the same deployment share it."""
-    policy = CallPolicy(max_concurrency=config.concurrency).with_overrides(config.policy)
-    pool = CallerPool(policy, clock=clock)
-    settings = TargetSettings(base_url=config.base_url, options=dict(config.target_options))
-    return pool, {label: pool.get(label, settings) for label in config.models}
+    pool = CallerPool(call_policy(config), clock=clock)
+    callers = {}
+    for label in config.models:
+        spec = parse_model_spec(label)
+        settings = TargetSettings(
+            base_url=endpoint_for(spec, config.base_url), options=dict(config.target_options)
+        )
+        callers[label] = pool.get(spec, settings)
+    return pool, callers
 
 
-def simulator_settings(config: RunConfig) -> SimulatorSettings:
+def call_policy(config: RunConfig) -> CallPolicy:
+    """The run's call policy: its concurrency plus any overrides, validated."""
+    return CallPolicy(max_concurrency=config.concurrency).with_overrides(config.policy)
+
+
+def simulator_settings(config: RunConfig, pool: CallerPool | None = None) -> SimulatorSettings:
+    """How to build the run's simulator; ``pool`` lets a prompted one share a target's budget."""
     return SimulatorSettings(
-        base_url=config.simulator_base_url or config.base_url,
+        base_url=config.simulator_base_url,
+        fallback_base_url=config.base_url,
+        policy=call_policy(config),
+        pool=pool,
         temperature=config.simulator_temperature,
         max_tokens=config.simulator_max_tokens,
         prompt_format=config.prompt_format,
@@ -187,7 +231,11 @@ def prepare_run(
     """
     clock = clock or MonotonicWallClock()
     if resume_dir is not None:
-        data = open_for_resume(resume_dir)  # raises RunDirectoryError for non-runs
+        data = read_run(resume_dir)  # raises RunDirectoryError for non-runs; writes nothing
+        if data.header.kind != "evaluate":
+            raise RunDirectoryError(
+                f"{resume_dir} is a {data.header.kind} run; only evaluation runs can be resumed"
+            )
         stored = RunConfig.model_validate(data.header.config)
         _check_resume(stored, config, resume_dir)
         run_id, run_dir = data.header.run_id, Path(resume_dir)
@@ -199,8 +247,12 @@ def prepare_run(
     )
     if not questions:
         raise ConfigError(f"no questions selected from {config.source!r}")
+    if resume_dir is not None:
+        _check_questions(data.header, questions, resume_dir)
     pool, callers = _build_callers(config, clock)
-    simulator = create_simulator(config.simulator, simulator_settings(config), clock)
+    # Nothing is connected yet (clients connect on first use), so a failure here leaks nothing.
+    sim_settings = simulator_settings(config, pool)
+    simulator = create_simulator(config.simulator, sim_settings, clock)
     return RunSetup(
         config,
         run_id,
@@ -211,6 +263,8 @@ def prepare_run(
         simulator,
         clock,
         pool=pool,
+        simulator_settings=sim_settings,
+        questions_digest=questions_digest(questions),
         resume=resume_dir is not None,
     )
 
@@ -228,6 +282,24 @@ def _check_resume(stored: RunConfig, given: RunConfig, run_dir: Path) -> None:
         )
 
 
+def questions_digest(questions: Sequence[Question]) -> str:
+    """A fingerprint of the questions (ids, texts, options, gold) in order."""
+    digest = hashlib.blake2b(digest_size=16)
+    for q in questions:
+        digest.update(q.model_dump_json().encode())
+    return digest.hexdigest()
+
+
+def _check_questions(header: RunHeader, questions: Sequence[Question], run_dir: Path) -> None:
+    if header.questions_digest is not None and header.questions_digest != questions_digest(
+        questions
+    ):
+        raise RunDirectoryError(
+            f"cannot resume {run_dir}: the selected questions differ from the run's (the "
+            "question file or the bundled data changed); start a new run"
+        )
+
+
 def _header(setup: RunSetup) -> RunHeader:
     return RunHeader(
         run_id=setup.run_id,
@@ -236,19 +308,27 @@ def _header(setup: RunSetup) -> RunHeader:
         versions=package_versions(),
         seed=setup.config.seed,
         planned_episodes=len(setup.plans),
+        questions_digest=setup.questions_digest,
     )
 
 
 async def execute_run(
-    setup: RunSetup, *, progress: Progress | None = None, handle_signals: bool = False
+    setup: RunSetup,
+    *,
+    progress: Progress | None = None,
+    handle_signals: bool = False,
+    retry_errors: bool = False,
 ) -> RunOutcome:
     """Run every planned episode not yet recorded; append each record as it finishes.
 
-    Raises ``AuthenticationError`` (after stopping the run) and ``RunInterrupted``.
+    ``retry_errors`` (resume) also re-runs episodes whose record ended in an error (target,
+    simulator, timeout); the new record supersedes the old one. Raises
+    ``AuthenticationError`` (after stopping the run), ``RunInterrupted`` and ``RunCrashed``.
     """
     config = setup.config
     if setup.resume:
-        done = {r.episode_id for r in open_for_resume(setup.run_dir).episodes}
+        recorded = open_for_resume(setup.run_dir).episodes
+        done = {r.episode_id for r in recorded if not (retry_errors and r.termination.is_error)}
     else:
         create_run_dir(setup.run_dir, _header(setup))
         done = set()
@@ -263,23 +343,25 @@ async def execute_run(
     _log.info("run started", run_dir=str(setup.run_dir), planned=len(setup.plans), todo=len(todo))
     try:
         with bound_ids(run_id=setup.run_id):
-            async with open_turn_source(setup.simulator, simulator_settings(config)) as source:
+            sim_settings = setup.simulator_settings or simulator_settings(config, setup.pool)
+            async with open_turn_source(setup.simulator, sim_settings) as source:
                 await loop.run(todo, source, handle_signals=handle_signals)
     finally:
         loop.writer.close()
         _log.info("run ended", recorded=len(outcome.new_records), stopped=bool(loop.stopped_by))
     if loop.auth_errors:
         raise loop.auth_errors[0]
+    if loop.crashes:
+        plan, error = loop.crashes[0]
+        raise RunCrashed(setup.run_dir, plan.episode_id, error) from error
     if loop.stopped_by:
         raise RunInterrupted(setup.run_dir)
-    outcome.baseline_records = await run_baseline_step(
-        config, setup.run_dir, setup.questions, setup.callers
-    )
     return outcome
 
 
 class _RunLoop:
-    """Starts episode tasks as slots free up and records each finished one."""
+    """Starts episode tasks as slots free up and records each finished one; then the
+    AI-alone baseline, still under the same signal handling."""
 
     def __init__(
         self,
@@ -294,8 +376,9 @@ class _RunLoop:
         self.progress = progress
         self.writer = EpisodeWriter(setup.run_dir / EPISODES_FILE).open()
         self.auth_errors: list[AuthenticationError] = []
+        self.crashes: list[tuple[EpisodePlan, Exception]] = []
         self.stopped_by: list[int] = []
-        self.in_flight = anyio.CapacityLimiter(episodes_in_flight(setup.config, setup.simulator))
+        self.in_flight = anyio.Semaphore(episodes_in_flight(setup.config, setup.simulator))
 
     async def run(
         self, todo: list[EpisodePlan], source: TurnSource, *, handle_signals: bool
@@ -306,9 +389,14 @@ class _RunLoop:
                 outer.start_soon(self._watch_signals)
             async with anyio.create_task_group() as episodes:
                 for plan in todo:
-                    await self.in_flight.acquire_on_behalf_of(plan)
+                    await self.in_flight.acquire()
                     episodes.start_soon(self._one, plan, source)
-            outer.cancel_scope.cancel()  # episodes done: stop the signal watcher
+            if not (self.auth_errors or self.crashes):
+                s = self.setup
+                self.outcome.baseline_records = await run_baseline_step(
+                    s.config, s.run_dir, s.questions, s.callers
+                )
+            outer.cancel_scope.cancel()  # all done: stop the signal watcher
 
     async def _watch_signals(self) -> None:
         with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
@@ -329,8 +417,13 @@ class _RunLoop:
             self.auth_errors.append(exc)
             self._stop.cancel()  # stop the run: no more requests with a refused key
             return
+        except Exception as exc:  # a bug, not an outcome: stop cleanly, keep what is recorded
+            _log.exception("episode failed unexpectedly; stopping the run")
+            self.crashes.append((plan, exc))
+            self._stop.cancel()
+            return
         finally:
-            self.in_flight.release_on_behalf_of(plan)
+            self.in_flight.release()
         self.writer.append(record)
         self.outcome.new_records.append(record)
         if self.progress is not None:

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 
 import anyio
 
-from chatsim._exceptions import SimulatorError, TargetError
+from chatsim._exceptions import AuthenticationError, ConfigError, SimulatorError, TargetError
 from chatsim.protocol import PromptFormat, clean_generated, render_chat
 from chatsim.simulators._contract import SimulatorBackend, UserTurn, UserTurnRequest
 from chatsim.targets import TargetCaller, TargetRequest
@@ -33,9 +33,11 @@ class PromptedSimulator(SimulatorBackend):
         spec: str,
         temperature: float = 1.0,
         max_tokens: int = 256,
+        owns_caller: bool = True,
     ) -> None:
         if prompt_format.kind != "chat":
-            raise ValueError(f"prompted simulators need a chat format, got {prompt_format.name}")
+            raise ConfigError(f"prompted simulators need a chat format, got {prompt_format.name}")
+        self.owns_caller = owns_caller  # False for a run pool's shared caller: the pool closes it
         self.caller = caller
         self.format = prompt_format
         self.spec = spec
@@ -55,6 +57,10 @@ class PromptedSimulator(SimulatorBackend):
     async def _one(self, request: UserTurnRequest) -> UserTurn:
         try:
             reply = await self.caller.call(self._request(request))
+        except AuthenticationError as exc:  # stops the run, like a target's refused key
+            raise AuthenticationError(
+                f"simulator {self.spec}: {exc}", status_code=exc.status_code
+            ) from exc
         except TargetError as exc:
             raise SimulatorError(
                 f"prompted simulator {self.spec} failed: {exc}", attempts=exc.attempts
@@ -80,7 +86,7 @@ class PromptedSimulator(SimulatorBackend):
             async with anyio.create_task_group() as tg:
                 for index, request in enumerate(requests):
                     tg.start_soon(run, index, request)
-        except* SimulatorError as group:
+        except* (SimulatorError, AuthenticationError) as group:
             raise group.exceptions[0] from None
         return [turn for turn in results if turn is not None]
 
@@ -89,4 +95,5 @@ class PromptedSimulator(SimulatorBackend):
         return json.dumps(body, indent=2, ensure_ascii=False)
 
     async def aclose(self) -> None:
-        await self.caller.aclose()
+        if self.owns_caller:
+            await self.caller.aclose()

@@ -23,6 +23,15 @@ from chatsim._exceptions import ConfigError, UnknownNameError
 from chatsim._util._clock import Clock
 from chatsim.protocol import PromptFormat, get_format, load_format
 from chatsim.simulators._contract import SimulatorBackend, UserTurn, UserTurnRequest
+from chatsim.targets import (
+    CallerPool,
+    CallPolicy,
+    TargetCaller,
+    TargetSettings,
+    create_adapter,
+    endpoint_for,
+    parse_model_spec,
+)
 
 __all__ = [
     "DEFAULT_HF_SPEC",
@@ -44,12 +53,20 @@ class SimulatorSettings:
     """How to build a simulator backend (from ``RunConfig``)."""
 
     base_url: str | None = None
+    """The simulator's own endpoint (``--simulator-base-url``)."""
+    fallback_base_url: str | None = None
+    """The run's generic ``--base-url``: used where the simulator's model is self-hosted (never
+    for hosted providers, whose keys must not travel to another host)."""
     temperature: float = 1.0
     max_tokens: int = 256
     prompt_format: str | None = None
     concurrency: int = 32
     options: dict[str, Any] = field(default_factory=dict)
     """Backend options: for ``hf`` the fields of ``HFOptions``; ``max_wait`` for the batcher."""
+    policy: CallPolicy | None = None
+    """The run's call policy (retries, timeouts, rate limits) for HTTP simulators."""
+    pool: CallerPool | None = None
+    """The run's callers: a prompted simulator on a target's deployment shares its budget."""
 
 
 def cuda_available() -> bool:
@@ -84,26 +101,15 @@ def create_simulator(spec: str, settings: SimulatorSettings, clock: Clock) -> Si
 
         return ScriptedSimulator(spec=spec)
     if kind == "prompted":
-        if not rest:
-            raise ConfigError("prompted simulator needs a model: prompted:<model spec>")
-        from chatsim.simulators._prompted import PromptedSimulator
-        from chatsim.targets import CallPolicy, TargetCaller, TargetSettings, create_adapter
-
-        adapter = create_adapter(rest, TargetSettings(base_url=settings.base_url))
-        caller = TargetCaller(
-            adapter, CallPolicy(max_concurrency=settings.concurrency), clock=clock
-        )
-        return PromptedSimulator(
-            caller,
-            _format(settings, "chatbench-chat-v1"),
-            spec=spec,
-            temperature=settings.temperature,
-            max_tokens=settings.max_tokens,
-        )
+        return _prompted(spec, rest, settings, clock)
     if kind == "served":
         if not rest:
             raise ConfigError("served simulator needs a model name: served:<model>")
-        base_url = settings.base_url or os.environ.get("CHATSIM_SIMULATOR_BASE_URL")
+        base_url = (
+            settings.base_url
+            or os.environ.get("CHATSIM_SIMULATOR_BASE_URL")
+            or settings.fallback_base_url
+        )
         if not base_url:
             raise ConfigError(
                 "served simulator needs an endpoint: pass --simulator-base-url "
@@ -117,6 +123,8 @@ def create_simulator(spec: str, settings: SimulatorSettings, clock: Clock) -> Si
             temperature=settings.temperature,
             max_tokens=settings.max_tokens,
             prompt_format=settings.prompt_format or "chatbench-text-v1",
+            policy=settings.policy,
+            clock=clock,
         )
     if kind == "hf":
         from chatsim.simulators._hf import HFOptions, create_hf_simulator
@@ -135,6 +143,36 @@ def create_simulator(spec: str, settings: SimulatorSettings, clock: Clock) -> Si
         return create_hf_simulator(rest or DEFAULT_HF_SPEC[3:], HFOptions(**options))
     raise UnknownNameError(
         "simulator", kind, [f"{k}:..." if k != "scripted" else k for k in SIMULATOR_KINDS]
+    )
+
+
+def _prompted(spec: str, rest: str, settings: SimulatorSettings, clock: Clock) -> SimulatorBackend:
+    if not rest:
+        raise ConfigError("prompted simulator needs a model: prompted:<model spec>")
+    from chatsim.simulators._prompted import PromptedSimulator
+
+    model = parse_model_spec(rest)
+    target = TargetSettings(
+        base_url=settings.base_url or endpoint_for(model, settings.fallback_base_url)
+    )
+    fmt = _format(settings, "chatbench-chat-v1")
+    if fmt.kind != "chat":
+        raise ConfigError(
+            f"prompted simulators need a chat prompt format; {fmt.name!r} is a {fmt.kind} format "
+            "(use chatbench-chat-v1, or a served:/hf: simulator for text formats)"
+        )
+    if settings.pool is not None:  # one budget with any target on the same deployment
+        caller, owns = settings.pool.get(model, target), False
+    else:
+        policy = settings.policy or CallPolicy(max_concurrency=settings.concurrency)
+        caller, owns = TargetCaller(create_adapter(model, target), policy, clock=clock), True
+    return PromptedSimulator(
+        caller,
+        fmt,
+        spec=spec,
+        temperature=settings.temperature,
+        max_tokens=settings.max_tokens,
+        owns_caller=owns,
     )
 
 

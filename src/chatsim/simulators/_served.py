@@ -41,6 +41,7 @@ from chatsim._exceptions import (
 )
 from chatsim._util._clock import Clock, MonotonicWallClock
 from chatsim._util._redact import keep_recorded_headers, register_secret, scrub
+from chatsim._util._urls import require_http_url
 from chatsim.protocol import PromptFormat, clean_generated
 from chatsim.recording._records import Usage
 from chatsim.simulators._batcher import BatchItemErrors
@@ -200,6 +201,10 @@ class ServedSimulator(SimulatorBackend):
         prompt, trimmed = self._prompt(request)
         try:
             reply = await self.caller.call(self._request(prompt, request))
+        except AuthenticationError as exc:  # stops the run, like a target's refused key
+            raise AuthenticationError(
+                f"simulator {self.spec}: {exc}", status_code=exc.status_code
+            ) from exc
         except TargetError as exc:
             raise SimulatorError(
                 f"served simulator {self.spec} failed: {exc}", attempts=exc.attempts
@@ -223,9 +228,12 @@ class ServedSimulator(SimulatorBackend):
             except SimulatorError as exc:
                 results[index] = exc
 
-        async with anyio.create_task_group() as tg:
-            for index in range(len(requests)):
-                tg.start_soon(run, index)
+        try:
+            async with anyio.create_task_group() as tg:
+                for index in range(len(requests)):
+                    tg.start_soon(run, index)
+        except* AuthenticationError as group:
+            raise group.exceptions[0] from None
         turns = [r for r in results if isinstance(r, UserTurn)]
         if len(turns) == len(results):
             return turns
@@ -259,6 +267,7 @@ def create_served_simulator(
     otherwise).
     """
     key = api_key if api_key is not None else os.environ.get(API_KEY_ENV)
+    base_url = require_http_url(base_url, "the served simulator's base URL (--simulator-base-url)")
     adapter = CompletionsAdapter(base_url, model, api_key=key)
     caller = TargetCaller(
         adapter, policy, clock=clock or MonotonicWallClock(), name=f"served:{model}"

@@ -6,16 +6,19 @@ from chatsim.targets._contract import AdapterReply, TargetAdapter, TargetReply, 
 from chatsim.targets._policy import CallPolicy
 from chatsim.targets._pool import CallerKey, CallerPool
 from chatsim.targets._registry import (
+    HOSTED_ADAPTERS,
     ModelSpec,
     TargetSettings,
     available_adapters,
     create_adapter,
+    endpoint_for,
     parse_model_spec,
     register_adapter,
 )
 from chatsim.targets._retry import DeadlineExceededError, classify, parse_retry_after
 
 __all__ = [
+    "HOSTED_ADAPTERS",
     "AdapterReply",
     "CallPolicy",
     "CallerKey",
@@ -32,6 +35,7 @@ __all__ = [
     "available_adapters",
     "classify",
     "create_adapter",
+    "endpoint_for",
     "parse_model_spec",
     "parse_retry_after",
     "register_adapter",

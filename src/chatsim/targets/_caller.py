@@ -25,10 +25,10 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 import anyio
-import structlog
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception
 
 from chatsim._exceptions import AttemptTimeoutError, AuthenticationError, TargetError
+from chatsim._logging import get_logger
 from chatsim._util._clock import Clock, MonotonicWallClock
 from chatsim._util._redact import scrub
 from chatsim.recording._records import AttemptRecord
@@ -46,7 +46,7 @@ from chatsim.targets._retry import (
 __all__ = ["CallPolicy", "CallerStats", "TargetCaller"]
 
 Sleep = Callable[[float], Awaitable[None]]
-_log = structlog.get_logger("chatsim.targets")
+_log = get_logger("chatsim.targets")
 _MESSAGE_LIMIT = 500
 
 

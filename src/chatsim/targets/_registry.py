@@ -17,11 +17,13 @@ from chatsim.targets._contract import TargetAdapter
 
 __all__ = [
     "ENTRY_POINT_GROUP",
+    "HOSTED_ADAPTERS",
     "AdapterFactory",
     "ModelSpec",
     "TargetSettings",
     "available_adapters",
     "create_adapter",
+    "endpoint_for",
     "parse_model_spec",
     "register_adapter",
 ]
@@ -53,6 +55,18 @@ class TargetSettings:
     default_headers: dict[str, str] = field(default_factory=dict, repr=False)
     options: dict[str, Any] = field(default_factory=dict)
     """Adapter-specific options (for example ``transport``)."""
+
+
+#: Adapters of hosted providers: their endpoint comes from their own settings (``OPENAI_BASE_URL``,
+#: ``AZURE_OPENAI_ENDPOINT``), never from a run's generic ``--base-url``, which addresses
+#: self-hosted OpenAI-compatible servers. Otherwise a run mixing ``gpt-4o`` with a ``vllm:``
+#: model would send the OpenAI key to the vLLM host.
+HOSTED_ADAPTERS = frozenset({"openai", "azure"})
+
+
+def endpoint_for(spec: ModelSpec, generic_base_url: str | None) -> str | None:
+    """The run's generic base URL where it applies to ``spec``, else None."""
+    return None if spec.adapter in HOSTED_ADAPTERS else generic_base_url
 
 
 AdapterFactory = Callable[[str, TargetSettings], TargetAdapter]

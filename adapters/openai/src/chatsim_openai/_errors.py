@@ -15,6 +15,7 @@ from typing import Any
 from chatsim._exceptions import (
     AuthenticationError,
     PermanentError,
+    QuotaExceededError,
     RateLimitError,
     TargetError,
     TransientError,
@@ -81,7 +82,9 @@ def error_from_status(
         "request_id": request_id_of(lower),
         "headers": keep_recorded_headers(lower),
     }
-    if status == 429 and code != "insufficient_quota":
+    if status == 429 and code == "insufficient_quota":  # waiting cannot help: stop the run
+        return QuotaExceededError(text, **meta)
+    if status == 429:
         return RateLimitError(text, retry_after=parse_retry_after(lower, time.time()), **meta)
     if status in (401, 403):
         return AuthenticationError(text, **meta)

@@ -31,6 +31,7 @@ from typing import Any
 
 from chatsim._exceptions import MissingCredentialError
 from chatsim._util._redact import register_secret
+from chatsim._util._urls import require_http_url
 from chatsim.targets._registry import TargetSettings
 from chatsim_openai._adapter import DEFAULT_TRANSPORT, OpenAIAdapter
 
@@ -77,9 +78,10 @@ def openai_adapter(model: str, settings: TargetSettings) -> OpenAIAdapter:
     if api_key is None:
         raise MissingCredentialError("OPENAI_API_KEY", "the openai adapter needs an API key")
     register_secret(api_key)
+    base_url = _pick(settings.base_url, "OPENAI_BASE_URL")
     client = openai.AsyncOpenAI(
         api_key=api_key,
-        base_url=_pick(settings.base_url, "OPENAI_BASE_URL"),
+        base_url=require_http_url(base_url, "the OpenAI base URL") if base_url else None,
         organization=_pick(settings.options.get("organization"), "OPENAI_ORG_ID"),
         project=_pick(settings.options.get("project"), "OPENAI_PROJECT_ID"),
         **_common(settings),
@@ -110,7 +112,7 @@ def azure_adapter(model: str, settings: TargetSettings) -> OpenAIAdapter:
     register_secret(api_key)
     register_secret(ad_token)
     client = openai.AsyncAzureOpenAI(
-        azure_endpoint=endpoint,
+        azure_endpoint=require_http_url(endpoint, "AZURE_OPENAI_ENDPOINT"),
         api_key=api_key,
         azure_ad_token=ad_token,
         api_version=api_version,
@@ -129,6 +131,7 @@ def vllm_adapter(model: str, settings: TargetSettings) -> OpenAIAdapter:
             "CHATSIM_VLLM_BASE_URL",
             "the vllm adapter needs the server's base URL (--base-url, e.g. http://127.0.0.1:8000/v1)",
         )
+    base_url = require_http_url(base_url, "the vllm base URL (--base-url)")
     api_key = _pick(settings.api_key, "VLLM_API_KEY") or "EMPTY"
     register_secret(api_key)
     client = openai.AsyncOpenAI(api_key=api_key, base_url=base_url, **_common(settings))

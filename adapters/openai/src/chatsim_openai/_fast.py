@@ -83,7 +83,9 @@ class FastTransport:
             # Created lazily: aiohttp sessions belong to the loop that runs them.
             connector = aiohttp.TCPConnector(limit=0, ttl_dns_cache=300, keepalive_timeout=60)
             self._session = aiohttp.ClientSession(
-                connector=connector, timeout=_client_timeout(self._client), trust_env=False
+                connector=connector,
+                timeout=_client_timeout(self._client),
+                trust_env=True,  # honour HTTP(S)_PROXY as the SDK transport does
             )
             self._loop = loop
         return self._session
