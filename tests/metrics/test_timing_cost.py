@@ -124,3 +124,15 @@ def test_user_price_table(tmp_path: Path) -> None:
     path.write_text("{not json")
     with pytest.raises(DataError, match="price table"):
         load_prices(path)
+
+
+def test_a_call_that_failed_for_good_is_not_timed_as_a_reply() -> None:
+    turns = [
+        user(0, "hi", 0.0, 1.0),
+        assistant(1, "", 1.0, 1.004, attempts=[attempt(0, 1.0, 1.004, "transient")]),
+    ]
+    failed = episode(
+        "m", "q1", turns=turns, start=0.0, end=1.1, termination=TR.TARGET_ERROR, answer=None
+    )
+    assert call_timings([failed, _timed_episode()]) == call_timings([_timed_episode()])  # type: ignore[list-item]
+    assert latency_summary([failed]).calls == 0

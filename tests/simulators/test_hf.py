@@ -161,7 +161,8 @@ async def test_out_of_memory_on_one_turn_is_a_simulator_error(
     engine.model = _OOMModel(tiny_engine.model, limit=0)
     with pytest.raises(SimulatorError, match="out of GPU memory") as info:
         await HFSimulator(engine).generate(requests_factory(2))
-    assert type(info.value.__cause__).__name__ == "OutOfMemoryError"
+    failed = getattr(info.value, "results", [info.value])
+    assert all(type(f.__cause__).__name__ == "OutOfMemoryError" for f in failed)
 
 
 async def test_generation_errors_are_translated(
@@ -299,3 +300,50 @@ async def test_tiny_model_on_cuda_in_bf16(tiny_model: Any, requests_factory: Req
     turns = await sim.generate(requests_factory(4))
     assert all("[END]" not in t.text for t in turns)
     await sim.aclose()
+
+
+def test_sampling_noise_is_finite_at_the_edges_of_the_hash_range() -> None:
+    torch = pytest.importorskip("torch")
+    from chatsim.simulators._hf_sampling import _P, open_unit
+
+    u = open_unit(torch.tensor([0, 1, _P - 1, _P], dtype=torch.int64))
+    assert bool(((u > 0) & (u < 1)).all())
+    assert bool(torch.isfinite(-torch.log(-torch.log(u))).all())
+
+
+class _OneTooBig(_OOMModel):
+    """Out of memory whenever the batch holds the longest prompt (``width`` tokens)."""
+
+    def generate(self, **kwargs: Any) -> Any:
+        import torch
+
+        ids = kwargs["input_ids"]
+        self.sizes.append(int(ids.shape[0]))
+        if int(ids.shape[1]) >= self.limit:
+            raise torch.OutOfMemoryError("CUDA out of memory.")
+        return self.model.generate(**kwargs)
+
+
+async def test_out_of_memory_on_one_turn_fails_only_that_turn(
+    tiny_engine: Any, requests_factory: Requests
+) -> None:
+    from chatsim.simulators import BatchItemErrors
+    from chatsim.simulators._contract import UserTurnRequest
+
+    short = requests_factory(3)
+    q = short[0].question
+    long_q = q.model_copy(update={"stem": q.stem + " and more" * 60})
+    big = UserTurnRequest("big", long_q, (), short[0].step, seed=9)
+    engine = tiny_engine.with_options(tiny_engine.options)
+    width = int(engine.tokenizer(engine.prompt(big)[0], return_tensors="pt").input_ids.shape[1])
+    engine.model = _OneTooBig(tiny_engine.model, limit=width)
+    with pytest.raises(BatchItemErrors) as info:
+        await HFSimulator(engine).generate([*short[:2], big, short[2]])
+    outcomes = info.value.results
+    assert [type(r).__name__ for r in outcomes] == [
+        "UserTurn",
+        "UserTurn",
+        "SimulatorError",
+        "UserTurn",
+    ]
+    assert "out of GPU memory" in str(outcomes[2])

@@ -110,12 +110,18 @@ def _call(ep: EpisodeRecord, number: int, turn: TurnRecord) -> CallTiming:
     )
 
 
+def _answered(turn: TurnRecord) -> bool:
+    """A reply arrived (a turn that failed for good has attempts but none ``ok``)."""
+    return not turn.attempts or any(a.outcome == "ok" for a in turn.attempts)
+
+
 def call_timings(episodes: Iterable[EpisodeRecord]) -> list[CallTiming]:
-    """One ``CallTiming`` per assistant turn."""
+    """One ``CallTiming`` per answered assistant turn (failed calls are counted by the
+    recovery figures, not timed as if they were replies)."""
     out = []
     for ep in episodes:
         assistant = [t for t in ep.turns if t.role is Role.ASSISTANT]
-        out += [_call(ep, i, t) for i, t in enumerate(assistant)]
+        out += [_call(ep, i, t) for i, t in enumerate(assistant) if _answered(t)]
     return out
 
 
@@ -133,10 +139,16 @@ class EpisodeTiming:
     """Wall time not in any turn (the episode's own overhead, gaps between turns)."""
 
 
+def _working(turn: TurnRecord) -> float:
+    """A turn's time from request to end, less its queueing: every attempt and retry wait."""
+    return max(0.0, turn.ended_at - turn.requested_at - turn.queue_time)
+
+
 def episode_timing(ep: EpisodeRecord) -> EpisodeTiming:
-    """Split one episode's wall time into simulator, target, queue and other time."""
-    sim = sum(t.ended_at - t.started_at for t in ep.turns if t.role is Role.USER)
-    target = sum(t.ended_at - t.started_at for t in ep.turns if t.role is Role.ASSISTANT)
+    """Split one episode's wall time into simulator, target (retries and their waits
+    included), queue and other time."""
+    sim = sum(_working(t) for t in ep.turns if t.role is Role.USER)
+    target = sum(_working(t) for t in ep.turns if t.role is Role.ASSISTANT)
     queue = sum(t.queue_time for t in ep.turns)
     wall = ep.ended_at - ep.started_at
     return EpisodeTiming(

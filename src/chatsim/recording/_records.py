@@ -84,7 +84,8 @@ class TurnRecord(_Record):
     requested_at: float
     """When the turn was asked for (before any client-side queueing)."""
     started_at: float
-    """When work on it began: the first attempt was sent / the generation batch started."""
+    """When the reply that counts began: the successful attempt was sent (earlier attempts and
+    their waits are in ``attempts``) / the generation batch started."""
     first_token_at: float | None = None
     """When the first token of a streamed reply arrived (assistant turns, streamed only)."""
     ended_at: float

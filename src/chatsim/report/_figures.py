@@ -208,10 +208,13 @@ def timeline_figure(episodes: Sequence[EpisodeRecord], n: int = 30) -> Any:
     for ep in sample:
         label = f"{ep.model} · {ep.question_id} · r{ep.repeat}"
         for t in ep.turns:
-            if t.started_at > t.requested_at:
-                _add(parts["queue"], t.requested_at - t0, t.started_at - t.requested_at, label)
+            # Queue is the recorded slot/bucket/batch wait; the rest of the turn is work
+            # (for the target: every attempt and the waits between retries).
+            if t.queue_time > 0:
+                _add(parts["queue"], t.requested_at - t0, t.queue_time, label)
             kind = "simulator" if t.role is Role.USER else "target"
-            _add(parts[kind], t.started_at - t0, t.ended_at - t.started_at, label)
+            work_start = t.requested_at + t.queue_time
+            _add(parts[kind], work_start - t0, max(0.0, t.ended_at - work_start), label)
     fig = go.Figure()
     colors = {"queue": "#b0b0b0", "simulator": "#636efa", "target": "#ef553b"}
     for kind, (base, width, labels) in parts.items():

@@ -102,21 +102,29 @@ class HFEngine:
         for start in range(0, len(ready), size):
             chunk = ready[start : start + size]
             raw = self._split_on_oom([c[1] for c in chunk], [c[3] for c in chunk])
-            for (position, _, trimmed, _), (text, n_prompt, n_done) in zip(chunk, raw, strict=True):
-                out[position] = Generated(text, n_prompt, n_done, trimmed)
+            for (position, _, trimmed, _), result in zip(chunk, raw, strict=True):
+                if isinstance(result, SimulatorError):
+                    out[position] = result  # only this turn fails; the rest of the batch stands
+                else:
+                    text, n_prompt, n_done = result
+                    out[position] = Generated(text, n_prompt, n_done, trimmed)
         return out
 
-    def _split_on_oom(self, prompts: list[str], seeds: list[int]) -> list[tuple[str, int, int]]:
+    def _split_on_oom(
+        self, prompts: list[str], seeds: list[int]
+    ) -> list[tuple[str, int, int] | SimulatorError]:
         import torch
 
         try:
-            return self.generate_batch(prompts, seeds)
+            return list(self.generate_batch(prompts, seeds))
         except torch.OutOfMemoryError as exc:
             if len(prompts) == 1:
-                raise SimulatorError(
+                error = SimulatorError(
                     "the simulator ran out of GPU memory on a single turn; lower "
                     "context_tokens/max_new_tokens or load in 8 bits"
-                ) from exc
+                )
+                error.__cause__ = exc
+                return [error]
         # Outside the except block, so the traceback (and its tensors) can be freed first.
         self.oom_splits += 1
         if torch.cuda.is_available():

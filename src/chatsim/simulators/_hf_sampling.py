@@ -49,8 +49,18 @@ def gumbel_noise(seeds: Any, step: int, vocab: int) -> Any:
     row = _mix((seeds + step * 7_919) % _P)
     tokens = torch.arange(vocab, device=seeds.device, dtype=torch.int64)
     h = _mix((row[:, None] + tokens[None, :] * 104_729) % _P)
-    u = (h.to(torch.float64) + 0.5) / _P  # strictly inside (0, 1)
-    return -torch.log(-torch.log(u))
+    return -torch.log(-torch.log(open_unit(h)))
+
+
+def open_unit(h: Any) -> Any:
+    """Hash values in [0, _P] -> floats strictly inside (0, 1).
+
+    ``h`` can equal ``_P`` itself (the mix is not reduced after its last round), hence the
+    ``_P + 1``: a u of 1 or more would make the noise NaN, and a NaN wins every argmax.
+    """
+    import torch
+
+    return (h.to(torch.float64) + 0.5) / (_P + 1)
 
 
 class SeededGumbelSampler:
