@@ -113,3 +113,24 @@ def test_baseline_gap_is_paired_over_questions() -> None:
     s = summarize(eps, baseline=alone)
     assert len(s.baseline) == 2
     assert episode  # the kit's builder is used elsewhere; keep the import honest
+
+
+def test_sign_flip_p_value_is_exact_for_few_questions() -> None:
+    import numpy as np
+
+    from chatsim.metrics._stats import sign_flip_p_value
+
+    # 3 questions all won: of the 8 sign patterns, 2 reach |mean| = 1 -> p = 0.25.
+    assert sign_flip_p_value(np.array([1.0, 1.0, 1.0])) == 0.25
+    # 4 wins and a tie out of 5: 2 of 32 patterns reach the mean (the tie's sign is free: x2).
+    assert sign_flip_p_value(np.array([1.0, 1.0, 1.0, 1.0, 0.0])) == 4 / 32
+    assert sign_flip_p_value(np.array([])) is None
+
+
+def test_three_clean_wins_are_not_called_a_win() -> None:
+    from chatsim.metrics import compare
+
+    a = outcomes("A", {"q1": [1], "q2": [1], "q3": [1]})
+    b = outcomes("B", {"q1": [0], "q2": [0], "q3": [0]})
+    (pair,) = compare([a + b]).pairs
+    assert pair.verdict.startswith("No clear difference"), pair.verdict

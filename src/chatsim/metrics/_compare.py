@@ -84,12 +84,14 @@ def verdict(a: str, b: str, d: PairedDifference, subject: str = ALL) -> str:
     )
     p = "" if d.p_value is None else f", p={d.p_value:.2g}"
     n = f"{d.questions} questions"
-    if d.ci.low > 0:
+    # A winner needs both: an interval clear of 0 and a test that rejects "no difference".
+    significant = d.p_value is None or d.p_value <= 1.0 - d.ci.confidence
+    if d.ci.low > 0 and significant:
         text = (
             f"{a} beats {b}{where} by {_pts(d.diff)} points, {level} {_range(d.ci.low, d.ci.high)}"
         )
         return f"{text} ({n}{p}).{caution}"
-    if d.ci.high < 0:
+    if d.ci.high < 0 and significant:
         text = f"{b} beats {a}{where} by {_pts(-d.diff)} points, {level} "
         return f"{text}{_range(-d.ci.high, -d.ci.low)} ({n}{p}).{caution}"
     return (
