@@ -10,6 +10,7 @@ import typer
 from rich.console import Console
 
 from chatsim._exceptions import ConfigError
+from chatsim.cli._console import stdout_console
 from chatsim.cli._errors import cli_errors
 from chatsim.metrics import compare, render_comparison
 from chatsim.metrics._stats import IntervalMethod
@@ -44,4 +45,4 @@ def compare_command(
         if json_:
             sys.stdout.write(result.model_dump_json(indent=2) + "\n")
         else:
-            render_comparison(result, Console())
+            render_comparison(result, stdout_console())

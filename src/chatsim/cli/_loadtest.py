@@ -10,6 +10,7 @@ import typer
 from rich.console import Console
 
 from chatsim._exceptions import ConfigError
+from chatsim.cli._console import stdout_console
 from chatsim.cli._errors import EXIT_INTERRUPTED, cli_errors
 from chatsim.loadtest import LoadTestConfig, LoadTestResult, render_load_summary, run_loadtest
 
@@ -102,7 +103,7 @@ def loadtest_command(
 ) -> None:
     """Load-test a target with simulated users: throughput, latency, goodput, saturation."""
     console = Console(stderr=True)
-    out_console = Console()
+    out_console = stdout_console()
     with cli_errors(console):
         if model is None:
             raise ConfigError("no model given: pass --model (e.g. --model vllm:llama)")

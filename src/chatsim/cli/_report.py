@@ -13,6 +13,7 @@ from rich.console import Console
 from rich.table import Table
 
 from chatsim._exceptions import ConfigError
+from chatsim.cli._console import stdout_console
 from chatsim.cli._errors import cli_errors
 from chatsim.metrics import load_prices, render_summary
 from chatsim.metrics._stats import IntervalMethod
@@ -121,12 +122,12 @@ def report_command(
                 out["load"] = data.load_summary
             sys.stdout.write(json.dumps(out, indent=2) + "\n")
         else:
-            render_summary(summary, Console(), details=True)
-            _render_judge(data, Console())
+            render_summary(summary, stdout_console(), details=True)
+            _render_judge(data, stdout_console())
             if data.load_summary is not None:
                 from chatsim.loadtest import render_load_summary
 
-                render_load_summary(data.load_summary, Console())
+                render_load_summary(data.load_summary, stdout_console())
         for fmt, out_dir in (("csv", csv), ("parquet", parquet)):
             if out_dir is not None:
                 paths = export_tables(data, out_dir, fmt)  # type: ignore[arg-type]

@@ -14,6 +14,7 @@ from rich.console import Console
 from chatsim._api import write_summary
 from chatsim._exceptions import ConfigError, RunDirectoryError
 from chatsim._logging import configure_logging, shutdown_logging
+from chatsim.cli._console import stdout_console
 from chatsim.cli._errors import EXIT_INTERRUPTED, cli_errors
 from chatsim.cli._progress import RichProgress
 from chatsim.metrics import render_summary
@@ -252,7 +253,7 @@ def run_command(
 ) -> None:
     """Run simulated-user conversations against target models and report user-AI accuracy."""
     console = Console(stderr=True)
-    out_console = Console()
+    out_console = stdout_console()
     overrides = _config_overrides(
         models=tuple(model) if model else None,
         source=subset,

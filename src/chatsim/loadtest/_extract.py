@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from chatsim.metrics import call_timings
+from chatsim.metrics import call_timings, is_answered
 from chatsim.protocol import Role
 from chatsim.recording import EPISODES_FILE, EpisodeRecord
 
@@ -86,10 +86,12 @@ def extract(episodes: Iterable[EpisodeRecord]) -> tuple[ConversationColumns, Cal
         lag = max(0.0, ep.started_at - scheduled)
         assistant = [t for t in ep.turns if t.role is Role.ASSISTANT]
         mine: list[tuple[float, ...]] = []
-        for turn, timing in zip(assistant, call_timings([ep]), strict=True):
-            if turn.finish_reason == "error":
+        timings = iter(call_timings([ep]))  # one per answered turn, in order
+        for turn in assistant:
+            if not is_answered(turn):
                 mine.append((stage, turn.ended_at, 1.0, _NAN, _NAN, _NAN, _NAN))
                 continue
+            timing = next(timings)
             extra = lag if timing.turn == 0 else 0.0
             ttft_sent = _NAN if timing.ttft_sent is None else timing.ttft_sent
             ttft_req = _NAN if timing.ttft_requested is None else timing.ttft_requested + extra

@@ -19,6 +19,7 @@ from chatsim.metrics._latency import (
     Percentiles,
     call_timings,
     episode_timing,
+    is_answered,
     percentiles,
 )
 from chatsim.metrics._paired import PairedDifference, paired_difference
@@ -74,6 +75,7 @@ __all__ = [
     "copies_question",
     "episode_behaviour",
     "episode_timing",
+    "is_answered",
     "load_prices",
     "paired_bootstrap",
     "paired_difference",

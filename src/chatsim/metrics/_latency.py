@@ -31,6 +31,7 @@ __all__ = [
     "Percentiles",
     "call_timings",
     "episode_timing",
+    "is_answered",
     "latency_summary",
     "percentiles",
 ]
@@ -110,7 +111,7 @@ def _call(ep: EpisodeRecord, number: int, turn: TurnRecord) -> CallTiming:
     )
 
 
-def _answered(turn: TurnRecord) -> bool:
+def is_answered(turn: TurnRecord) -> bool:
     """A reply arrived (a turn that failed for good has attempts but none ``ok``)."""
     return not turn.attempts or any(a.outcome == "ok" for a in turn.attempts)
 
@@ -121,7 +122,7 @@ def call_timings(episodes: Iterable[EpisodeRecord]) -> list[CallTiming]:
     out = []
     for ep in episodes:
         assistant = [t for t in ep.turns if t.role is Role.ASSISTANT]
-        out += [_call(ep, i, t) for i, t in enumerate(assistant) if _answered(t)]
+        out += [_call(ep, i, t) for i, t in enumerate(assistant) if is_answered(t)]
     return out
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from chatsim.metrics._compare import Comparison
 from chatsim.metrics._summary import RunSummary
@@ -26,7 +27,9 @@ def _print(table: TextTable, console: Console) -> None:
     for i, header in enumerate(table.headers):
         out.add_column(header, justify="left" if i < table.left_columns else "right")
     for row in table.rows:
-        out.add_row(*row, style="bold" if table.left_columns > 1 and row[1] == ALL else None)
+        # Text, not markup: model names such as "vllm:llama:7b" must print as they are.
+        cells = [Text(cell) for cell in row]
+        out.add_row(*cells, style="bold" if table.left_columns > 1 and row[1] == ALL else None)
     if not table.rows:
         out.add_row(table.empty, *[""] * (len(table.headers) - 1))
     console.print(out)
@@ -48,9 +51,9 @@ def render_summary(
         if details or _had_failures(summary):
             _print(recovery_text_table(summary), console)
     for note in [*summary.notes, *_simulator_notes(summary)]:
-        console.print(f"[dim]• {note}[/dim]", highlight=False)
+        console.print(Text(f"• {note}", style="dim"), highlight=False)
     if details:
-        console.print(f"[dim]• prices: {summary.price_source}[/dim]", highlight=False)
+        console.print(Text(f"• prices: {summary.price_source}", style="dim"), highlight=False)
 
 
 def _simulator_notes(summary: RunSummary) -> list[str]:

@@ -32,8 +32,8 @@ __all__ = [
     "cluster_bootstrap_interval",
     "interval",
     "paired_bootstrap",
-    "sign_flip_p_value",
     "se_interval",
+    "sign_flip_p_value",
 ]
 
 IntervalMethod = Literal["cluster_bootstrap", "se"]
