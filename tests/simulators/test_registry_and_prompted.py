@@ -102,3 +102,20 @@ def test_unknown_hf_option_names_the_valid_ones() -> None:
     settings = SimulatorSettings(options={"load_in_9bit": True})
     with pytest.raises(ConfigError, match="load_in_8bit"):
         create_simulator("hf:/nonexistent+/nonexistent", settings, MonotonicWallClock())
+
+
+@pytest.mark.parametrize(
+    ("spec", "options", "message"),
+    [
+        ("scripted", {"max_batch_size": 8}, "applies to hf: simulators only"),
+        ("hf:/x+/y", {"max_wait": "soon"}, "max_wait"),
+        ("hf:/x+/y", {"max_batch_size": "abc"}, "max_batch_size"),
+        ("hf:/x+/y", {"load_in_8bit": "maybe"}, "load_in_8bit"),
+    ],
+)
+def test_simulator_options_are_checked_before_loading(
+    spec: str, options: dict[str, object], message: str
+) -> None:
+    pytest.importorskip("torch")
+    with pytest.raises(ConfigError, match=message):
+        create_simulator(spec, SimulatorSettings(options=options), MonotonicWallClock())

@@ -12,7 +12,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from chatsim._exceptions import ConfigError
+from chatsim._exceptions import ConfigError, DataError
 from chatsim.cli._console import stdout_console
 from chatsim.cli._errors import cli_errors
 from chatsim.metrics import load_prices, render_summary
@@ -130,8 +130,14 @@ def report_command(
                 render_load_summary(data.load_summary, stdout_console())
         for fmt, out_dir in (("csv", csv), ("parquet", parquet)):
             if out_dir is not None:
-                paths = export_tables(data, out_dir, fmt)  # type: ignore[arg-type]
+                try:
+                    paths = export_tables(data, out_dir, fmt)  # type: ignore[arg-type]
+                except OSError as exc:
+                    raise DataError(f"cannot write {fmt} tables to {out_dir}: {exc}") from exc
                 console.print(f"wrote {len(paths)} {fmt} tables to {out_dir}", markup=False)
         if html is not None:
-            written = write_html_report(data, html, summary=summary)
+            try:
+                written = write_html_report(data, html, summary=summary)
+            except OSError as exc:
+                raise DataError(f"cannot write the HTML report to {html}: {exc}") from exc
             console.print(f"wrote {written}", markup=False)

@@ -81,7 +81,9 @@ def build_config(overrides: dict[str, Any], resume: Path | None) -> RunConfig:
     elif "models" not in overrides:
         raise ConfigError("no model given: pass --model (e.g. --model gpt-4o), or --resume RUN_DIR")
     else:
-        values = {"simulator": default_simulator_spec(overrides["models"]), **overrides}
+        values = dict(overrides)
+        if "simulator" not in values:  # only now may torch be imported to look for a GPU
+            values["simulator"] = default_simulator_spec(overrides["models"])
     try:
         return RunConfig.model_validate(values)
     except ValidationError as exc:

@@ -19,7 +19,7 @@ from chatsim.metrics._table import (
     recovery_text_table,
 )
 
-__all__ = ["render_comparison", "render_summary"]
+__all__ = ["render_comparison", "render_summary", "simulator_notes"]
 
 
 def _print(table: TextTable, console: Console) -> None:
@@ -50,13 +50,15 @@ def render_summary(
             _print(behaviour_text_table(summary), console)
         if details or _had_failures(summary):
             _print(recovery_text_table(summary), console)
-    for note in [*summary.notes, *_simulator_notes(summary)]:
+    for note in [*summary.notes, *simulator_notes(summary)]:
         console.print(Text(f"• {note}", style="dim"), highlight=False)
     if details:
         console.print(Text(f"• prices: {summary.price_source}", style="dim"), highlight=False)
 
 
-def _simulator_notes(summary: RunSummary) -> list[str]:
+def simulator_notes(summary: RunSummary) -> list[str]:
+    """Notes on the simulated user worth reading next to the numbers (context trimming,
+    resampled empty turns)."""
     notes = []
     for name, model in summary.models.items():
         sim = model.simulator

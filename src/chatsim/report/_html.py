@@ -10,6 +10,7 @@ import datetime as dt
 from html import escape
 from pathlib import Path
 
+from chatsim.metrics._render import simulator_notes
 from chatsim.metrics._summary import RunSummary
 from chatsim.metrics._table import (
     TextTable,
@@ -85,7 +86,8 @@ def _overview(data: ReportData, summary: RunSummary) -> Section:
     ]
     if data.run.torn_tail:
         facts.append(("warning", "the last line of episodes.jsonl was torn and skipped"))
-    notes = "".join(f"<li>{escape(n)}</li>" for n in [*summary.notes, summary.price_source])
+    shown = [*summary.notes, *simulator_notes(summary), summary.price_source]
+    notes = "".join(f"<li>{escape(n)}</li>" for n in shown)
     body = html_table(None, facts, left=2) + f'<ul class="notes">{notes}</ul>'
     return Section("overview", "Run", body)
 

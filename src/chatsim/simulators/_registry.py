@@ -19,6 +19,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from pydantic import TypeAdapter, ValidationError
+
 from chatsim._exceptions import ConfigError, UnknownNameError
 from chatsim._util._clock import Clock
 from chatsim.protocol import PromptFormat, get_format, load_format
@@ -96,6 +98,11 @@ def _format(settings: SimulatorSettings, default: str) -> PromptFormat:
 def create_simulator(spec: str, settings: SimulatorSettings, clock: Clock) -> SimulatorBackend:
     """Build the backend for ``spec``. Fails before any episode on bad specs or credentials."""
     kind, _, rest = spec.strip().partition(":")
+    if settings.options and kind != "hf":
+        raise ConfigError(
+            f"--simulator-option applies to hf: simulators only; {kind} takes none "
+            f"(given: {', '.join(sorted(settings.options))})"
+        )
     if kind == "scripted":
         from chatsim.simulators._scripted import ScriptedSimulator
 
@@ -134,16 +141,37 @@ def create_simulator(spec: str, settings: SimulatorSettings, clock: Clock) -> Si
         options.setdefault("max_new_tokens", settings.max_tokens)
         if settings.prompt_format:
             options.setdefault("prompt_format", settings.prompt_format)
-        valid = sorted(f.name for f in dataclasses.fields(HFOptions))
-        unknown = sorted(set(options) - set(valid))
-        if unknown:
-            raise ConfigError(
-                f"unknown simulator option(s) {unknown} for hf:; valid: {', '.join(valid)}"
-            )
-        return create_hf_simulator(rest or DEFAULT_HF_SPEC[3:], HFOptions(**options))
+        _batcher_wait(settings)  # checked now, before minutes of model loading
+        return create_hf_simulator(rest or DEFAULT_HF_SPEC[3:], _hf_options(HFOptions, options))
     raise UnknownNameError(
         "simulator", kind, [f"{k}:..." if k != "scripted" else k for k in SIMULATOR_KINDS]
     )
+
+
+def _hf_options(options_type: type[Any], options: dict[str, Any]) -> Any:
+    """Validated ``HFOptions``: unknown names and wrong types are a ``ConfigError``."""
+    valid = sorted(f.name for f in dataclasses.fields(options_type))
+    unknown = sorted(set(options) - set(valid))
+    if unknown:
+        raise ConfigError(
+            f"unknown simulator option(s) {unknown} for hf:; valid: {', '.join(valid)}"
+        )
+    try:
+        return TypeAdapter(options_type).validate_python(options)
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+        raise ConfigError(f"invalid simulator option(s): {problems}") from None
+
+
+def _batcher_wait(settings: SimulatorSettings) -> float:
+    raw = settings.options.get("max_wait", 0.01)
+    try:
+        wait = float(raw)
+    except (TypeError, ValueError):
+        wait = -1.0
+    if not wait >= 0 or wait == float("inf"):
+        raise ConfigError(f"simulator option max_wait must be seconds >= 0, got {raw!r}")
+    return wait
 
 
 def _prompted(spec: str, rest: str, settings: SimulatorSettings, clock: Clock) -> SimulatorBackend:
@@ -197,6 +225,6 @@ async def open_turn_source(
         return
     from chatsim.simulators._batcher import MicroBatcher
 
-    max_wait = float(settings.options.get("max_wait", 0.01))
+    max_wait = _batcher_wait(settings)
     async with MicroBatcher(backend, max_batch_size=backend.max_batch_size, max_wait=max_wait) as b:
         yield b
