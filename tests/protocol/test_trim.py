@@ -93,15 +93,14 @@ def test_next_oldest_trimmed_when_oldest_is_not_enough() -> None:
     assert [m for m in new if m.role == Role.USER] == [m for m in HISTORY if m.role == Role.USER]
 
 
-def test_latest_reply_trimmed_only_as_last_resort() -> None:
+def test_latest_reply_is_never_trimmed_the_caller_fails_the_turn_instead() -> None:
     budget = size(HISTORY) - 500
     new, trimmed = fit(budget)
     assert trimmed
-    assert size(new) <= budget
+    assert size(new) > budget  # still over: the simulator fails this turn
     assert new[1].content == MARK
     assert new[3].content == MARK
-    assert MARK in new[5].content
-    assert new[5].content.startswith("new0") and new[5].content.endswith("new199")
+    assert new[5] == HISTORY[5]
 
 
 def test_question_always_kept() -> None:
@@ -113,7 +112,8 @@ def test_question_always_kept() -> None:
 def test_impossible_budget_returns_most_trimmed() -> None:
     new, trimmed = fit(10)
     assert trimmed
-    assert [m.content for m in new if m.role == Role.ASSISTANT] == [MARK] * 3
+    assert [m.content for m in new if m.role == Role.ASSISTANT][:2] == [MARK] * 2
+    assert new[5] == HISTORY[5]  # the latest reply is never trimmed
     assert size(new) > 10  # the caller must notice and fail the turn
 
 
@@ -137,7 +137,12 @@ def test_renders_are_logarithmic() -> None:
         calls += 1
         return len(text)  # characters as tokens: the finest grain
 
-    long = (Message(Role.USER, "hi"), Message(Role.ASSISTANT, "x" * 20_000))
+    long = (
+        Message(Role.USER, "hi"),
+        Message(Role.ASSISTANT, "x" * 20_000),
+        Message(Role.USER, "and?"),
+        Message(Role.ASSISTANT, "B."),
+    )
     full = len(render_text(CHATBENCH_TEXT_V1, QUESTION, long, SimulatorStep.NEXT))
     fit_history(
         CHATBENCH_TEXT_V1,
@@ -199,10 +204,15 @@ def test_fit_properties(lengths: list[int], cut: int) -> None:
     assert len(new) == len(history)
     assert [m for m in new if m.role == Role.USER] == [m for m in history if m.role == Role.USER]
     assert trimmed == (new != history)
+    last = len(history) - 1  # the latest reply is never trimmed
     floor = tuple(
-        Message(m.role, trim_middle(m.content, 0) if m.role == Role.ASSISTANT else m.content)
-        for m in history
+        Message(
+            m.role,
+            trim_middle(m.content, 0) if m.role == Role.ASSISTANT and i < last else m.content,
+        )
+        for i, m in enumerate(history)
     )
+    assert new[last] == history[last]
     if size(floor) <= budget:
         assert size(new) <= budget
     if not trimmed:

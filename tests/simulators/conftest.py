@@ -89,12 +89,18 @@ def make_requests(
         step = SimulatorStep.FIRST
         if index % 2:
             reply = "Adding the numbers gives the result. The answer is A."
-            if long_history:
-                reply = " ".join(["This is a very long explanation of the sum."] * 40) + reply
             history = (
                 Message(Role.USER, "Can you help me with this sum?"),
                 Message(Role.ASSISTANT, reply),
             )
+            if long_history:  # a long older reply: trimming never touches the latest one
+                older = " ".join(["This is a very long explanation of the sum."] * 40) + reply
+                history = (
+                    Message(Role.USER, "Can you help me with this sum?"),
+                    Message(Role.ASSISTANT, older),
+                    Message(Role.USER, "Are you sure?"),
+                    Message(Role.ASSISTANT, reply),
+                )
             step = SimulatorStep.NEXT
         requests.append(
             UserTurnRequest(

@@ -3,18 +3,16 @@
 The ChatBench LoRA was trained with a 2,048-token context; ten turns of long assistant answers
 do not fit. The one rule, applied only when the prompt is over budget:
 
-1. Assistant replies, oldest first, excluding the latest one: cut out the middle of the reply
-   and put ``[...]`` in its place, keeping as much of its start and end (half each) as still
-   fits. If even the bare marker does not fit, the reply becomes ``[...]`` and the next oldest
-   is trimmed.
-2. Only then, as a last resort, the latest reply, the same way.
+Assistant replies, oldest first: cut out the middle of the reply and put ``[...]`` in its
+place, keeping as much of its start and end (half each) as still fits. If even the bare marker
+does not fit, the reply becomes ``[...]`` and the next oldest is trimmed.
 
-The question (in the instruction) and the user's own messages are never touched. How much of
+The question (in the instruction), the user's own messages and the latest reply (the one the
+simulated user is answering) are never touched. How much of
 a reply survives is found by binary search on characters: O(log n) renders per reply.
 
-If the prompt is still over budget with every reply reduced to ``[...]`` (the question and the
-user's messages alone are too long), the most-trimmed history is returned; the caller must
-count again and fail the turn.
+If the prompt is still over budget with every older reply reduced to ``[...]``, the
+most-trimmed history is returned; the caller must count again and fail the turn.
 """
 
 from __future__ import annotations
@@ -81,9 +79,9 @@ def fit_history(
 
     if count_tokens(render(history)) <= budget:
         return history, False
-    replies = [i for i, m in enumerate(history) if m.role == Role.ASSISTANT]
+    replies = [i for i, m in enumerate(history) if m.role == Role.ASSISTANT][:-1]
     trimmed = False
-    for index in replies:  # oldest first, so the latest reply is trimmed only as a last resort
+    for index in replies:  # oldest first; the latest reply is never among them
         content = current[index].content.strip()
         current[index] = Message(Role.ASSISTANT, content)
         keep = _largest_fitting_keep(len(content), partial(fits, index))
