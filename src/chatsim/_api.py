@@ -7,6 +7,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from pydantic import ValidationError
+
+from chatsim._exceptions import ConfigError
 from chatsim.metrics import GroupSummary, RunSummary
 from chatsim.recording import SUMMARY_FILE, EpisodeRecord, read_run, write_json_atomic
 from chatsim.report import summarize_run
@@ -49,8 +52,15 @@ class EvaluationResult:
         ``.accuracy``, ``.ci`` (its 95% interval), ``.episodes``, ``.invalid`` ... are on it.
         """
         name = model or self.models[0]
+        if name not in self.summary.models:
+            raise KeyError(f"no model {name!r} in this run; models: {', '.join(self.models)}")
         group = self.summary.models[name]
-        return group.subjects[subject] if subject else group
+        if subject is None:
+            return group
+        if subject not in group.subjects:
+            known = ", ".join(group.subjects)
+            raise KeyError(f"no subject {subject!r} for {name}; subjects: {known}")
+        return group.subjects[subject]
 
 
 async def evaluate(
@@ -78,16 +88,20 @@ async def evaluate(
     the modes.
     """
     models = (model,) if isinstance(model, str) else tuple(model)
-    config = RunConfig(
-        models=models,
-        source=subset,
-        simulator=simulator or default_simulator_spec(models),
-        limit=limit,
-        repeats=repeats,
-        seed=seed,
-        baseline=_BASELINE_MODES if baseline is True else tuple(baseline or ()),
-        **options,
-    )
+    try:
+        config = RunConfig(
+            models=models,
+            source=subset,
+            simulator=simulator or default_simulator_spec(models),
+            limit=limit,
+            repeats=repeats,
+            seed=seed,
+            baseline=_BASELINE_MODES if baseline is True else tuple(baseline or ()),
+            **options,
+        )
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+        raise ConfigError(f"invalid evaluate() arguments: {problems}") from None
     setup = prepare_run(
         config,
         out_dir=Path(out_dir),

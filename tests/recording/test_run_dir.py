@@ -148,3 +148,17 @@ def test_writer_cuts_a_torn_tail_before_appending(tmp_path: Path) -> None:
     lines = path.read_text().splitlines()
     assert lines[:2] == ['{"a": 1}', '{"a": 2}']
     assert EpisodeRecord.model_validate_json(lines[2]).episode_id == "m|q0|0"
+
+
+def test_a_run_directory_has_one_writer_at_a_time(tmp_path: Path) -> None:
+    from chatsim.recording import run_dir_lock
+
+    _write(tmp_path / "run", 1)
+    with (
+        run_dir_lock(tmp_path / "run"),
+        pytest.raises(RunDirectoryError, match="another chatsim process"),
+        run_dir_lock(tmp_path / "run"),
+    ):
+        pass
+    with run_dir_lock(tmp_path / "run"):  # released: the next writer may go
+        pass

@@ -22,6 +22,7 @@ from chatsim.recording._run_dir import (
     open_for_resume,
     read_header,
     read_run,
+    run_dir_lock,
     write_json_atomic,
 )
 
@@ -45,5 +46,6 @@ __all__ = [
     "open_for_resume",
     "read_header",
     "read_run",
+    "run_dir_lock",
     "write_json_atomic",
 ]

@@ -16,9 +16,11 @@ survives power loss, at a cost per episode.
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
@@ -42,6 +44,7 @@ __all__ = [
     "open_for_resume",
     "read_header",
     "read_run",
+    "run_dir_lock",
     "write_json_atomic",
 ]
 
@@ -214,6 +217,33 @@ class JsonlWriter:
 
 EpisodeWriter = JsonlWriter
 """The writer of ``episodes.jsonl`` (a ``JsonlWriter``)."""
+
+
+@contextmanager
+def run_dir_lock(run_dir: Path) -> Iterator[None]:
+    """Hold an exclusive lock on the run directory while writing it.
+
+    A second process (``--resume`` while the run is still going) gets a clear error instead of
+    appending the same episodes twice. The lock is ``fcntl.flock`` on ``RUN_DIR/.lock``: the
+    kernel drops it when the holder dies, so a killed run never leaves a stale lock.
+    """
+    path = Path(run_dir) / ".lock"
+    try:
+        fh = path.open("a+")
+    except OSError as exc:
+        raise RunDirectoryError(f"cannot lock the run directory {run_dir}: {exc}") from exc
+    with fh:
+        try:
+            fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise RunDirectoryError(
+                f"{run_dir} is being written by another chatsim process; wait for it to "
+                "finish (or stop it) before resuming"
+            ) from None
+        try:
+            yield
+        finally:
+            fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
 
 
 def create_run_dir(run_dir: Path, header: RunHeader) -> None:

@@ -33,6 +33,7 @@ from chatsim.recording import (
     create_run_dir,
     open_for_resume,
     read_run,
+    run_dir_lock,
 )
 from chatsim.runner._baseline_step import run_baseline_step
 from chatsim.runner._config import RunConfig
@@ -325,13 +326,20 @@ async def execute_run(
     simulator, timeout); the new record supersedes the old one. Raises
     ``AuthenticationError`` (after stopping the run), ``RunInterrupted`` and ``RunCrashed``.
     """
+    if not setup.resume:
+        create_run_dir(setup.run_dir, _header(setup))
+    with run_dir_lock(setup.run_dir):  # one writer per run directory
+        return await _execute(setup, progress, handle_signals, retry_errors)
+
+
+async def _execute(
+    setup: RunSetup, progress: Progress | None, handle_signals: bool, retry_errors: bool
+) -> RunOutcome:
     config = setup.config
+    done: set[str] = set()
     if setup.resume:
         recorded = open_for_resume(setup.run_dir).episodes
         done = {r.episode_id for r in recorded if not (retry_errors and r.termination.is_error)}
-    else:
-        create_run_dir(setup.run_dir, _header(setup))
-        done = set()
     todo = [plan for plan in setup.plans if plan.episode_id not in done]
     outcome = RunOutcome(setup.run_dir, skipped=len(setup.plans) - len(todo))
     if progress is not None:

@@ -30,7 +30,7 @@ from tenacity import AsyncRetrying, RetryCallState, retry_if_exception
 from chatsim._exceptions import AttemptTimeoutError, AuthenticationError, TargetError
 from chatsim._logging import get_logger
 from chatsim._util._clock import Clock, MonotonicWallClock
-from chatsim._util._redact import scrub
+from chatsim._util._redact import keep_recorded_headers, scrub
 from chatsim.recording._records import AttemptRecord
 from chatsim.targets._adaptive import AdaptiveConcurrency, LimitChange
 from chatsim.targets._contract import AdapterReply, TargetAdapter, TargetReply, TargetRequest
@@ -245,7 +245,7 @@ class TargetCaller:
                 ended_at=ended,
                 outcome="ok",
                 request_id=reply.request_id,
-                rate_limit_headers=reply.headers,
+                rate_limit_headers=keep_recorded_headers(reply.headers),
             )
         )
 
@@ -360,7 +360,7 @@ class TargetCaller:
             error_message=scrub(str(error))[:_MESSAGE_LIMIT],
             wait_before_next=wait,
             request_id=error.request_id,
-            rate_limit_headers=error.headers,
+            rate_limit_headers=keep_recorded_headers(error.headers),
         )
         call.attempts.append(record)
         return record
