@@ -100,7 +100,7 @@ def build_engine(args: argparse.Namespace) -> Any:
     from chatsim.protocol import get_format, render_text
     from chatsim.simulators._hf_engine import HFEngine
     from chatsim.simulators._hf_options import HFOptions
-    from chatsim.testing._tiny_model import _train_tokenizer
+    from chatsim.testing._tiny_model import CARD_LORA, TINY_MISTRAL_SHAPE, _train_tokenizer
 
     started = time.perf_counter()
     fmt = get_format("chatbench-text-v1")
@@ -111,16 +111,7 @@ def build_engine(args: argparse.Namespace) -> Any:
     config = MistralConfig(bos_token_id=1, eos_token_id=2)  # Mistral-7B's shape
     device, dtype = "cuda", torch.bfloat16
     if args.smoke_cpu:  # a check of this script without a GPU: a tiny model, same code
-        config = MistralConfig(
-            hidden_size=64,
-            intermediate_size=128,
-            num_hidden_layers=2,
-            num_attention_heads=4,
-            num_key_value_heads=2,
-            head_dim=64,
-            bos_token_id=1,
-            eos_token_id=2,
-        )
+        config = MistralConfig(**TINY_MISTRAL_SHAPE, bos_token_id=1, eos_token_id=2)
         device, dtype = "cpu", torch.float32
     torch.manual_seed(0)
     torch.set_default_dtype(dtype)
@@ -128,10 +119,7 @@ def build_engine(args: argparse.Namespace) -> Any:
         model = MistralForCausalLM(config)
     torch.set_default_dtype(torch.float32)
     lora = LoraConfig(
-        r=8,
-        lora_alpha=32,
-        lora_dropout=0.05,
-        target_modules=["q_proj", "v_proj"],
+        **CARD_LORA,
         task_type="CAUSAL_LM",
         init_lora_weights=False,  # random B: a real, non-zero adapter
     )

@@ -26,7 +26,13 @@ from typing import Any
 from chatsim.protocol import Message, Role, SimulatorStep
 from chatsim.questions import Question
 
-__all__ = ["TinyModelPaths", "build_tiny_chatbench", "synthetic_conversations"]
+__all__ = [
+    "CARD_LORA",
+    "TINY_MISTRAL_SHAPE",
+    "TinyModelPaths",
+    "build_tiny_chatbench",
+    "synthetic_conversations",
+]
 
 _SPECIAL = ("<unk>", "<s>", "</s>")
 
@@ -46,6 +52,25 @@ class TinyModelPaths:
 
 # One training example: (question, history before the user turn, step, the user's text).
 Example = tuple[Question, tuple[Message, ...], SimulatorStep, str]
+
+
+TINY_MISTRAL_SHAPE: dict[str, Any] = {
+    "hidden_size": 64,
+    "intermediate_size": 128,
+    "num_hidden_layers": 2,
+    "num_attention_heads": 4,
+    "num_key_value_heads": 2,
+    "head_dim": 64,  # vLLM's CPU attention needs head_dim >= 64
+}
+"""The tiny Mistral's shape (everything else as Mistral-7B's config)."""
+
+CARD_LORA: dict[str, Any] = {
+    "r": 8,
+    "lora_alpha": 32,
+    "lora_dropout": 0.05,
+    "target_modules": ["q_proj", "v_proj"],
+}
+"""The LoRA settings of the ``microsoft/chatbench-mistral-7b`` model card."""
 
 
 def _question(rng: random.Random, index: int) -> Question:
@@ -181,25 +206,14 @@ def build_tiny_chatbench(
     torch.manual_seed(seed)
     config = MistralConfig(
         vocab_size=len(tokenizer),
-        hidden_size=64,
-        intermediate_size=128,
-        num_hidden_layers=2,
-        num_attention_heads=4,
-        num_key_value_heads=2,
-        head_dim=64,
+        **TINY_MISTRAL_SHAPE,
         max_position_embeddings=4096,
         sliding_window=None,
         bos_token_id=tokenizer.bos_token_id,
         eos_token_id=tokenizer.eos_token_id,
     )
     base = MistralForCausalLM(config)
-    lora = LoraConfig(
-        r=8,
-        lora_alpha=32,
-        lora_dropout=0.05,
-        target_modules=["q_proj", "v_proj"],
-        task_type="CAUSAL_LM",
-    )
+    lora = LoraConfig(**CARD_LORA, task_type="CAUSAL_LM")
     model: Any = get_peft_model(base, lora)
     if train_steps:
         _train(model, tokenizer, texts, train_steps, seed)
