@@ -172,3 +172,25 @@ def test_json_round_trip_and_render() -> None:
     text = console.export_text()
     assert "60.0%" in text
     assert "cluster bootstrap" in text
+
+
+def test_errors_as_incorrect_reaches_the_per_question_table_and_pass_k() -> None:
+    from chatsim.protocol._types import TerminationReason
+
+    eps = outcomes("m", {"q1": [1, 1], "q2": [1, 0]})
+    failed = eps[0].model_copy(
+        update={
+            "episode_id": "m|q1|9",
+            "repeat": 9,
+            "correct": False,
+            "termination": TerminationReason.TARGET_ERROR,
+            "final_answer": None,
+        }
+    )
+    lenient = summarize([*eps, failed])
+    strict = summarize([*eps, failed], errors_as_incorrect=True)
+    q1 = {r.question_id: r for r in strict.questions}["q1"]
+    assert (q1.scored, q1.correct) == (3, 2)
+    assert {r.question_id: r for r in lenient.questions}["q1"].scored == 2
+    assert strict.models["m"].accuracy == pytest.approx((2 / 3 + 1 / 2) / 2)
+    assert strict.models["m"].consistency.pass_k  # computed from the same strict rows

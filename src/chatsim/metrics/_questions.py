@@ -45,14 +45,18 @@ class QuestionRow(BaseModel):
     """The most frequent valid answer (ties: first letter alphabetically), None when none."""
 
 
-def question_table(episodes: Sequence[EpisodeRecord]) -> list[QuestionRow]:
-    """One row per (model, question), in first-seen order."""
+def question_table(
+    episodes: Sequence[EpisodeRecord], *, errors_as_incorrect: bool = False
+) -> list[QuestionRow]:
+    """One row per (model, question), in first-seen order. Episodes that ended in an error
+    are left out of ``scored``, or scored as wrong with ``errors_as_incorrect`` (as the
+    headline accuracy is)."""
     groups: dict[tuple[str, str], list[EpisodeRecord]] = {}
     for ep in episodes:
         groups.setdefault((ep.model, ep.question_id), []).append(ep)
     rows = []
     for (model, qid), eps in groups.items():
-        scored = [ep for ep in eps if not ep.termination.is_error]
+        scored = [ep for ep in eps if errors_as_incorrect or not ep.termination.is_error]
         answers = Counter(ep.final_answer for ep in scored if ep.final_answer is not None)
         top = max(answers.values(), default=0)
         correct = sum(ep.correct for ep in scored)

@@ -165,7 +165,7 @@ def summarize(
     per_model: dict[str, list[EpisodeRecord]] = {m: [] for m in _ordered_models(episodes, models)}
     for ep in episodes:
         per_model[ep.model].append(ep)
-    rows = question_table(episodes)
+    rows = question_table(episodes, errors_as_incorrect=errors_as_incorrect)
     model_summaries = {
         m: _model_summary(m, eps, rows, spec, context) for m, eps in per_model.items()
     }
