@@ -265,10 +265,10 @@ def open_for_resume(run_dir: Path) -> RunData:
 
     Complete records are never touched: the file is truncated at the start of the torn line.
     """
-    data = read_run(run_dir)
-    episodes_path = data.path / EPISODES_FILE
-    _, torn_offset, _ = _scan(episodes_path)
+    path = Path(run_dir)
+    header = read_header(path)
+    episodes, torn_offset, duplicates = _scan(path / EPISODES_FILE)  # one pass over the file
     if torn_offset is not None:
-        with episodes_path.open("r+b") as fh:
+        with (path / EPISODES_FILE).open("r+b") as fh:
             fh.truncate(torn_offset)
-    return data
+    return RunData(path, header, episodes, torn_tail=torn_offset is not None, duplicates=duplicates)
