@@ -44,15 +44,19 @@ def _event(obj: Any) -> bytes:
     return b"data: " + dumps(obj) + b"\n\n"
 
 
-class ChatChunks:
-    """Encoder for one streamed chat completion."""
+class _Chunks:
+    """What both streamed encoders share: the object header, pre-encoded once per reply so a
+    content chunk is two byte concatenations (the server's hot path), and the rare chunks."""
 
     __slots__ = ("_base", "_include_usage", "_prefix", "_suffix")
+
+    _object = ""
+    _content_key = b""  # how a content choice starts, after '"choices":[{'
 
     def __init__(self, completion_id: str, created: int, model: str, include_usage: bool) -> None:
         self._base: dict[str, Any] = {
             "id": completion_id,
-            "object": "chat.completion.chunk",
+            "object": self._object,
             "created": created,
             "model": model,
             "system_fingerprint": _FINGERPRINT,
@@ -60,24 +64,14 @@ class ChatChunks:
         self._include_usage = include_usage
         head = dumps(self._base)[:-1]  # without the closing brace
         usage = b',"usage":null' if include_usage else b""
-        self._prefix = b"data: " + head + b',"choices":[{"index":0,"delta":{"content":'
-        self._suffix = b'},"logprobs":null,"finish_reason":null}]' + usage + b"}\n\n"
+        self._prefix = b"data: " + head + b',"choices":[{' + self._content_key
+        self._suffix = b',"logprobs":null,"finish_reason":null}]' + usage + b"}\n\n"
 
     def _chunk(self, choices: list[dict[str, Any]], usage: Any = None) -> bytes:
         obj = {**self._base, "choices": choices}
         if self._include_usage:
             obj["usage"] = usage
         return _event(obj)
-
-    def role(self) -> bytes:
-        delta = {"role": "assistant", "content": "", "refusal": None}
-        return self._chunk([{"index": 0, "delta": delta, "logprobs": None, "finish_reason": None}])
-
-    def content(self, text: str) -> bytes:
-        return self._prefix + json.dumps(text, ensure_ascii=False).encode() + self._suffix
-
-    def finish(self, reason: str) -> bytes:
-        return self._chunk([{"index": 0, "delta": {}, "logprobs": None, "finish_reason": reason}])
 
     def usage(self, usage: dict[str, int]) -> bytes:
         return self._chunk([], usage)
@@ -91,30 +85,31 @@ class ChatChunks:
         return self._prefix + b'"trunc\n\n'
 
 
-class CompletionChunks:
+class ChatChunks(_Chunks):
+    """Encoder for one streamed chat completion."""
+
+    __slots__ = ()
+    _object = "chat.completion.chunk"
+    _content_key = b'"index":0,"delta":{"content":'
+
+    def role(self) -> bytes:
+        delta = {"role": "assistant", "content": "", "refusal": None}
+        return self._chunk([{"index": 0, "delta": delta, "logprobs": None, "finish_reason": None}])
+
+    def content(self, text: str) -> bytes:
+        # The delta object closes before the shared suffix.
+        return self._prefix + json.dumps(text, ensure_ascii=False).encode() + b"}" + self._suffix
+
+    def finish(self, reason: str) -> bytes:
+        return self._chunk([{"index": 0, "delta": {}, "logprobs": None, "finish_reason": reason}])
+
+
+class CompletionChunks(_Chunks):
     """Encoder for one streamed text completion (possibly several prompts)."""
 
-    __slots__ = ("_base", "_include_usage", "_prefix", "_suffix")
-
-    def __init__(self, completion_id: str, created: int, model: str, include_usage: bool) -> None:
-        self._base: dict[str, Any] = {
-            "id": completion_id,
-            "object": "text_completion",
-            "created": created,
-            "model": model,
-            "system_fingerprint": _FINGERPRINT,
-        }
-        self._include_usage = include_usage
-        head = dumps(self._base)[:-1]
-        usage = b',"usage":null' if include_usage else b""
-        self._prefix = b"data: " + head + b',"choices":[{"text":'
-        self._suffix = b',"logprobs":null,"finish_reason":null}]' + usage + b"}\n\n"
-
-    def _chunk(self, choices: list[dict[str, Any]], usage: Any = None) -> bytes:
-        obj = {**self._base, "choices": choices}
-        if self._include_usage:
-            obj["usage"] = usage
-        return _event(obj)
+    __slots__ = ()
+    _object = "text_completion"
+    _content_key = b'"text":'
 
     def content(self, text: str, index: int = 0) -> bytes:
         encoded = json.dumps(text, ensure_ascii=False).encode()
@@ -123,15 +118,6 @@ class CompletionChunks:
     def finish(self, reason: str, index: int = 0) -> bytes:
         choice = {"text": "", "index": index, "logprobs": None, "finish_reason": reason}
         return self._chunk([choice])
-
-    def usage(self, usage: dict[str, int]) -> bytes:
-        return self._chunk([], usage)
-
-    def empty(self) -> bytes:
-        return self._chunk([])
-
-    def broken(self) -> bytes:
-        return self._prefix + b'"trunc\n\n'
 
 
 def chat_body(
