@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
+from cli_kit import fake_run_args
 from typer.testing import CliRunner
 
 from chatsim.cli import app
@@ -60,19 +61,7 @@ def test_report_recomputes_the_summary(
 ) -> None:
     _run(
         cli,
-        "--model",
-        "fake:a",
-        "--simulator",
-        "scripted",
-        "--subset",
-        "college_math",
-        "--limit",
-        "3",
-        "--out",
-        str(tmp_path),
-        "--run-id",
-        "r",
-        "--quiet",
+        *fake_run_args(tmp_path, limit=3),
     )
     result = cli.invoke(app, ["report", str(tmp_path / "r"), "--json"])
     assert result.exit_code == 0, result.output
@@ -108,21 +97,7 @@ def test_dry_run_sends_nothing(
 def test_resume_runs_only_missing_episodes(
     cli: CliRunner, fake_adapter: list[FakeTarget], tmp_path: Path
 ) -> None:
-    args = (
-        "--model",
-        "fake:a",
-        "--simulator",
-        "scripted",
-        "--subset",
-        "college_math",
-        "--limit",
-        "5",
-        "--out",
-        str(tmp_path),
-        "--run-id",
-        "r",
-        "--quiet",
-    )
+    args = (*fake_run_args(tmp_path, limit=5),)
     assert _run(cli, *args)[0] == 0
     episodes = tmp_path / "r" / "episodes.jsonl"
     lines = episodes.read_text().splitlines(keepends=True)
@@ -139,19 +114,7 @@ def test_resume_refuses_a_different_configuration(
 ) -> None:
     _run(
         cli,
-        "--model",
-        "fake:a",
-        "--simulator",
-        "scripted",
-        "--subset",
-        "college_math",
-        "--limit",
-        "2",
-        "--out",
-        str(tmp_path),
-        "--run-id",
-        "r",
-        "--quiet",
+        *fake_run_args(tmp_path, limit=2),
     )
     code, output = _run(cli, "--resume", str(tmp_path / "r"), "--repeats", "3")
     assert code == 2
@@ -190,19 +153,7 @@ def test_baseline_measures_each_model_alone(
 ) -> None:
     code, output = _run(
         cli,
-        "--model",
-        "fake:a",
-        "--simulator",
-        "scripted",
-        "--subset",
-        "college_math",
-        "--limit",
-        "3",
-        "--out",
-        str(tmp_path),
-        "--run-id",
-        "r",
-        "--quiet",
+        *fake_run_args(tmp_path, limit=3),
         "--baseline",
     )
     assert code == 0, output
