@@ -48,6 +48,21 @@ def test_call_timings_hand_values() -> None:
     assert second.e2e_requested == pytest.approx(2.0)
 
 
+def test_a_recorded_wire_send_time_is_what_latency_counts_from() -> None:
+    # Schema 2: the attempt began at 1.5 but its request went on the wire at 1.6 (the
+    # client's own delay); TTFT and e2e "from send" start at 1.6. Without sent_at (schema 1
+    # records), the attempt's start stands for it, as above.
+    turns = [
+        user(0, "hi", 0.0, 1.0),
+        assistant(1, "B", 1.6, 3.0, first=2.0, queue=0.5,
+                  attempts=[attempt(0, 1.5, 3.0, sent_at=1.6)]),
+    ]  # fmt: skip
+    (call,) = call_timings([episode("m", "q1", turns=turns, start=0.0, end=3.0)])  # type: ignore[list-item]
+    assert call.ttft_sent == pytest.approx(0.4)
+    assert call.e2e_sent == pytest.approx(1.4)
+    assert call.ttft_requested == pytest.approx(0.9)  # requested at 1.6 - .5 queue = 1.1
+
+
 def test_episode_split_hand_values() -> None:
     t = episode_timing(_timed_episode())  # type: ignore[arg-type]
     assert t.wall == 6.0

@@ -232,6 +232,7 @@ async def test_attempt_records_carry_every_field_and_no_secret() -> None:
         request_id="req_2",
         headers=ok_headers,
         usage=usage(10, 5),
+        sent_at=START + 2.25,
         first_token_at=START + 2.5,
         finish_reason="stop",
     )
@@ -246,6 +247,7 @@ async def test_attempt_records_carry_every_field_and_no_secret() -> None:
     assert failed.model_dump() == {
         "index": 0,
         "started_at": START,
+        "sent_at": None,
         "ended_at": START,
         "outcome": "rate_limit",
         "status_code": 429,
@@ -258,6 +260,7 @@ async def test_attempt_records_carry_every_field_and_no_secret() -> None:
     assert ok.model_dump() == {
         "index": 1,
         "started_at": START + 2.0,
+        "sent_at": START + 2.25,
         "ended_at": START + 3.0,
         "outcome": "ok",
         "status_code": None,
@@ -267,9 +270,10 @@ async def test_attempt_records_carry_every_field_and_no_secret() -> None:
         "request_id": "req_2",
         "rate_limit_headers": ok_headers,
     }
+    # The reply counts from its wire send, not from its attempt's start.
     assert (result.requested_at, result.started_at, result.ended_at) == (
         START,
-        START + 2,
+        START + 2.25,
         START + 3,
     )
     assert result.first_token_at == START + 2.5

@@ -83,8 +83,13 @@ class CallTiming:
 
 
 def _sent_at(turn: TurnRecord) -> float:
+    """When the reply that counts was sent: on the wire where recorded (schema 2), else
+    when its attempt began."""
     ok = [a for a in turn.attempts if a.outcome == "ok"]
-    return ok[-1].started_at if ok else turn.started_at
+    if not ok:
+        return turn.started_at
+    sent = ok[-1].sent_at
+    return ok[-1].started_at if sent is None else sent
 
 
 def _call(ep: EpisodeRecord, number: int, turn: TurnRecord) -> CallTiming:

@@ -5,6 +5,9 @@ Records never hold secrets: headers are filtered through ``chatsim._util.redact`
 
 Schema history:
   1: first version.
+  2: ``AttemptRecord.sent_at`` (when the request went on the wire); a reply's "sent" times
+     (``TurnRecord.started_at``, latency "from send") use it where present. Version 1
+     records read unchanged.
 """
 
 from __future__ import annotations
@@ -25,7 +28,7 @@ __all__ = [
     "Usage",
 ]
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 AttemptOutcome = Literal["ok", "rate_limit", "transient", "timeout", "permanent", "auth"]
 
@@ -53,7 +56,11 @@ class AttemptRecord(_Record):
     index: int
     """0-based attempt number within the turn."""
     started_at: float
-    """When the request was sent."""
+    """When the attempt began: its concurrency slot and rate limits passed, the request about
+    to be built and sent."""
+    sent_at: float | None = None
+    """When the request went on the wire, where the transport reports it (the fast HTTP
+    transport does); ``sent_at - started_at`` is the client's own delay in sending."""
     ended_at: float
     """When the attempt finished (reply complete, or the failure observed)."""
     outcome: AttemptOutcome
@@ -84,8 +91,9 @@ class TurnRecord(_Record):
     requested_at: float
     """When the turn was asked for (before any client-side queueing)."""
     started_at: float
-    """When the reply that counts began: the successful attempt was sent (earlier attempts and
-    their waits are in ``attempts``) / the generation batch started."""
+    """When the reply that counts began: the successful attempt was sent (its ``sent_at``
+    where known, else its ``started_at``; earlier attempts and their waits are in
+    ``attempts``) / the generation batch started."""
     first_token_at: float | None = None
     """When the first token of a streamed reply arrived (assistant turns, streamed only)."""
     ended_at: float

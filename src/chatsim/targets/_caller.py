@@ -237,11 +237,13 @@ class TargetCaller:
         if call.tokens:
             usage = reply.usage
             self.limits.settle(call.tokens, usage.total_tokens if usage else None, ended)
-        call.started_at = started
+        sent = reply.sent_at
+        call.started_at = sent if sent is not None else started
         call.attempts.append(
             AttemptRecord(
                 index=len(call.attempts),
                 started_at=started,
+                sent_at=sent,
                 ended_at=ended,
                 outcome="ok",
                 request_id=reply.request_id,

@@ -45,8 +45,11 @@ class AdapterReply:
 
     text: str
     usage: Usage | None = None
+    sent_at: float | None = None
+    """Clock time the request went on the wire, where the transport knows it (None: the
+    attempt's start stands for it)."""
     first_token_at: float | None = None
-    """Clock time of the first content token (streamed replies only)."""
+    """Clock time the first content token arrived (streamed replies only)."""
     finish_reason: str | None = None
     request_id: str | None = None
     headers: dict[str, str] = field(default_factory=dict)

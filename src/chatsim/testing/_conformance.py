@@ -137,14 +137,19 @@ async def _streamed(adapter: TargetAdapter, server: LoopbackServer) -> None:
     _expect(got == expected, f"usage {got} != the server's {expected} (prompt, completion)")
     first = reply.first_token_at
     _expect(first is not None and started <= first <= ended, f"first_token_at {first} not in call")
+    sent = reply.sent_at
+    _expect(
+        sent is None or (first is not None and started <= sent <= first),
+        f"sent_at {sent} not between the call's start and the first token {first}",
+    )
     (record,) = server.completion_requests
     _expect(record.stream, "the request was not streamed")
     _expect(
         reply.request_id == record.request_id, f"request_id {reply.request_id!r} not the server's"
     )
     _expect(reply.headers.get("x-request-id") == record.request_id, "x-request-id header not kept")
-    sent = [(m.get("role"), m.get("content")) for m in record.body["messages"]]
-    _expect(sent == [("system", SYSTEM), ("user", QUESTION)], f"messages sent as {sent}")
+    messages = [(m.get("role"), m.get("content")) for m in record.body["messages"]]
+    _expect(messages == [("system", SYSTEM), ("user", QUESTION)], f"messages sent as {messages}")
 
 
 async def _non_streamed(adapter: TargetAdapter, server: LoopbackServer) -> None:
