@@ -57,7 +57,11 @@ async def test_cli_run_against_an_openai_compatible_server(
         assistant = episode.turns[1]
         assert assistant.text == ASSISTANT_REPLY
         assert assistant.first_token_at is not None and assistant.usage is not None
-        assert assistant.attempts[0].request_id
+        (attempt,) = assistant.attempts
+        assert attempt.request_id
+        # Timed from the wire: sent after the attempt began, and the reply counts from then.
+        assert attempt.sent_at is not None and attempt.started_at <= attempt.sent_at
+        assert assistant.started_at == attempt.sent_at < assistant.first_token_at
     header = json.loads((run_dir / "header.json").read_text())
     assert header["config"]["simulator"] == "prompted:vllm:user"
     # Both sides went over HTTP: 5 simulator calls to open, 5 assistant calls, 5 to answer.

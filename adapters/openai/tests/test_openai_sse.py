@@ -55,6 +55,18 @@ def test_first_token_is_the_first_non_empty_content() -> None:
     assert stream.first_token_at == 1.0 and stream.result() == "ab"
 
 
+def test_the_first_token_is_dated_by_the_arrival_of_the_bytes_that_complete_it() -> None:
+    clock.ticks = 0.0  # type: ignore[attr-defined]
+    token = event("a")
+    stream = ChatStream(clock)
+    stream.feed(event(""), 10.0)  # no content yet: the arrival dates nothing
+    stream.feed(token[:12], 20.0)  # half an event: not a token yet
+    stream.feed(token[12:] + event("b"), 30.0)
+    stream.feed(event(None, "stop"), 40.0)
+    assert stream.first_token_at == 30.0 and stream.result() == "ab"
+    assert clock.ticks == 0.0  # the clock is read only when no arrival time is given
+
+
 def test_crlf_multiline_data_and_no_trailing_blank_line() -> None:
     crlf = read(event("x").replace(b"\n", b"\r\n"), event(None, "stop").replace(b"\n", b"\r\n"))
     assert crlf.result() == "x"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 
 import anyio
@@ -12,6 +13,8 @@ from chatsim.targets import AdapterReply, TargetRequest, TargetSettings
 from chatsim.testing._server import LoopbackServer
 from chatsim.testing._server_script import Latency, ReplyScript
 from chatsim_openai import vllm_adapter
+from chatsim_openai._fast import FastTransport
+from chatsim_openai._stamps import _StampingHandler, stamping_installed
 
 pytestmark = pytest.mark.anyio
 
@@ -41,3 +44,96 @@ async def test_first_token_follows_the_servers_send_time(transport: str) -> None
         assert record.sent_ttft is not None and record.sent_ttft >= 0.005
         lag = reply.first_token_at - record.first_token_sent_at
         assert 0 <= lag < 0.25, f"client saw the first token {lag * 1000:.1f} ms after it was sent"
+
+
+def _fast_adapter(server: LoopbackServer):  # type: ignore[no-untyped-def]
+    return vllm_adapter("m", TargetSettings(base_url=server.base_url))
+
+
+async def test_the_fast_transport_stamps_arrivals_with_the_installed_aiohttp() -> None:
+    # The arrival stamps hook aiohttp's protocol factory (no public hook exists); an aiohttp
+    # that moves it must fail here, not silently date first tokens late again.
+    async with LoopbackServer("hi") as server:
+        adapter = _fast_adapter(server)
+        try:
+            transport = adapter._transport
+            assert isinstance(transport, FastTransport)
+            request = TargetRequest(messages=(Message(Role.USER, "q"),))
+            await adapter.complete(request, now=time.perf_counter)
+            assert transport._session is not None
+            assert stamping_installed(transport._session.connector)  # type: ignore[arg-type]
+        finally:
+            await adapter.aclose()
+
+
+async def test_a_first_token_is_dated_when_it_arrived_not_when_a_busy_loop_got_to_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Bytes carrying the first token arrive; before the reading task can resume, the loop
+    # is busy for 150 ms (other streams' callbacks, in a real load test).
+    received = _StampingHandler.data_received
+
+    def busy_after(self: _StampingHandler, data: bytes) -> None:
+        if b"hello" in data:
+            asyncio.get_running_loop().call_soon(time.sleep, 0.15)  # runs before the reader
+        received(self, data)
+
+    monkeypatch.setattr(_StampingHandler, "data_received", busy_after)
+    script = ReplyScript("hello world", latency=Latency.ms(20, 0))
+    async with LoopbackServer(script, clock=time.perf_counter) as server:
+        adapter = _fast_adapter(server)
+        try:
+            started = time.perf_counter()
+            reply = await adapter.complete(
+                TargetRequest(messages=(Message(Role.USER, "q"),)), now=time.perf_counter
+            )
+            ended = time.perf_counter()
+        finally:
+            await adapter.aclose()
+        (record,) = server.completion_requests
+    assert ended - started >= 0.15  # the loop was held up
+    assert reply.first_token_at is not None and record.first_token_sent_at is not None
+    lag = reply.first_token_at - record.first_token_sent_at
+    assert 0 <= lag < 0.1, f"first token dated {lag * 1000:.1f} ms after the server sent it"
+
+
+async def test_sent_at_is_the_wire_send_and_stamps_do_not_leak_across_a_kept_alive_connection() -> (
+    None
+):
+    script = ReplyScript("hello world", latency=Latency.ms(30, 0))
+    async with LoopbackServer(script, clock=time.perf_counter) as server:
+        adapter = _fast_adapter(server)
+        replies = []
+        try:
+            for i in range(3):  # one connection, reused
+                started = time.perf_counter()
+                request = TargetRequest(messages=(Message(Role.USER, f"q{i}"),))
+                replies.append((started, await adapter.complete(request, now=time.perf_counter)))
+        finally:
+            await adapter.aclose()
+        records = server.completion_requests
+    for (started, reply), record in zip(replies, records, strict=True):
+        assert reply.sent_at is not None and reply.first_token_at is not None
+        assert started <= reply.sent_at <= record.received_at
+        assert reply.first_token_at - reply.sent_at >= 0.03  # the scripted delay, never less
+
+
+async def test_the_fast_transport_goes_through_the_environments_proxy(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Looked up once per endpoint (not per request, in threads, as aiohttp's trust_env does):
+    # the target's host does not resolve; only the proxy can have answered.
+    async with LoopbackServer("via the proxy") as proxy:
+        for name in ("HTTP_PROXY", "http_proxy"):
+            monkeypatch.setenv(name, proxy.base_url.removesuffix("/v1"))
+        monkeypatch.delenv("NO_PROXY", raising=False)
+        monkeypatch.delenv("no_proxy", raising=False)
+        adapter = vllm_adapter("m", TargetSettings(base_url="http://target.invalid:9/v1"))
+        try:
+            for _ in range(2):
+                request = TargetRequest(messages=(Message(Role.USER, "q"),))
+                reply = await adapter.complete(request, now=time.perf_counter)
+                assert reply.text == "via the proxy"
+        finally:
+            await adapter.aclose()
+        assert [r.headers["host"] for r in proxy.completion_requests] == ["target.invalid:9"] * 2

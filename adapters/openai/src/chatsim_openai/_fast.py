@@ -3,7 +3,8 @@
 The SDK stays the single source of configuration: the URL (Azure deployment path and
 ``api-version`` included), auth and default headers are taken once per endpoint from the
 request the configured SDK client would build, through its own request pipeline. Only the
-send and the parse are ours, because they are the hot path (see ``benchmarks/bench_transport.py``).
+send and the parse are ours, because they are the hot path (see ``benchmarks/bench_transport.py``),
+and so are the timestamps, taken where the bytes leave and arrive (``_stamps``).
 Static credentials only: the profiles construct clients with fixed keys, so headers derived
 once stay valid.
 """
@@ -11,16 +12,27 @@ once stay valid.
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import aiohttp
+from aiohttp.helpers import get_env_proxy_for_url
+from yarl import URL
 
 from chatsim._exceptions import TargetError
 from chatsim._util._redact import keep_recorded_headers
 from chatsim.targets._contract import AdapterReply
 from chatsim_openai._errors import error_from_status, request_id_of, transient
 from chatsim_openai._sse import ChatStream, MalformedReply, dumps, parse_chat_body
+from chatsim_openai._stamps import (
+    SendStamp,
+    arrival_of,
+    send_tracing,
+    stamping_connector,
+    to_clock,
+)
 
 __all__ = ["FastTransport", "derive_endpoint"]
 
@@ -35,6 +47,8 @@ _DROP = frozenset(
         "transfer-encoding",
     }
 )
+_SEND_TRACING = send_tracing()
+_perf = time.perf_counter
 _PARSE_ERRORS = (MalformedReply, ValueError, KeyError, TypeError, AttributeError, IndexError)
 
 
@@ -66,14 +80,37 @@ def _client_timeout(client: Any) -> aiohttp.ClientTimeout:
     )
 
 
+@dataclass(frozen=True, slots=True)
+class _Endpoint:
+    url: str
+    headers: dict[str, str]
+    proxy: URL | None
+    proxy_auth: aiohttp.BasicAuth | None
+
+
+def _env_proxy(url: str) -> tuple[URL | None, aiohttp.BasicAuth | None]:
+    """The ``HTTP(S)_PROXY``/``NO_PROXY`` proxy for ``url``, as the SDK's httpx would use."""
+    try:
+        return get_env_proxy_for_url(URL(url))
+    except LookupError:
+        return None, None
+
+
 class FastTransport:
-    """One POST per attempt over a shared, keep-alive aiohttp session."""
+    """One POST per attempt over a shared, keep-alive aiohttp session.
+
+    Proxies from the environment are looked up once per endpoint, not per request: aiohttp's
+    ``trust_env`` does it per request in worker threads (the proxy and, with no ``auth``, a
+    ``.netrc`` read), two thread hops that under load cost more CPU than the rest of the
+    request and delayed sends by milliseconds (``benchmarks/bench_timing.py``); a ``.netrc``
+    entry for the host would also have clashed with the SDK's ``Authorization`` header.
+    """
 
     def __init__(self, client: Any, *, provider: str, model: str) -> None:
         self._client = client
         self._provider = provider
         self._model = model
-        self._endpoints: dict[str, tuple[str, dict[str, str]]] = {}
+        self._endpoints: dict[str, _Endpoint] = {}
         self._session: aiohttp.ClientSession | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
 
@@ -81,29 +118,40 @@ class FastTransport:
         loop = asyncio.get_running_loop()
         if self._session is None or self._loop is not loop or self._session.closed:
             # Created lazily: aiohttp sessions belong to the loop that runs them.
-            connector = aiohttp.TCPConnector(limit=0, ttl_dns_cache=300, keepalive_timeout=60)
+            connector = stamping_connector(limit=0, ttl_dns_cache=300, keepalive_timeout=60)
             self._session = aiohttp.ClientSession(
                 connector=connector,
                 timeout=_client_timeout(self._client),
-                trust_env=True,  # honour HTTP(S)_PROXY as the SDK transport does
+                trace_configs=[_SEND_TRACING],
             )
             self._loop = loop
         return self._session
 
-    async def _endpoint(self, path: str) -> tuple[str, dict[str, str]]:
+    async def _endpoint(self, path: str) -> _Endpoint:
         found = self._endpoints.get(path)
         if found is None:
-            found = self._endpoints[path] = await derive_endpoint(self._client, path, self._model)
+            url, headers = await derive_endpoint(self._client, path, self._model)
+            proxy, proxy_auth = await asyncio.to_thread(_env_proxy, url)  # reads files
+            found = self._endpoints[path] = _Endpoint(url, headers, proxy, proxy_auth)
         return found
 
     async def chat(self, body: dict[str, Any], now: Callable[[], float]) -> AdapterReply:
-        url, headers = await self._endpoint("/chat/completions")
+        endpoint = await self._endpoint("/chat/completions")
         session = self._session_now()
         payload = dumps(body)
         provider = self._provider
         kept: dict[str, str] = {}
+        began = now()
+        stamp = SendStamp()
         try:
-            async with session.post(url, data=payload, headers=headers) as resp:
+            async with session.post(
+                endpoint.url,
+                data=payload,
+                headers=endpoint.headers,
+                proxy=endpoint.proxy,
+                proxy_auth=endpoint.proxy_auth,
+                trace_request_ctx=stamp,
+            ) as resp:
                 if resp.status >= 300:
                     raise error_from_status(
                         resp.status, resp.headers.items(), await resp.read(), provider=provider
@@ -112,7 +160,12 @@ class FastTransport:
                 if body.get("stream"):
                     stream = ChatStream(now)
                     async for data in resp.content.iter_any():
-                        stream.feed(data)
+                        arrived = None
+                        if stream.first_token_at is None:  # date it by the bytes' arrival
+                            perf = arrival_of(resp)
+                            if perf is not None:
+                                arrived = to_clock(perf, now(), _perf())
+                        stream.feed(data, arrived)
                     text = stream.result()
                     reason, usage, first = stream.finish_reason, stream.usage, stream.first_token_at
                 else:
@@ -126,9 +179,15 @@ class FastTransport:
             raise self._transient("read timed out", kept) from exc
         except (aiohttp.ClientError, OSError) as exc:
             raise self._transient(f"connection failed: {type(exc).__name__}: {exc}", kept) from exc
+        sent = began
+        if stamp.sent is not None:  # clamped: fake clocks in tests must keep the order
+            sent = max(began, to_clock(stamp.sent, now(), _perf()))
+        if first is not None:
+            first = max(first, sent)
         return AdapterReply(
             text=text,
             usage=usage,
+            sent_at=sent,
             first_token_at=first,
             finish_reason=reason,
             request_id=request_id_of(kept),

@@ -49,6 +49,7 @@ class ChatStream:
     """Accumulates one streamed chat completion from raw body bytes."""
 
     __slots__ = (
+        "_arrived",
         "_buffer",
         "_now",
         "_parts",
@@ -61,6 +62,7 @@ class ChatStream:
 
     def __init__(self, now: Callable[[], float]) -> None:
         self._now = now
+        self._arrived: float | None = None
         self._buffer = b""
         self._parts: list[str] = []
         self.first_token_at: float | None = None
@@ -69,8 +71,10 @@ class ChatStream:
         self.saw_choices = False
         self.done = False
 
-    def feed(self, data: bytes) -> None:
-        """Take the next bytes of the body."""
+    def feed(self, data: bytes, arrived_at: float | None = None) -> None:
+        """Take the next bytes of the body. ``arrived_at`` (the run's clock) dates a first
+        token they complete; by default it is dated now."""
+        self._arrived = arrived_at
         buffer = self._buffer + data
         if b"\r" in buffer:  # CRLF or CR line endings: rare, so normalise lazily
             buffer = buffer.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
@@ -115,7 +119,8 @@ class ChatStream:
             content = delta.get("content") if delta else None
             if content:
                 if self.first_token_at is None:
-                    self.first_token_at = self._now()
+                    arrived = self._arrived
+                    self.first_token_at = arrived if arrived is not None else self._now()
                 self._parts.append(content)
             reason = choice.get("finish_reason")
             if reason:
