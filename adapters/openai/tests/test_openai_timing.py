@@ -137,3 +137,29 @@ async def test_the_fast_transport_goes_through_the_environments_proxy(
         finally:
             await adapter.aclose()
         assert [r.headers["host"] for r in proxy.completion_requests] == ["target.invalid:9"] * 2
+
+
+async def test_concurrent_first_calls_derive_the_endpoint_once(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import chatsim_openai._fast as fast
+
+    derived: list[str] = []
+    derive = fast.derive_endpoint
+
+    async def counting(client: object, path: str, model: str) -> tuple[str, dict[str, str]]:
+        derived.append(path)
+        return await derive(client, path, model)
+
+    monkeypatch.setattr(fast, "derive_endpoint", counting)
+    async with LoopbackServer("hi") as server:
+        adapter = _fast_adapter(server)
+        try:
+            async with anyio.create_task_group() as tg:
+                for i in range(50):  # a load test's first wave: every user's first call at once
+                    request = TargetRequest(messages=(Message(Role.USER, f"q{i}"),))
+                    tg.start_soon(lambda r=request: adapter.complete(r, now=time.perf_counter))
+        finally:
+            await adapter.aclose()
+        assert len(server.completion_requests) == 50
+    assert derived == ["/chat/completions"]

@@ -111,6 +111,7 @@ class FastTransport:
         self._provider = provider
         self._model = model
         self._endpoints: dict[str, _Endpoint] = {}
+        self._derive_lock: tuple[asyncio.AbstractEventLoop, asyncio.Lock] | None = None
         self._session: aiohttp.ClientSession | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
 
@@ -129,10 +130,19 @@ class FastTransport:
 
     async def _endpoint(self, path: str) -> _Endpoint:
         found = self._endpoints.get(path)
-        if found is None:
-            url, headers = await derive_endpoint(self._client, path, self._model)
-            proxy, proxy_auth = await asyncio.to_thread(_env_proxy, url)  # reads files
-            found = self._endpoints[path] = _Endpoint(url, headers, proxy, proxy_auth)
+        if found is not None:
+            return found
+        # One derivation per endpoint: without the lock, the first wave of a load test (every
+        # user's first call at once) derived it hundreds of times.
+        loop = asyncio.get_running_loop()
+        if self._derive_lock is None or self._derive_lock[0] is not loop:
+            self._derive_lock = (loop, asyncio.Lock())
+        async with self._derive_lock[1]:
+            found = self._endpoints.get(path)
+            if found is None:
+                url, headers = await derive_endpoint(self._client, path, self._model)
+                proxy, proxy_auth = await asyncio.to_thread(_env_proxy, url)  # reads files
+                found = self._endpoints[path] = _Endpoint(url, headers, proxy, proxy_auth)
         return found
 
     async def chat(self, body: dict[str, Any], now: Callable[[], float]) -> AdapterReply:
