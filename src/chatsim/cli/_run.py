@@ -16,6 +16,7 @@ from chatsim._exceptions import ConfigError, RunDirectoryError
 from chatsim._logging import configure_logging, shutdown_logging
 from chatsim.cli._console import stdout_console
 from chatsim.cli._errors import EXIT_INTERRUPTED, cli_errors
+from chatsim.cli._options import key_values
 from chatsim.cli._progress import RichProgress
 from chatsim.metrics import render_summary
 from chatsim.protocol import Message, Role, SimulatorStep
@@ -49,23 +50,9 @@ def _flag(loc: tuple[int | str, ...]) -> str:
     return _FLAGS.get(field, field.replace("_", "-"))
 
 
-def _key_values(pairs: list[str], flag: str) -> dict[str, Any]:
-    """``KEY=VALUE`` pairs; values are read as JSON where they parse (numbers, true, ...)."""
-    found: dict[str, Any] = {}
-    for pair in pairs:
-        key, sep, raw = pair.partition("=")
-        if not sep or not key.strip():
-            raise ConfigError(f"{flag} {pair!r}: use KEY=VALUE, e.g. {flag} name=10")
-        try:
-            found[key.strip()] = json.loads(raw)
-        except json.JSONDecodeError:
-            found[key.strip()] = raw
-    return found
-
-
 def _policy_overrides(pairs: list[str], **named: Any) -> dict[str, Any]:
     """``--policy KEY=VALUE`` pairs plus the named policy flags that were given."""
-    found = _key_values(pairs, "--policy")
+    found = key_values(pairs, "--policy")
     found.update({k: v for k, v in named.items() if v is not None})
     return found
 
@@ -342,6 +329,6 @@ def _prepare(
     if policy_overrides:
         overrides["policy"] = policy_overrides
     if simulator_option:
-        overrides["simulator_options"] = _key_values(simulator_option, "--simulator-option")
+        overrides["simulator_options"] = key_values(simulator_option, "--simulator-option")
     config = build_config(overrides, resume)
     return prepare_run(config, out_dir=out, run_id=run_id, resume_dir=resume)
