@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import signal
 import subprocess
 import sys
@@ -76,6 +77,23 @@ def test_a_sweep_runs_and_prints_the_saturation_point(server_url: str, tmp_path:
         (["--model", "vllm:x", "--mode", "closed", "--duration", "1"], "number of users"),
         (["--model", "vllm:x", "--sweep", "1,x", "--duration", "1"], "'x' is not a number"),
         (["--model", "vllm:x", "--rate", "-1", "--duration", "1"], "rate"),
+        (
+            ["--model", "vllm:x", "--rate", "1", "--duration", "1", "--simulator-option", "batch"],
+            "use KEY=VALUE",
+        ),
+        (
+            [
+                "--model",
+                "vllm:x",
+                "--rate",
+                "1",
+                "--duration",
+                "1",
+                "--simulator-temperature",
+                "-1",
+            ],
+            "simulator_temperature",
+        ),
     ],
 )
 def test_bad_input_exits_2_and_writes_nothing(
@@ -85,6 +103,24 @@ def test_bad_input_exits_2_and_writes_nothing(
     assert result.exit_code == 2, result.output
     assert message in " ".join(result.output.split())
     assert not (tmp_path / "runs").exists()
+
+
+def test_simulator_settings_reach_the_simulator(server_url: str, tmp_path: Path) -> None:
+    # A model-driven user (prompted, over the same loopback server) with its own sampling.
+    result = CliRunner().invoke(
+        app,
+        [
+            "loadtest", "--model", "vllm:loopback", "--base-url", server_url,
+            "--simulator", "prompted:vllm:user", "--simulator-temperature", "0.3",
+            "--simulator-max-tokens", "40", "--rate", "5", "--conversations", "2",
+            "--out", str(tmp_path), "--run-id", "sim", "--quiet",
+        ],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    config = json.loads((tmp_path / "sim" / "header.json").read_text())["config"]
+    assert config["simulator"] == "prompted:vllm:user"
+    assert (config["simulator_temperature"], config["simulator_max_tokens"]) == (0.3, 40)
+    assert read_load_summary(tmp_path / "sim").stages[0].completed == 2
 
 
 def test_parse_sweep() -> None:

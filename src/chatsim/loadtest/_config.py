@@ -116,9 +116,11 @@ class LoadTestConfig(BaseModel):
     policy: dict[str, Any] = Field(default_factory=dict)
     """Overrides of the target call policy (on top of ``DEFAULT_LOADTEST_POLICY``)."""
     simulator_options: dict[str, Any] = Field(default_factory=dict)
-    simulator_temperature: float = 1.0
-    simulator_max_tokens: int = 256
+    """Backend options for the simulator (dtype, batch size, ...)."""
+    simulator_temperature: Annotated[float, Field(ge=0, allow_inf_nan=False)] = 1.0
+    simulator_max_tokens: Annotated[int, Field(ge=1)] = 256
     prompt_format: str | None = None
+    """Prompt format name or file; None picks the simulator's natural format."""
     gc_freeze: bool = True
     """Keep Python's cyclic garbage collector from pausing the run (see ``_gc``): freeze the
     heap every sample tick, collect fully between stages. False leaves the collector alone."""
