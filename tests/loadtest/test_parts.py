@@ -82,7 +82,7 @@ async def test_lag_monitor_sees_a_blocked_loop() -> None:
 
 def test_gc_policy_freezes_and_hands_back() -> None:
     stats = LiveStats()
-    policy = GcPolicy(stats, max_errors=3)
+    policy = GcPolicy(lambda: stats.call_errors, max_errors=3)
     assert gc.get_freeze_count() == 0
     policy.start()
     try:
@@ -99,10 +99,24 @@ def test_gc_policy_freezes_and_hands_back() -> None:
     finally:
         policy.stop()
     assert gc.get_freeze_count() == 0
-    off = GcPolicy(stats, enabled=False)
+    off = GcPolicy(lambda: 0, enabled=False)
     off.start()
     off.tick()
     assert gc.get_freeze_count() == 0 and off.full_collections == 0
+
+
+def test_gc_policy_leaves_a_callers_own_freeze_alone() -> None:
+    gc.freeze()
+    try:
+        policy = GcPolicy(lambda: 0)
+        policy.start()
+        policy.tick()
+        policy.stop()
+        # Nothing collected, and the caller's freeze not undone (the count itself may drop:
+        # frozen objects still die by reference counting).
+        assert policy.full_collections == 0 and gc.get_freeze_count() > 0
+    finally:
+        gc.unfreeze()
 
 
 async def test_a_refused_key_stops_the_run_and_still_leaves_a_summary(tmp_path: Path) -> None:

@@ -238,3 +238,28 @@ async def test_an_unexpected_exception_stops_the_run_and_keeps_the_records(tmp_p
         assert len(read_run(tmp_path / "r").episodes) == 4
     finally:
         _overrides.pop("fake", None)
+
+
+async def test_a_run_keeps_the_garbage_collectors_full_passes_off_its_set_up(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import gc
+
+    from chatsim.runner import RunConfig, execute_run, prepare_run
+    from chatsim.targets import register_adapter
+    from chatsim.targets._registry import _overrides
+
+    seen: list[int] = []
+
+    def reply(request: object) -> str:
+        seen.append(gc.get_freeze_count())
+        return "B."
+
+    register_adapter("fake", lambda model, settings: FakeTarget(default=reply))
+    try:
+        config = RunConfig(models=("fake:a",), simulator="scripted", source="college_math", limit=3)
+        setup = prepare_run(config, out_dir=tmp_path, run_id="r")
+        assert gc.get_freeze_count() == 0
+        await execute_run(setup)
+    finally:
+        _overrides.pop("fake", None)
+    assert len(seen) == 3 and min(seen) > 1000  # modules, questions, callers: frozen
+    assert gc.get_freeze_count() == 0  # and handed back afterwards

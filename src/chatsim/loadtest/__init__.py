@@ -10,6 +10,7 @@ Each conversation is the runner's ``run_episode``; results go to an ordinary run
 (header kind ``loadtest``, ``episodes.jsonl``) plus ``load_summary.json``.
 """
 
+from chatsim._util._gc import GcPolicy
 from chatsim.loadtest._api import (
     LOAD_SUMMARY_FILE,
     LoadTestResult,
@@ -27,7 +28,6 @@ from chatsim.loadtest._config import (
 )
 from chatsim.loadtest._engine import LoadEngine, StageRun
 from chatsim.loadtest._extract import extract, iter_episodes
-from chatsim.loadtest._gc import GcPolicy
 from chatsim.loadtest._lag import LagMonitor
 from chatsim.loadtest._live_stats import LiveStats, ObservedCaller
 from chatsim.loadtest._plots import load_summary_figures

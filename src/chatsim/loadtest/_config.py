@@ -122,8 +122,8 @@ class LoadTestConfig(BaseModel):
     prompt_format: str | None = None
     """Prompt format name or file; None picks the simulator's natural format."""
     gc_freeze: bool = True
-    """Keep Python's cyclic garbage collector from pausing the run (see ``_gc``): freeze the
-    heap every sample tick, collect fully between stages. False leaves the collector alone."""
+    """Keep Python's cyclic garbage collector from pausing the run (``chatsim._util._gc``):
+    freeze the heap every sample tick, collect fully between stages. False leaves it alone."""
     window: Annotated[float, Field(gt=0)] = DEFAULT_WINDOW
     """Seconds of the live view's sliding latency window."""
     bucket: Annotated[float, Field(gt=0)] = DEFAULT_BUCKET

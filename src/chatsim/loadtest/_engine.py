@@ -29,9 +29,9 @@ from anyio.abc import TaskGroup
 
 from chatsim._exceptions import AuthenticationError
 from chatsim._util._clock import Clock
+from chatsim._util._gc import GcPolicy
 from chatsim.loadtest._arrivals import arrival_offsets, user_start_offsets
 from chatsim.loadtest._config import LoadTestConfig
-from chatsim.loadtest._gc import GcPolicy
 from chatsim.loadtest._lag import LagMonitor
 from chatsim.loadtest._live_stats import LiveStats
 from chatsim.questions import Question
@@ -100,7 +100,9 @@ class LoadEngine:
         self.interrupted = False
         self.lag: LagMonitor | None = None
         """The lag monitor running alongside, if any (its samples go in the summary)."""
-        self.gc = GcPolicy(stats, enabled=config.gc_freeze)
+        self.gc = GcPolicy(
+            lambda: stats.call_errors + stats.errors + stats.abandoned, enabled=config.gc_freeze
+        )
         self._clock = clock
         self._now = clock.now
         self._sleep: Sleep = sleep or anyio.sleep

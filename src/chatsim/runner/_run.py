@@ -23,6 +23,7 @@ import anyio
 from chatsim._exceptions import AuthenticationError, ChatsimError, ConfigError, RunDirectoryError
 from chatsim._logging import bound_ids, get_logger
 from chatsim._util._clock import Clock, MonotonicWallClock
+from chatsim._util._gc import TICK_SECONDS, GcPolicy
 from chatsim.questions import Question, load_questions
 from chatsim.recording import (
     EPISODES_FILE,
@@ -353,8 +354,10 @@ async def _execute(
         with bound_ids(run_id=setup.run_id):
             sim_settings = setup.simulator_settings or simulator_settings(config, setup.pool)
             async with open_turn_source(setup.simulator, sim_settings) as source:
+                loop.gc.start()  # after the simulator's set-up: its model is frozen too
                 await loop.run(todo, source, handle_signals=handle_signals)
     finally:
+        loop.gc.stop()
         loop.writer.close()
         _log.info("run ended", recorded=len(outcome.new_records), stopped=bool(loop.stopped_by))
     if loop.auth_errors:
@@ -387,6 +390,7 @@ class _RunLoop:
         self.crashes: list[tuple[EpisodePlan, Exception]] = []
         self.stopped_by: list[int] = []
         self.in_flight = anyio.Semaphore(episodes_in_flight(setup.config, setup.simulator))
+        self.gc = GcPolicy(self._failed_attempts)  # full GC passes would stall every reply
 
     async def run(
         self, todo: list[EpisodePlan], source: TurnSource, *, handle_signals: bool
@@ -395,6 +399,7 @@ class _RunLoop:
             self._stop = outer.cancel_scope
             if handle_signals:
                 outer.start_soon(self._watch_signals)
+            outer.start_soon(self._tick_gc)
             async with anyio.create_task_group() as episodes:
                 for plan in todo:
                     await self.in_flight.acquire()
@@ -405,6 +410,15 @@ class _RunLoop:
                     s.config, s.run_dir, s.questions, s.callers
                 )
             outer.cancel_scope.cancel()  # all done: stop the signal watcher
+
+    async def _tick_gc(self) -> None:
+        while True:
+            await anyio.sleep(TICK_SECONDS)
+            self.gc.tick()
+
+    def _failed_attempts(self) -> int:
+        callers = {id(c): c for c in self.setup.callers.values()}  # a pool shares callers
+        return sum(c.stats.attempts - c.stats.succeeded for c in callers.values())
 
     async def _watch_signals(self) -> None:
         with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
