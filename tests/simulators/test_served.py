@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 
 import pytest
 
 from chatsim import AuthenticationError, PermanentError, SimulatorError
 from chatsim._util._clock import MonotonicWallClock
+from chatsim.protocol import Message, Role
 from chatsim.simulators._batcher import BatchItemErrors
 from chatsim.simulators._contract import UserTurnRequest
 from chatsim.simulators._served import ServedSimulator, create_served_simulator, estimate_tokens
 from chatsim.targets import CallPolicy
 from chatsim.testing import Latency, LoopbackServer, ReplyContext, ReplyScript
+from chatsim.testing._faults import Fault, FaultKind
 
 pytestmark = pytest.mark.anyio
 
@@ -76,7 +79,7 @@ async def test_transient_errors_are_retried_and_recorded(requests_factory: Reque
 
 async def test_a_permanent_error_is_a_simulator_error(requests_factory: Requests) -> None:
     async with LoopbackServer(ReplyScript("unused")) as server:
-        server.inject("context_length")
+        server.inject(Fault(FaultKind.HTTP_ERROR, status=422))
         sim = _sim(server)
         with pytest.raises(SimulatorError, match="served:chatbench") as info:
             await sim.generate(requests_factory(1))
@@ -105,7 +108,7 @@ async def test_api_key_is_sent_and_never_shown(
 
 async def test_one_failed_turn_fails_only_itself(requests_factory: Requests) -> None:
     async with LoopbackServer(ReplyScript("fine")) as server:
-        server.inject("context_length")
+        server.inject(Fault(FaultKind.HTTP_ERROR, status=422))
         sim = _sim(server)
         with pytest.raises(BatchItemErrors) as info:
             await sim.generate(requests_factory(3))
@@ -123,6 +126,44 @@ async def test_long_histories_are_trimmed_to_the_context(requests_factory: Reque
     assert [t.context_trimmed for t in turns] == [False, True]
     assert sum("[...]" in r.body["prompt"] for r in server.completion_requests) == 1
     assert all(estimate_tokens(r.body["prompt"]) <= 400 - 32 for r in server.completion_requests)
+
+
+async def test_a_prompt_refused_for_its_length_is_trimmed_to_the_worst_case_and_resent(
+    requests_factory: Requests,
+) -> None:
+    # Digits tokenize at ~1 token per 2 bytes (here: the server counts words), well past the
+    # 3-bytes-per-token estimate: the server refuses, the turn is rebuilt at 1 token per byte.
+    numbers = " ".join(str(i % 10) for i in range(600))
+    (request,) = [r for r in requests_factory(2, long_history=True) if r.history]
+    history = (request.history[0], Message(Role.ASSISTANT, numbers), *request.history[2:])
+    request = dataclasses.replace(request, history=history)
+    # The server's context: 300 "tokens" (words); the simulator believes 400 - 32 fit.
+    async with LoopbackServer(ReplyScript("Why?"), context_length=300) as server:
+        sim = _sim(server, context_tokens=400, max_tokens=32)
+        (turn,) = await sim.generate([request])
+        await sim.aclose()
+        first, second = (r.body["prompt"] for r in server.completion_requests)
+    assert turn.text == "Why?" and turn.context_trimmed
+    assert [(a.index, a.outcome, a.status_code) for a in turn.attempts] == [
+        (0, "permanent", 400),
+        (1, "ok", None),
+    ]
+    assert len(first.split()) > 300 >= len(second.split())
+    assert estimate_tokens(first) <= 400 - 32  # the estimate's trim, refused nonetheless
+    assert "[...]" in second and len(second) < len(first)  # the old digits cut further
+
+
+async def test_a_prompt_still_too_long_at_the_worst_case_fails_the_turn_once(
+    requests_factory: Requests,
+) -> None:
+    async with LoopbackServer(ReplyScript("unused")) as server:
+        server.inject("context_length", times=2)
+        sim = _sim(server)
+        with pytest.raises(SimulatorError, match="maximum context length") as info:
+            await sim.generate(requests_factory(1))
+        await sim.aclose()
+    assert len(server.completion_requests) == 2  # the first try and one worst-case retry
+    assert [a.index for a in info.value.attempts] == [0, 1]
 
 
 async def test_the_registry_builds_it_from_a_spec(

@@ -16,8 +16,11 @@ Hot path: one shared aiohttp session, no SDK (DESIGN.md §4: raw aiohttp costs ~
 client CPU per call, the openai SDK several ms).
 
 Context: without a local tokenizer, prompts are trimmed (protocol rule) to ``context_tokens``
-minus ``max_tokens`` by a conservative estimate of 3 bytes per token, so a 2,048-token LoRA
-server is not sent prompts it must refuse.
+minus ``max_tokens`` by an estimate of 3 bytes per token, so a 2,048-token LoRA server is not
+sent prompts it must refuse. Text that tokenizes worse (digits, LaTeX, non-Latin scripts) can
+still exceed it; when the server refuses a prompt for its length, the turn is rebuilt once at
+the worst case, one token per byte (byte-fallback tokenizers such as Mistral's never need
+more), and sent again. Both calls' attempts are recorded.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -43,7 +47,7 @@ from chatsim._util._clock import Clock, MonotonicWallClock
 from chatsim._util._redact import keep_recorded_headers, register_secret, scrub
 from chatsim._util._urls import require_http_url
 from chatsim.protocol import PromptFormat, clean_generated
-from chatsim.recording._records import Usage
+from chatsim.recording._records import AttemptRecord, Usage
 from chatsim.simulators._batcher import BatchItemErrors
 from chatsim.simulators._contract import SimulatorBackend, UserTurn, UserTurnRequest
 from chatsim.simulators._hf_prompt import build_prompt, resolve_text_format, stop_strings
@@ -56,8 +60,21 @@ API_KEY_ENV = "CHATSIM_SIMULATOR_API_KEY"
 
 
 def estimate_tokens(text: str) -> int:
-    """A conservative token count without a tokenizer: 3 UTF-8 bytes per token."""
+    """A token count without a tokenizer: 3 UTF-8 bytes per token (English prose needs ~4)."""
     return math.ceil(len(text.encode("utf-8")) / 3)
+
+
+def worst_case_tokens(text: str) -> int:
+    """At most one token per UTF-8 byte, plus the beginning-of-sequence token."""
+    return len(text.encode("utf-8")) + 1
+
+
+_TOO_LONG = re.compile(r"context.length|maximum model length|prompt .*too long", re.IGNORECASE)
+
+
+def refused_for_length(error: TargetError) -> bool:
+    """The server's 400 for a prompt beyond its context (vLLM's and OpenAI's wordings)."""
+    return error.status_code == 400 and _TOO_LONG.search(str(error)) is not None
 
 
 def _error(status: int, body: bytes, headers: dict[str, str]) -> TargetError:
@@ -153,6 +170,13 @@ def _reply(raw: bytes, headers: dict[str, str]) -> AdapterReply:
     )
 
 
+def _numbered(attempts: list[AttemptRecord]) -> list[AttemptRecord]:
+    """One turn's attempts across both calls, numbered in order."""
+    if all(a.index == i for i, a in enumerate(attempts)):
+        return attempts
+    return [a.model_copy(update={"index": i}) for i, a in enumerate(attempts)]
+
+
 class ServedSimulator(SimulatorBackend):
     """The LoRA (or any completion model) on an OpenAI-compatible server (module doc)."""
 
@@ -181,10 +205,12 @@ class ServedSimulator(SimulatorBackend):
         self.context_tokens = context_tokens
         self._stops = tuple(stop_strings(self.format))
 
-    def _prompt(self, request: UserTurnRequest) -> tuple[str, bool]:
+    def _prompt(
+        self, request: UserTurnRequest, counter: Callable[[str], int] = estimate_tokens
+    ) -> tuple[str, bool]:
         budget = None if self.context_tokens is None else self.context_tokens - self.max_tokens
-        counter = None if budget is None else estimate_tokens
-        return build_prompt(self.format, request, count_tokens=counter, budget=budget)
+        count = None if budget is None else counter
+        return build_prompt(self.format, request, count_tokens=count, budget=budget)
 
     def _request(self, prompt: str, request: UserTurnRequest) -> TargetRequest:
         return TargetRequest(
@@ -199,15 +225,24 @@ class ServedSimulator(SimulatorBackend):
 
     async def _one(self, request: UserTurnRequest) -> UserTurn:
         prompt, trimmed = self._prompt(request)
+        earlier: list[AttemptRecord] = []  # a refused first try's attempts
         try:
-            reply = await self.caller.call(self._request(prompt, request))
+            try:
+                reply = await self.caller.call(self._request(prompt, request))
+            except PermanentError as exc:
+                if not (refused_for_length(exc) and self.context_tokens is not None):
+                    raise
+                earlier = list(exc.attempts)
+                prompt, trimmed = self._prompt(request, worst_case_tokens)
+                reply = await self.caller.call(self._request(prompt, request))
         except AuthenticationError as exc:  # stops the run, like a target's refused key
             raise AuthenticationError(
                 f"simulator {self.spec}: {exc}", status_code=exc.status_code
             ) from exc
         except TargetError as exc:
             raise SimulatorError(
-                f"served simulator {self.spec} failed: {exc}", attempts=exc.attempts
+                f"served simulator {self.spec} failed: {exc}",
+                attempts=_numbered([*earlier, *exc.attempts]),
             ) from exc
         return UserTurn(
             text=clean_generated(reply.text, self.format.stop, self.format.labels),
@@ -216,7 +251,7 @@ class ServedSimulator(SimulatorBackend):
             ended_at=reply.ended_at,
             queue_time=reply.queue_time,
             context_trimmed=trimmed,
-            attempts=reply.attempts,
+            attempts=_numbered([*earlier, *reply.attempts]),
         )
 
     async def generate(self, requests: Sequence[UserTurnRequest]) -> list[UserTurn]:
