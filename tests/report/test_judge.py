@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -123,3 +124,30 @@ def test_cli_judge_writes_judge_jsonl_apart_from_accuracy(
     assert "Judge scores" in again.stdout
     html = render_html(load_report_data(demo_run))
     assert 'id="judge"' in html
+
+
+@pytest.fixture
+def flaky_judge() -> Iterator[FakeTarget]:
+    """A judge whose first two verdicts are unusable, then good."""
+    judge = FakeTarget(["I cannot score this.", "no idea"], default=GOOD)  # one, across runs
+    register_adapter("flakyjudge", lambda model, settings: judge)
+    yield judge
+    _overrides.pop("flakyjudge", None)
+
+
+def test_failed_judgements_are_retried_by_the_next_judge_run(
+    demo_run: Path, flaky_judge: FakeTarget, tmp_path: Path
+) -> None:
+    demo_run = Path(shutil.copytree(demo_run, tmp_path / "run"))
+    (demo_run / "judge.jsonl").unlink(missing_ok=True)  # another test's judge
+    app = typer.Typer()
+    app.command("report")(report_command)
+    app.command("other")(lambda: None)
+    first = CliRunner().invoke(app, ["report", str(demo_run), "--judge", "flakyjudge:j"])
+    assert "judged 16 episodes" in first.stderr
+    assert sum(r.error is not None for r in read_judge(demo_run)) == 2
+    second = CliRunner().invoke(app, ["report", str(demo_run), "--judge", "flakyjudge:j"])
+    assert "judged 2 episodes" in second.stderr  # only the two that failed
+    records = read_judge(demo_run)  # the latest record per episode wins
+    assert len(records) == 16 and all(r.error is None for r in records)
+    assert len((demo_run / "judge.jsonl").read_text().splitlines()) == 18

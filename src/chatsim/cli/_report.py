@@ -28,6 +28,7 @@ from chatsim.report import (
     summarize_run,
     write_html_report,
 )
+from chatsim.report._judge import scored_by
 from chatsim.report._sections import judge_rows
 from chatsim.targets import TargetCaller, TargetSettings, create_adapter
 
@@ -37,7 +38,7 @@ __all__ = ["report_command"]
 async def _run_judge(data: ReportData, spec: str, base_url: str | None) -> int:
     """Judge the episodes this judge has not scored yet; append to judge.jsonl."""
     caller = TargetCaller(create_adapter(spec, TargetSettings(base_url=base_url)), name=spec)
-    done = {r.episode_id for r in data.judge if r.judge == spec}
+    done = scored_by(data.judge, spec)  # failed judgements are tried again
     try:
         with (data.path / JUDGE_FILE).open("a", encoding="utf-8") as fh:
 

@@ -149,20 +149,29 @@ async def judge_episodes(
 
 
 def read_judge(run_dir: Path | str) -> list[JudgeRecord]:
-    """``judge.jsonl`` of a run, [] when absent; a torn last line is skipped."""
+    """``judge.jsonl`` of a run, [] when absent; a torn last line is skipped. One record per
+    judge and episode: the latest (a later ``--judge`` run re-scores failed ones)."""
     path = Path(run_dir) / JUDGE_FILE
     if not path.is_file():
         return []
     lines = path.read_text(encoding="utf-8").splitlines()
-    out = []
+    latest: dict[tuple[str, str], JudgeRecord] = {}
     for number, line in enumerate(lines, start=1):
         try:
-            out.append(JudgeRecord.model_validate_json(line))
+            record = JudgeRecord.model_validate_json(line)
         except ValidationError as exc:
             if number == len(lines):
                 break
             raise DataError(f"{path}:{number} is not a valid judge record: {exc}") from exc
-    return out
+        key = (record.judge, record.episode_id)
+        latest.pop(key, None)  # keep file order of the latest records
+        latest[key] = record
+    return list(latest.values())
+
+
+def scored_by(records: Sequence[JudgeRecord], judge: str) -> set[str]:
+    """Episode ids that ``judge`` has scored (failed judgements are not: they are retried)."""
+    return {r.episode_id for r in records if r.judge == judge and r.error is None}
 
 
 class JudgeSummary(BaseModel):
