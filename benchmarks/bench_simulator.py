@@ -3,6 +3,8 @@
     python benchmarks/bench_simulator.py            # both parts
     python benchmarks/bench_simulator.py --part throughput --batches 1 8 32 64
     python benchmarks/bench_simulator.py --part episodes --episodes 64 --latency 0.2
+    python benchmarks/bench_simulator.py --part episodes --turns 4 --reply-repeat 4 \
+        --context-tokens 1024 --skip-cb          # trimming-heavy: long target replies
 
 Part 1, throughput: generated tokens per second of one ``generate`` call at batch 1, 8, 32 and
 64, on the tiny Mistral with random weights (so every turn runs to ``--new-tokens``; stop
@@ -41,7 +43,9 @@ from bench_simulator_workload import (  # noqa: E402 - after the path tweak
 )
 
 
-def _engine(path: Path, *, trained: bool, new_tokens: int, batch: int) -> Any:
+def _engine(
+    path: Path, *, trained: bool, new_tokens: int, batch: int, context_tokens: int = 2048
+) -> Any:
     from chatsim.simulators._hf_load import load_engine
     from chatsim.simulators._hf_options import HFOptions
     from chatsim.testing import build_tiny_chatbench
@@ -50,7 +54,12 @@ def _engine(path: Path, *, trained: bool, new_tokens: int, batch: int) -> Any:
     paths = build_tiny_chatbench(path, train_steps=120 if trained else 0)
     built = time.perf_counter() - started
     print(f"# built tiny model ({'trained' if trained else 'random'}) in {built:.1f}s")
-    options = HFOptions(max_new_tokens=new_tokens, temperature=0.0, max_batch_size=batch)
+    options = HFOptions(
+        max_new_tokens=new_tokens,
+        temperature=0.0,
+        max_batch_size=batch,
+        context_tokens=context_tokens,
+    )
     return load_engine(f"{paths.base}+{paths.adapter}", options)
 
 
@@ -123,6 +132,10 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=64, help="max batch size (episodes part)")
     parser.add_argument("--max-waits", type=float, nargs="+", default=[0.0, 0.01, 0.05])
     parser.add_argument("--skip-cb", action="store_true", help="skip continuous batching")
+    parser.add_argument(
+        "--reply-repeat", type=int, default=1, help="target reply length, in ~50-token units"
+    )
+    parser.add_argument("--context-tokens", type=int, default=2048)
     args = parser.parse_args()
     import torch
 
@@ -138,7 +151,11 @@ def main() -> None:
             throughput(engine, args.batches, args.repeats)
         if args.part in ("all", "episodes"):
             engine = _engine(
-                Path(tmp, "trained"), trained=True, new_tokens=args.new_tokens, batch=args.batch
+                Path(tmp, "trained"),
+                trained=True,
+                new_tokens=args.new_tokens,
+                batch=args.batch,
+                context_tokens=args.context_tokens,
             )
             episodes(engine, args)
 

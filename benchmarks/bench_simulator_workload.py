@@ -5,7 +5,8 @@ waits for a fake target (``anyio.sleep``: the event loop stays free, as with a r
 target) that answers in ``latency`` seconds on average, uniformly between 0.5x and 1.5x
 (seeded), so that episodes drift apart as real ones do instead of arriving in lockstep.
 Every episode asks for exactly ``turns`` turns whatever the model writes, so schedulers are
-compared on the same work.
+compared on the same work. ``reply_repeat`` (default 1) repeats the target's ~50-token reply,
+to make later prompts long enough to be trimmed.
 """
 
 from __future__ import annotations
@@ -88,6 +89,8 @@ async def _episode(
 ) -> None:
     history: tuple[Message, ...] = ()
     rng = random.Random(request.seed)
+    # Longer replies make later prompts exceed the context, so every such turn is trimmed.
+    reply = " ".join([REPLY] * getattr(args, "reply_repeat", 1))
     for index in range(args.turns):
         step = SimulatorStep.FIRST if index == 0 else SimulatorStep.NEXT
         turn = await source.request(
@@ -98,7 +101,7 @@ async def _episode(
         queue.append(turn.queue_time)
         history += (Message(Role.USER, turn.text or "Can you help?"),)
         await anyio.sleep(args.latency * rng.uniform(0.5, 1.5))  # the target answering
-        history += (Message(Role.ASSISTANT, REPLY),)
+        history += (Message(Role.ASSISTANT, reply),)
 
 
 async def run_episodes(

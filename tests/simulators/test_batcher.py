@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -95,6 +96,53 @@ async def test_arrivals_collect_while_the_previous_batch_runs(requests_factory: 
         await backend.running.wait()
         backend.release()
     assert backend.batches == [["e0"], ["e1", "e2", "e3", "e4", "e5"]]
+
+
+class Preparing(Backend):
+    """Prepares each turn (records it); a turn whose episode id ends in "x" cannot be."""
+
+    def __init__(self, **kw: Any) -> None:
+        super().__init__(**kw)
+        self.prepared: list[str] = []
+
+    async def prepare(self, request: UserTurnRequest) -> UserTurnRequest:
+        if request.episode_id.endswith("x"):
+            raise SimulatorError(f"{request.episode_id}: prompt over budget")
+        self.prepared.append(request.episode_id)
+        return dataclasses.replace(request, prepared=(f"prompt of {request.episode_id}", False))
+
+    async def generate(self, requests: Sequence[UserTurnRequest]) -> list[UserTurn]:
+        assert all(r.prepared == (f"prompt of {r.episode_id}", False) for r in requests)
+        return await super().generate(requests)
+
+
+async def test_turns_are_prepared_as_they_arrive_while_the_previous_batch_runs(
+    requests_factory: Requests,
+) -> None:
+    backend = Preparing(max_batch_size=64, hold=True)
+    requests = requests_factory(4)
+    async with MicroBatcher(backend, max_wait=0) as batcher, anyio.create_task_group() as tg:
+        tg.start_soon(batcher.request, requests[0])
+        await backend.running.wait()  # batch 1 is generating
+        for request in requests[1:]:
+            tg.start_soon(batcher.request, request)
+        await anyio.wait_all_tasks_blocked()
+        assert backend.prepared == ["e0", "e1", "e2", "e3"]  # before their batch starts
+        backend.release()
+        await backend.running.wait()
+        backend.release()
+    assert backend.batches == [["e0"], ["e1", "e2", "e3"]]
+
+
+async def test_a_turn_that_cannot_be_prepared_fails_alone(requests_factory: Requests) -> None:
+    backend = Preparing()
+    requests = requests_factory(3)
+    requests[1] = dataclasses.replace(requests[1], episode_id="e1x")
+    async with MicroBatcher(backend, max_wait=0.01) as batcher:
+        results = await _gather(batcher, requests)
+    assert isinstance(results[1], SimulatorError) and "over budget" in str(results[1])
+    assert [r.text for r in (results[0], results[2])] == ["turn of e0", "turn of e2"]
+    assert backend.batches == [["e0", "e2"]]
 
 
 async def test_a_failed_batch_fails_each_of_its_waiters(requests_factory: Requests) -> None:

@@ -233,6 +233,51 @@ async def test_one_generation_at_a_time(tiny_engine: Any, requests_factory: Requ
     assert peak[0] == 1
 
 
+async def test_prompts_are_prepared_on_threads_while_a_batch_generates(
+    tiny_engine: Any, requests_factory: Requests
+) -> None:
+    # Trimming-heavy prompts are prepared (counted dozens of times each, on worker threads)
+    # while the model generates on another: no "Already borrowed" from the shared tokenizer,
+    # and the turns are those of the unprepared path.
+    sim = _sim(tiny_engine, context_tokens=300, max_new_tokens=16)
+    engine = sim.engine
+    requests = requests_factory(24, long_history=True)
+    expected = [t.text for t in await sim.generate(requests)]
+    generating = threading.Event()
+
+    class Slow:
+        device = tiny_engine.model.device
+
+        def generate(self, **kwargs: Any) -> Any:
+            generating.set()
+            return tiny_engine.model.generate(**kwargs)
+
+    engine.model = Slow()
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(sim.generate, requests[:8])  # a batch generating meanwhile
+        prepared = [None] * len(requests)
+
+        async def prepare(index: int) -> None:
+            prepared[index] = await sim.prepare(requests[index])  # type: ignore[call-overload]
+
+        for index in range(len(requests)):
+            tg.start_soon(prepare, index)
+    assert generating.is_set()
+    assert all(p is not None and p.prepared is not None for p in prepared)
+    assert [p.prepared[1] for p in prepared] == [bool(r.history) for r in requests]  # type: ignore[union-attr]
+    turns = await sim.generate(prepared)  # type: ignore[arg-type]
+    assert [t.text for t in turns] == expected
+    assert [t.context_trimmed for t in turns] == [bool(r.history) for r in requests]
+
+
+async def test_a_turn_that_cannot_fit_fails_at_preparation(
+    tiny_engine: Any, requests_factory: Requests
+) -> None:
+    sim = _sim(tiny_engine, context_tokens=80, max_new_tokens=8)
+    with pytest.raises(SimulatorError, match="budget"):
+        await sim.prepare(requests_factory(1)[0])
+
+
 def test_missing_extra_names_it(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(sys.modules, "peft", None)
     with pytest.raises(MissingDependencyError) as info:

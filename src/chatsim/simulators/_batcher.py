@@ -12,6 +12,9 @@ starts with the oldest waiting request, and fills until it is full or that reque
 until the backend is free (or the batch is full): "collect while the previous batch runs".
 One batch runs at a time, since the backend is one GPU. So under load, batches are as full as
 the arrivals allow with no extra delay; when idle, a lone request waits at most ``max_wait``.
+Each turn is first handed to ``backend.prepare`` (prompt building and trimming, on a worker
+thread for the local simulator) as it arrives, so that CPU work overlaps the running batch
+instead of delaying the next one.
 
 Lifecycle: the collector and the running batch are tasks of a task group owned by the
 ``async with``. Leaving the block normally lets queued requests finish first; leaving it with
@@ -178,7 +181,9 @@ class MicroBatcher:
         async with self._slots:  # backpressure: at most max_pending turns in the batcher
             if self._closed:
                 raise SimulatorError("the simulator batcher is closed")
-            waiter = _Waiter(request, self._clock.now(), anyio.current_time())
+            asked = self._clock.now()  # queue time counts the preparation too
+            request = await self.backend.prepare(request)  # meanwhile the GPU generates
+            waiter = _Waiter(request, asked, anyio.current_time())
             if self._first is None:
                 self._first = waiter.enqueued
             self._queue.append(waiter)

@@ -30,6 +30,8 @@ class UserTurnRequest:
     step: SimulatorStep
     seed: int
     """Per-turn seed, derived from the episode seed and the turn index."""
+    prepared: tuple[str, bool] | None = None
+    """``(prompt, trimmed)`` when the backend's ``prepare`` already built this turn's prompt."""
 
 
 @dataclass(slots=True)
@@ -64,6 +66,13 @@ class SimulatorBackend(abc.ABC):
     @abc.abstractmethod
     async def generate(self, requests: Sequence[UserTurnRequest]) -> list[UserTurn]:
         """Generate one turn per request, in order. Raise ``SimulatorError`` on failure."""
+
+    async def prepare(self, request: UserTurnRequest) -> UserTurnRequest:
+        """Work on one turn that need not wait for its batch (building and trimming its
+        prompt), done by the micro-batcher as the turn arrives, while the previous batch
+        still generates. Returns the request to generate; raises ``SimulatorError`` for a
+        turn that cannot be generated."""
+        return request
 
     async def aclose(self) -> None:  # noqa: B027 - optional hook
         """Release resources (GPU memory, connections)."""

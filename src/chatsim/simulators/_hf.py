@@ -10,11 +10,14 @@ with noise derived from its own seed only (``_hf_sampling``), so a seed gives th
 whatever batch it lands in, up to floating-point differences of batched kernels.
 
 Context: prompts longer than ``context_tokens - max_new_tokens`` are shortened by the
-protocol's ``fit_history`` rule and the turn is marked ``context_trimmed``.
+protocol's ``fit_history`` rule and the turn is marked ``context_trimmed``. Prompts are built
+(and trimmed: a dozen tokenizations of a long prompt) by ``prepare`` as each turn reaches the
+micro-batcher, on worker threads, so that work overlaps the running batch.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 
 import anyio
@@ -77,6 +80,18 @@ class HFSimulator(SimulatorBackend):
         if len(turns) < len(results):
             raise BatchItemErrors(results)  # only the turns that could not fit fail
         return turns
+
+    async def prepare(self, request: UserTurnRequest) -> UserTurnRequest:
+        """Build (and trim) the prompt on a worker thread, outside the generation lock."""
+        if request.prepared is not None:
+            return request
+        try:
+            prepared = await anyio.to_thread.run_sync(self.engine.prompt, request)
+        except ChatsimError:
+            raise
+        except Exception as exc:  # tokenizer errors, translated at this boundary
+            raise SimulatorError(f"simulator {self.spec} failed: {exc}") from exc
+        return dataclasses.replace(request, prepared=prepared)
 
     def describe_prompt(self, request: UserTurnRequest) -> str:
         prompt, _ = self.engine.prompt(request)

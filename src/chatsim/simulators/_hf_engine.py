@@ -7,7 +7,9 @@ batch in halves and retries each half, down to single turns, instead of failing 
 
 from __future__ import annotations
 
+import copy
 import logging
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -46,6 +48,11 @@ class HFEngine:
         self.options = options
         self.format = fmt
         self._stops = stop_strings(fmt)
+        # Prompts are built (counted, trimmed) on other threads while a batch generates. Fast
+        # tokenizers are not safe to share across threads (each call may reset padding, a
+        # mutable borrow: "Already borrowed"), so counting has its own copy, and its lock.
+        self._counter = copy.deepcopy(tokenizer)
+        self._counting = threading.Lock()
         #: How many times a batch was split after running out of memory (for stats and tests).
         self.oom_splits = 0
 
@@ -60,8 +67,9 @@ class HFEngine:
     # -- prompts ---------------------------------------------------------------------------
 
     def count_tokens(self, text: str) -> int:
-        """Tokens of ``text`` as the model sees it (BOS included)."""
-        return len(self.tokenizer(text).input_ids)
+        """Tokens of ``text`` as the model sees it (BOS included). Thread-safe."""
+        with self._counting:
+            return len(self._counter(text).input_ids)
 
     def prompt(self, request: UserTurnRequest) -> tuple[str, bool]:
         """The (possibly trimmed) prompt for one request, and whether it was trimmed.
@@ -92,7 +100,7 @@ class HFEngine:
         ready: list[tuple[int, str, bool, int]] = []  # (position, prompt, trimmed, seed)
         for position, request in enumerate(requests):
             try:
-                prompt, trimmed = self.prompt(request)
+                prompt, trimmed = request.prepared or self.prompt(request)
             except SimulatorError as exc:
                 out.append(exc)
                 continue
