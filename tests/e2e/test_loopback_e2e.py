@@ -13,7 +13,7 @@ from conftest import ASSISTANT_REPLY, CHATSIM, cli_env
 import chatsim
 from chatsim.protocol import Role, TerminationReason
 from chatsim.recording import read_run
-from chatsim.testing import LoopbackServer
+from chatsim.testing import Latency, LoopbackServer, ReplyScript
 
 pytestmark = pytest.mark.anyio
 
@@ -88,3 +88,25 @@ async def test_evaluate_against_an_openai_compatible_server(
     assert result.accuracy("vllm:assistant", "college_mathematics").episodes == 5
     assert len(result.episodes) == 10
     assert (result.run_dir / "summary.json").is_file()
+
+
+async def test_streamed_replies_are_timed_from_the_wire_with_their_longest_pause(
+    tmp_path: Path,
+) -> None:
+    # Replies stream 4 chunks 20 ms apart after 30 ms: every record carries the send time,
+    # the first token and the longest pause, and the summary reports them.
+    script = ReplyScript("I think it is B.", latency=Latency.ms(30, 20, chunks=4))
+    async with LoopbackServer(script) as server:
+        result = await chatsim.evaluate(
+            model="vllm:assistant", subset="college_math", limit=3, simulator="scripted",
+            base_url=server.base_url, out_dir=tmp_path,
+        )  # fmt: skip
+    replies = [t for e in result.episodes for t in e.turns if t.role is Role.ASSISTANT]
+    assert replies
+    for turn in replies:
+        (attempt,) = turn.attempts
+        assert attempt.sent_at is not None and turn.started_at == attempt.sent_at
+        assert turn.first_token_at is not None and turn.first_token_at - turn.started_at >= 0.03
+        assert turn.max_token_gap is not None and 0.015 <= turn.max_token_gap < 0.5
+    summary = json.loads((result.run_dir / "summary.json").read_text())
+    assert summary["models"]["vllm:assistant"]["latency"]["max_token_gap"]["n"] == len(replies)

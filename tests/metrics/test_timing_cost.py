@@ -63,6 +63,19 @@ def test_a_recorded_wire_send_time_is_what_latency_counts_from() -> None:
     assert call.ttft_requested == pytest.approx(0.9)  # requested at 1.6 - .5 queue = 1.1
 
 
+def test_the_longest_pause_in_a_stream_is_summarized_per_reply() -> None:
+    def streamed(index: int, gap: float | None) -> object:
+        turn = assistant(index, "B", 1.0, 2.0, first=1.2, attempts=[attempt(0, 1.0, 2.0)])
+        return turn.model_copy(update={"max_token_gap": gap})
+
+    turns = [user(0, "hi", 0.0, 1.0), streamed(1, 0.3), user(2, "ok", 2.0, 2.5),
+             streamed(3, None), user(4, "ok", 2.5, 3.0), streamed(5, 0.1)]  # fmt: skip
+    lat = latency_summary([episode("m", "q1", turns=turns, start=0.0, end=3.0, user_messages=3)])  # type: ignore[list-item]
+    assert lat.max_token_gap.n == 2  # the reply that came in one piece has no pause
+    assert lat.max_token_gap.max == pytest.approx(0.3)
+    assert lat.max_token_gap.p50 == pytest.approx(0.2)
+
+
 def test_episode_split_hand_values() -> None:
     t = episode_timing(_timed_episode())  # type: ignore[arg-type]
     assert t.wall == 6.0

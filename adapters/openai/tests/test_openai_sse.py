@@ -67,6 +67,20 @@ def test_the_first_token_is_dated_by_the_arrival_of_the_bytes_that_complete_it()
     assert clock.ticks == 0.0  # the clock is read only when no arrival time is given
 
 
+def test_the_longest_pause_between_arrivals_of_content() -> None:
+    stream = ChatStream(clock)
+    stream.feed(event(""), 9.0)  # the role chunk: no content, no gap from it
+    stream.feed(event("a"), 10.0)
+    stream.feed(event("b"), 10.5)
+    stream.feed(b": keep-alive\n\n", 11.0)  # not content
+    stream.feed(event("c") + event("d"), 12.0)  # one arrival: no gap between c and d
+    stream.feed(event(None, "stop"), 15.0)  # not content either
+    assert stream.max_token_gap == 1.5 and stream.result() == "abcd"
+    whole = ChatStream(clock)
+    whole.feed(event("a") + event("b") + event(None, "stop"), 3.0)
+    assert whole.max_token_gap is None  # all content in one arrival
+
+
 def test_crlf_multiline_data_and_no_trailing_blank_line() -> None:
     crlf = read(event("x").replace(b"\n", b"\r\n"), event(None, "stop").replace(b"\n", b"\r\n"))
     assert crlf.result() == "x"

@@ -10,6 +10,7 @@ import pytest
 
 from chatsim.protocol._types import Message, Role
 from chatsim.targets import AdapterReply, TargetRequest, TargetSettings
+from chatsim.testing._faults import Fault, FaultKind
 from chatsim.testing._server import LoopbackServer
 from chatsim.testing._server_script import Latency, ReplyScript
 from chatsim_openai import vllm_adapter
@@ -163,3 +164,21 @@ async def test_concurrent_first_calls_derive_the_endpoint_once(
             await adapter.aclose()
         assert len(server.completion_requests) == 50
     assert derived == ["/chat/completions"]
+
+
+@pytest.mark.parametrize("transport", ["fast", "sdk"])
+async def test_a_stall_mid_stream_is_the_replys_longest_pause(transport: str) -> None:
+    script = ReplyScript("one two three four", latency=Latency.ms(5, 2))
+    async with LoopbackServer(script) as server:
+        settings = TargetSettings(base_url=server.base_url, options={"transport": transport})
+        adapter = vllm_adapter("m", settings)
+        try:
+            request = TargetRequest(messages=(Message(Role.USER, "q"),))
+            smooth = await adapter.complete(request, now=time.perf_counter)
+            server.inject(Fault(FaultKind.STALL, stall=0.25, after_chunks=2))
+            stalled = await adapter.complete(request, now=time.perf_counter)
+        finally:
+            await adapter.aclose()
+    assert smooth.max_token_gap is not None and smooth.max_token_gap < 0.2
+    assert stalled.max_token_gap is not None and stalled.max_token_gap >= 0.25
+    assert stalled.text == smooth.text == "one two three four"

@@ -7,10 +7,11 @@ Two clocks per call, so client-side queueing cannot hide an overloaded target:
   and retry waits are included (what a user would have felt).
 
 Per call: TTFT (first token − start; streamed replies only), end-to-end, time per output token
-(``(end − first token) / (completion tokens − 1)``, the inter-token latency) and output tokens
-per second over the sent end-to-end time. Per episode: wall time split into simulator time
-(user turns), target time (assistant turns, retries included), queue time (all turns) and the
-rest. Percentiles are numpy's linear interpolation.
+(``(end − first token) / (completion tokens − 1)``, the mean inter-token latency), the
+longest pause between arrivals of streamed content (the reply's worst stall, which a mean
+hides) and output tokens per second over the sent end-to-end time. Per episode: wall time
+split into simulator time (user turns), target time (assistant turns, retries included), queue
+time (all turns) and the rest. Percentiles are numpy's linear interpolation.
 """
 
 from __future__ import annotations
@@ -79,6 +80,7 @@ class CallTiming:
     e2e_requested: float
     completion_tokens: int | None
     tpot: float | None
+    max_token_gap: float | None
     tokens_per_s: float | None
 
 
@@ -112,6 +114,7 @@ def _call(ep: EpisodeRecord, number: int, turn: TurnRecord) -> CallTiming:
         e2e_requested=turn.ended_at - turn.requested_at,
         completion_tokens=tokens,
         tpot=tpot,
+        max_token_gap=turn.max_token_gap,
         tokens_per_s=tokens / e2e if tokens and e2e > 0 else None,
     )
 
@@ -184,7 +187,9 @@ class LatencySummary(BaseModel):
     e2e_sent: Percentiles
     e2e_requested: Percentiles
     tpot: Percentiles
-    """Time per output token after the first (inter-token latency)."""
+    """Time per output token after the first (mean inter-token latency)."""
+    max_token_gap: Percentiles = Percentiles(n=0)
+    """Per reply, the longest pause between arrivals of streamed content (its worst stall)."""
     tokens_per_s: Percentiles
     queue: Percentiles
     """Client-side queue time per call."""
@@ -220,6 +225,7 @@ def latency_summary(episodes: Sequence[EpisodeRecord]) -> LatencySummary:
         e2e_sent=percentiles(c.e2e_sent for c in calls),
         e2e_requested=percentiles(c.e2e_requested for c in calls),
         tpot=percentiles(c.tpot for c in calls),
+        max_token_gap=percentiles(c.max_token_gap for c in calls),
         tokens_per_s=percentiles(c.tokens_per_s for c in calls),
         queue=percentiles(c.queue for c in calls),
         simulator_turn=percentiles(sim_turns),

@@ -6,8 +6,9 @@ Records never hold secrets: headers are filtered through ``chatsim._util.redact`
 Schema history:
   1: first version.
   2: ``AttemptRecord.sent_at`` (when the request went on the wire); a reply's "sent" times
-     (``TurnRecord.started_at``, latency "from send") use it where present. Version 1
-     records read unchanged.
+     (``TurnRecord.started_at``, latency "from send") use it where present.
+     ``TurnRecord.max_token_gap`` (a streamed reply's longest stall). Version 1 records read
+     unchanged.
 """
 
 from __future__ import annotations
@@ -96,6 +97,9 @@ class TurnRecord(_Record):
     ``attempts``) / the generation batch started."""
     first_token_at: float | None = None
     """When the first token of a streamed reply arrived (assistant turns, streamed only)."""
+    max_token_gap: float | None = None
+    """Longest wait between two arrivals of streamed content after the first: the reply's
+    worst stall (streamed assistant turns whose content came in more than one arrival)."""
     ended_at: float
     """When the turn was complete."""
     queue_time: float = 0.0

@@ -145,6 +145,7 @@ class _Transcript:
                 requested_at=reply.requested_at,
                 started_at=reply.started_at,
                 first_token_at=reply.first_token_at,
+                max_token_gap=reply.max_token_gap,
                 ended_at=reply.ended_at,
                 queue_time=reply.queue_time,
                 usage=reply.usage,

@@ -163,6 +163,7 @@ class TargetCaller:
             queue_time=call.queue_time,
             attempts=call.attempts,
             finish_reason=reply.finish_reason,
+            max_token_gap=reply.max_token_gap,
         )
 
     # --- one attempt

@@ -50,6 +50,9 @@ class AdapterReply:
     attempt's start stands for it)."""
     first_token_at: float | None = None
     """Clock time the first content token arrived (streamed replies only)."""
+    max_token_gap: float | None = None
+    """Longest wait, in seconds, between two arrivals of content after the first (streamed
+    replies with content in more than one arrival; None otherwise)."""
     finish_reason: str | None = None
     request_id: str | None = None
     headers: dict[str, str] = field(default_factory=dict)
@@ -95,3 +98,5 @@ class TargetReply:
     """Seconds spent waiting for a concurrency slot or rate-limit tokens."""
     attempts: list[AttemptRecord]
     finish_reason: str | None = None
+    max_token_gap: float | None = None
+    """Longest wait between two arrivals of streamed content after the first."""

@@ -170,17 +170,14 @@ class FastTransport:
                 if body.get("stream"):
                     stream = ChatStream(now)
                     async for data in resp.content.iter_any():
-                        arrived = None
-                        if stream.first_token_at is None:  # date it by the bytes' arrival
-                            perf = arrival_of(resp)
-                            if perf is not None:
-                                arrived = to_clock(perf, now(), _perf())
-                        stream.feed(data, arrived)
+                        perf = arrival_of(resp)  # date content by its bytes' arrival
+                        stream.feed(data, None if perf is None else to_clock(perf, now(), _perf()))
                     text = stream.result()
                     reason, usage, first = stream.finish_reason, stream.usage, stream.first_token_at
+                    gap = stream.max_token_gap
                 else:
                     text, reason, usage = parse_chat_body(await resp.read())
-                    first = None
+                    first = gap = None
         except TargetError:
             raise
         except _PARSE_ERRORS as exc:
@@ -199,6 +196,7 @@ class FastTransport:
             usage=usage,
             sent_at=sent,
             first_token_at=first,
+            max_token_gap=gap,
             finish_reason=reason,
             request_id=request_id_of(kept),
             headers=kept,

@@ -65,10 +65,10 @@ class SdkTransport:
             )
             kept = keep_recorded_headers(raw.headers.items())
             if body.get("stream"):
-                text, reason, usage, first = await self._read_stream(raw.parse(), now)
+                text, reason, usage, first, gap = await self._read_stream(raw.parse(), now)
             else:
                 text, reason, usage = self._read_whole(raw.parse())
-                first = None
+                first = gap = None
         except TargetError:
             raise
         except openai.APIStatusError as exc:
@@ -94,6 +94,7 @@ class SdkTransport:
             text=text,
             usage=usage,
             first_token_at=first,
+            max_token_gap=gap,
             finish_reason=reason,
             request_id=request_id_of(kept),
             headers=kept,
@@ -101,9 +102,11 @@ class SdkTransport:
 
     async def _read_stream(
         self, stream: Any, now: Callable[[], float]
-    ) -> tuple[str, str | None, Usage | None, float | None]:
+    ) -> tuple[str, str | None, Usage | None, float | None, float | None]:
         parts: list[str] = []
         first: float | None = None
+        last: float | None = None
+        gap: float | None = None  # the longest wait between content events after the first
         reason: str | None = None
         usage: Usage | None = None
         saw_choices = False
@@ -114,8 +117,12 @@ class SdkTransport:
                     choice = chunk.choices[0]
                     content = choice.delta.content if choice.delta else None
                     if content:
+                        at = now()
                         if first is None:
-                            first = now()
+                            first = at
+                        elif last is not None and (gap is None or at - last > gap):
+                            gap = at - last
+                        last = at
                         parts.append(content)
                     if choice.finish_reason:
                         reason = choice.finish_reason
@@ -127,7 +134,7 @@ class SdkTransport:
             raise ValueError("the stream carried no choices")
         if reason is None:  # the SDK hides [DONE]: a finished reply names its finish reason
             raise ValueError("the stream ended before the reply finished")
-        return "".join(parts), reason, usage, first
+        return "".join(parts), reason, usage, first, gap
 
     @staticmethod
     def _read_whole(completion: Any) -> tuple[str, str | None, Usage | None]:

@@ -51,11 +51,13 @@ class ChatStream:
     __slots__ = (
         "_arrived",
         "_buffer",
+        "_last_content_at",
         "_now",
         "_parts",
         "done",
         "finish_reason",
         "first_token_at",
+        "max_token_gap",
         "saw_choices",
         "usage",
     )
@@ -66,14 +68,16 @@ class ChatStream:
         self._buffer = b""
         self._parts: list[str] = []
         self.first_token_at: float | None = None
+        self._last_content_at: float | None = None
+        self.max_token_gap: float | None = None
         self.finish_reason: str | None = None
         self.usage: Usage | None = None
         self.saw_choices = False
         self.done = False
 
     def feed(self, data: bytes, arrived_at: float | None = None) -> None:
-        """Take the next bytes of the body. ``arrived_at`` (the run's clock) dates a first
-        token they complete; by default it is dated now."""
+        """Take the next bytes of the body. ``arrived_at`` (the run's clock) dates the content
+        they complete (the first token, and the gaps between arrivals); by default, now."""
         self._arrived = arrived_at
         buffer = self._buffer + data
         if b"\r" in buffer:  # CRLF or CR line endings: rare, so normalise lazily
@@ -118,9 +122,7 @@ class ChatStream:
             delta = choice.get("delta")
             content = delta.get("content") if delta else None
             if content:
-                if self.first_token_at is None:
-                    arrived = self._arrived
-                    self.first_token_at = arrived if arrived is not None else self._now()
+                self._content_arrived()
                 self._parts.append(content)
             reason = choice.get("finish_reason")
             if reason:
@@ -128,6 +130,19 @@ class ChatStream:
         usage = chunk.get("usage")
         if usage:
             self.usage = usage_of(usage)
+
+    def _content_arrived(self) -> None:
+        at = self._arrived
+        if at is None:
+            at = self._arrived = self._now()  # one reading per arrival, not per event
+        last = self._last_content_at
+        if last is None:
+            self.first_token_at = at
+        elif at > last:
+            gap = at - last
+            if self.max_token_gap is None or gap > self.max_token_gap:
+                self.max_token_gap = gap
+        self._last_content_at = at
 
     def result(self) -> str:
         """The full text; raises ``MalformedReply`` for an empty or unfinished stream."""
