@@ -282,6 +282,19 @@ async def test_attempt_records_carry_every_field_and_no_secret() -> None:
     assert secret not in repr(result)
 
 
+async def test_a_reply_ends_when_its_last_bytes_arrived_if_the_transport_knows() -> None:
+    async def late_reader(_: TargetRequest) -> AdapterReply:
+        time.advance(1.0)  # the task saw the end 1 s after the bytes arrived (a busy loop)
+        return reply("hi", sent_at=START, first_token_at=START + 0.25, ended_at=START + 0.5)
+
+    caller, _, time = _caller([late_reader])
+    result = await caller.call(request())
+    assert (result.started_at, result.first_token_at, result.ended_at) == (
+        START, START + 0.25, START + 0.5,
+    )  # fmt: skip
+    assert result.attempts[0].ended_at == START + 0.5
+
+
 async def test_a_retried_stream_leaves_no_partial_text() -> None:
     streamed: list[str] = []
 

@@ -81,6 +81,13 @@ def test_the_longest_pause_between_arrivals_of_content() -> None:
     assert whole.max_token_gap is None  # all content in one arrival
 
 
+def test_a_last_event_without_its_blank_line_is_dated_by_its_arrival() -> None:
+    stream = ChatStream(lambda: 100.0)  # "now" is much later than the bytes came
+    stream.feed(event("a"), 1.0)
+    stream.feed(event("b") + event(None, "stop").rstrip(b"\n"), 2.0)
+    assert stream.result() == "ab" and stream.max_token_gap == 1.0
+
+
 def test_crlf_multiline_data_and_no_trailing_blank_line() -> None:
     crlf = read(event("x").replace(b"\n", b"\r\n"), event(None, "stop").replace(b"\n", b"\r\n"))
     assert crlf.result() == "x"

@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import gc
 import time
+from typing import Any
 
+import aiohttp
 import anyio
 import pytest
 
+from chatsim import TargetError
 from chatsim.protocol._types import Message, Role
 from chatsim.targets import AdapterReply, TargetRequest, TargetSettings
 from chatsim.testing._faults import Fault, FaultKind
@@ -96,6 +101,10 @@ async def test_a_first_token_is_dated_when_it_arrived_not_when_a_busy_loop_got_t
     assert reply.first_token_at is not None and record.first_token_sent_at is not None
     lag = reply.first_token_at - record.first_token_sent_at
     assert 0 <= lag < 0.1, f"first token dated {lag * 1000:.1f} ms after the server sent it"
+    # The reply's end too is its last bytes' arrival, not when the busy loop let us see it.
+    assert reply.ended_at is not None and record.ended_at is not None
+    assert reply.first_token_at <= reply.ended_at < ended - 0.1
+    assert reply.ended_at - record.ended_at < 0.1
 
 
 async def test_sent_at_is_the_wire_send_and_stamps_do_not_leak_across_a_kept_alive_connection() -> (
@@ -182,3 +191,59 @@ async def test_a_stall_mid_stream_is_the_replys_longest_pause(transport: str) ->
     assert smooth.max_token_gap is not None and smooth.max_token_gap < 0.2
     assert stalled.max_token_gap is not None and stalled.max_token_gap >= 0.25
     assert stalled.text == smooth.text == "one two three four"
+
+
+async def test_closed_connections_are_freed_without_the_cyclic_collector() -> None:
+    # Arrival stamps point at body streams, which point back at the connection: the stamps
+    # must go when a reply is done or its connection closes, or every closed connection would
+    # wait for a full collection (rare under the run's GC policy). Streamed, whole and failed
+    # replies, over connections the server closes after each reply.
+    async with LoopbackServer("hi", extra_headers={"Connection": "close"}) as server:
+        adapter = _fast_adapter(server)
+        gc.collect()
+        gc.disable()
+        before = _alive(_StampingHandler)  # other tests' connections, still open
+        try:
+            for i in range(30):
+                if i % 3 == 2:
+                    server.inject("rate_limit")
+                request = TargetRequest(messages=(Message(Role.USER, "q"),), stream=i % 2 == 0)
+                with contextlib.suppress(TargetError):
+                    await adapter.complete(request, now=time.perf_counter)
+            await asyncio.sleep(0.05)  # let the transports report their closing
+            alive = _alive(_StampingHandler) - before
+        finally:
+            gc.enable()
+            await adapter.aclose()
+    assert alive <= 1  # at most the connection still open
+
+
+def _alive(kind: type) -> int:
+    return sum(type(o) is kind for o in gc.get_objects())  # type(), not isinstance: no proxies
+
+
+async def test_a_new_connections_handshake_counts_as_the_targets_time(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # A slow handshake (TLS with a loaded server, here a 150 ms stand-in) is part of talking
+    # to the target: a reply's time from send includes it; a kept-alive connection's does not.
+    connect = aiohttp.TCPConnector._create_direct_connection
+
+    async def slow_handshake(self: aiohttp.TCPConnector, *args: Any, **kwargs: Any) -> Any:
+        await asyncio.sleep(0.15)
+        return await connect(self, *args, **kwargs)
+
+    monkeypatch.setattr(aiohttp.TCPConnector, "_create_direct_connection", slow_handshake)
+    script = ReplyScript("hello world", latency=Latency.ms(20, 0))
+    async with LoopbackServer(script) as server:
+        adapter = _fast_adapter(server)
+        try:
+            request = TargetRequest(messages=(Message(Role.USER, "q"),))
+            new = await adapter.complete(request, now=time.perf_counter)
+            kept = await adapter.complete(request, now=time.perf_counter)
+        finally:
+            await adapter.aclose()
+    assert new.sent_at is not None and new.first_token_at is not None
+    assert kept.sent_at is not None and kept.first_token_at is not None
+    assert new.first_token_at - new.sent_at >= 0.15 + 0.02
+    assert 0.02 <= kept.first_token_at - kept.sent_at < 0.15

@@ -60,8 +60,10 @@ class AttemptRecord(_Record):
     """When the attempt began: its concurrency slot and rate limits passed, the request about
     to be built and sent."""
     sent_at: float | None = None
-    """When the request went on the wire, where the transport reports it (the fast HTTP
-    transport does); ``sent_at - started_at`` is the client's own delay in sending."""
+    """When the request went to the target, where the transport reports it (the fast HTTP
+    transport does): its write to the socket, or, on a new connection, the start of
+    connecting (the handshake is the target's time too). ``sent_at - started_at`` is the
+    client's own delay in sending."""
     ended_at: float
     """When the attempt finished (reply complete, or the failure observed)."""
     outcome: AttemptOutcome
@@ -103,7 +105,8 @@ class TurnRecord(_Record):
     ended_at: float
     """When the turn was complete."""
     queue_time: float = 0.0
-    """Seconds spent waiting for a concurrency slot, a rate-limit token or a batch."""
+    """Seconds spent waiting for a concurrency slot, a rate-limit token or a batch (the local
+    simulator's prompt building, done while turns wait for their batch, included)."""
     usage: Usage | None = None
     """Token counts, where known."""
     attempts: list[AttemptRecord] = Field(default_factory=list)

@@ -225,7 +225,10 @@ class TargetCaller:
         finally:  # also on cancellation and on an adapter's foreign error (a bug)
             self.concurrency.limiter.release_on_behalf_of(call)
         if error is None:
-            self._succeeded(call, reply, started, now())
+            ended = now()
+            if reply.ended_at is not None:  # the last bytes' arrival, not the task's return
+                ended = max(started, min(ended, reply.ended_at))
+            self._succeeded(call, reply, started, ended)
             return reply
         self._failed(call, error, generation, started, now())
         raise error

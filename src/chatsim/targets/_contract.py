@@ -52,7 +52,11 @@ class AdapterReply:
     """Clock time the first content token arrived (streamed replies only)."""
     max_token_gap: float | None = None
     """Longest wait, in seconds, between two arrivals of content after the first (streamed
-    replies with content in more than one arrival; None otherwise)."""
+    replies with content in more than one arrival; None otherwise). Transports that cannot
+    see arrivals measure it between events as they read them."""
+    ended_at: float | None = None
+    """Clock time the reply's last bytes arrived, where the transport knows it (streamed
+    replies on the fast transport); None: when the attempt returned."""
     finish_reason: str | None = None
     request_id: str | None = None
     headers: dict[str, str] = field(default_factory=dict)

@@ -29,6 +29,7 @@ from chatsim_openai._sse import ChatStream, MalformedReply, dumps, parse_chat_bo
 from chatsim_openai._stamps import (
     SendStamp,
     arrival_of,
+    drop_arrival,
     send_tracing,
     stamping_connector,
     to_clock,
@@ -153,6 +154,7 @@ class FastTransport:
         kept: dict[str, str] = {}
         began = now()
         stamp = SendStamp()
+        last: float | None = None  # perf time the reply's last bytes arrived
         try:
             async with session.post(
                 endpoint.url,
@@ -162,22 +164,29 @@ class FastTransport:
                 proxy_auth=endpoint.proxy_auth,
                 trace_request_ctx=stamp,
             ) as resp:
-                if resp.status >= 300:
-                    raise error_from_status(
-                        resp.status, resp.headers.items(), await resp.read(), provider=provider
-                    )
-                kept = keep_recorded_headers(resp.headers.items())
-                if body.get("stream"):
-                    stream = ChatStream(now)
-                    async for data in resp.content.iter_any():
-                        perf = arrival_of(resp)  # date content by its bytes' arrival
-                        stream.feed(data, None if perf is None else to_clock(perf, now(), _perf()))
-                    text = stream.result()
-                    reason, usage, first = stream.finish_reason, stream.usage, stream.first_token_at
-                    gap = stream.max_token_gap
-                else:
-                    text, reason, usage = parse_chat_body(await resp.read())
-                    first = gap = None
+                try:
+                    if resp.status >= 300:
+                        raise error_from_status(
+                            resp.status, resp.headers.items(), await resp.read(), provider=provider
+                        )
+                    kept = keep_recorded_headers(resp.headers.items())
+                    if body.get("stream"):
+                        stream = ChatStream(now)
+                        async for data in resp.content.iter_any():
+                            perf = arrival_of(resp)  # date content by its bytes' arrival
+                            arrived = None
+                            if perf is not None:
+                                last = perf
+                                arrived = to_clock(perf, now(), _perf())
+                            stream.feed(data, arrived)
+                        text = stream.result()
+                        reason, usage = stream.finish_reason, stream.usage
+                        first, gap = stream.first_token_at, stream.max_token_gap
+                    else:
+                        text, reason, usage = parse_chat_body(await resp.read())
+                        first = gap = None
+                finally:
+                    drop_arrival(resp)
         except TargetError:
             raise
         except _PARSE_ERRORS as exc:
@@ -186,17 +195,22 @@ class FastTransport:
             raise self._transient("read timed out", kept) from exc
         except (aiohttp.ClientError, OSError) as exc:
             raise self._transient(f"connection failed: {type(exc).__name__}: {exc}", kept) from exc
+        clock_now, perf_now = now(), _perf()
         sent = began
-        if stamp.sent is not None:  # clamped: fake clocks in tests must keep the order
-            sent = max(began, to_clock(stamp.sent, now(), _perf()))
+        if (sent_perf := stamp.sent) is not None:  # clamped: fake clocks must keep the order
+            sent = max(began, to_clock(sent_perf, clock_now, perf_now))
         if first is not None:
             first = max(first, sent)
+        ended = None
+        if last is not None and first is not None:
+            ended = min(clock_now, max(first, to_clock(last, clock_now, perf_now)))
         return AdapterReply(
             text=text,
             usage=usage,
             sent_at=sent,
             first_token_at=first,
             max_token_gap=gap,
+            ended_at=ended,
             finish_reason=reason,
             request_id=request_id_of(kept),
             headers=kept,

@@ -147,7 +147,8 @@ class ChatStream:
     def result(self) -> str:
         """The full text; raises ``MalformedReply`` for an empty or unfinished stream."""
         if self._buffer.strip():
-            self.feed(b"\n\n")  # a last event without its blank line
+            # A last event without its blank line arrived with the last feed's bytes.
+            self.feed(b"\n\n", self._arrived)
         if not self.saw_choices:
             raise MalformedReply("the stream carried no choices")
         if self.finish_reason is None and not self.done:

@@ -9,7 +9,10 @@ to the first content the task parsed), ~1-4 ms with the stamps below.
 
 - Sent: aiohttp's public request tracing fires ``on_request_chunk_sent`` right before the
   body is handed to the socket (with the buffered headers). On Python < 3.12 that write runs
-  in a separate task, a loop iteration after the request was made.
+  in a separate task, a loop iteration after the request was made. A request that opens a
+  new connection counts as sent when connecting began (``on_connection_create_start``: DNS,
+  TCP, TLS, proxy tunnel): talking to the target includes its handshake, which a loaded
+  server slows down like any reply.
 - Arrived: the connection's protocol stamps each ``data_received`` that adds body bytes.
   The reader takes the stamp with the bytes: the first token is dated by the arrival of the
   batch that carried it. aiohttp has no public hook here, so the protocol subclass is
@@ -34,6 +37,7 @@ from aiohttp.client_proto import ResponseHandler
 __all__ = [
     "SendStamp",
     "arrival_of",
+    "drop_arrival",
     "send_tracing",
     "stamping_connector",
     "stamping_installed",
@@ -67,6 +71,12 @@ class _StampingHandler(ResponseHandler):
                 del arrivals[next(iter(arrivals))]
             arrivals[payload] = at
 
+    def connection_lost(self, exc: BaseException | None) -> None:
+        # The stamps hold body streams that hold this protocol: break the cycle, so a closed
+        # connection is freed by reference counting, not by a (frozen-heap) full collection.
+        self.chatsim_arrivals = None
+        super().connection_lost(exc)
+
 
 def stamping_connector(**options: Any) -> aiohttp.TCPConnector:
     """A ``TCPConnector(**options)`` whose connections stamp body arrivals, where possible."""
@@ -81,6 +91,13 @@ def stamping_connector(**options: Any) -> aiohttp.TCPConnector:
 def stamping_installed(connector: aiohttp.BaseConnector) -> bool:
     factory = getattr(connector, "_factory", None)
     return isinstance(factory, functools.partial) and factory.func is _StampingHandler
+
+
+def drop_arrival(response: aiohttp.ClientResponse) -> None:
+    """Forget the reply's stamp, if one is left (a body read whole, an error, an abort)."""
+    arrivals = getattr(getattr(response.content, "_protocol", None), "chatsim_arrivals", None)
+    if arrivals:
+        arrivals.pop(response.content, None)
 
 
 def arrival_of(response: aiohttp.ClientResponse) -> float | None:
@@ -98,23 +115,37 @@ def arrival_of(response: aiohttp.ClientResponse) -> float | None:
 
 
 class SendStamp:
-    """``trace_request_ctx`` of one request: perf time its body went to the socket."""
+    """``trace_request_ctx`` of one request: perf times it began connecting (new connections
+    only) and its body went to the socket."""
 
-    __slots__ = ("sent",)
+    __slots__ = ("connecting", "written")
 
     def __init__(self) -> None:
-        self.sent: float | None = None
+        self.connecting: float | None = None
+        self.written: float | None = None
+
+    @property
+    def sent(self) -> float | None:
+        """When the request started going to the target."""
+        return self.connecting if self.connecting is not None else self.written
+
+
+async def _on_connection_create_start(session: Any, context: Any, params: Any) -> None:
+    stamp = context.trace_request_ctx
+    if isinstance(stamp, SendStamp) and stamp.connecting is None:
+        stamp.connecting = _perf()
 
 
 async def _on_chunk_sent(session: Any, context: Any, params: Any) -> None:
     stamp = context.trace_request_ctx
-    if isinstance(stamp, SendStamp) and stamp.sent is None:
-        stamp.sent = _perf()
+    if isinstance(stamp, SendStamp) and stamp.written is None:
+        stamp.written = _perf()
 
 
 def send_tracing() -> aiohttp.TraceConfig:
     """The trace config that fills a request's ``SendStamp``."""
     config = aiohttp.TraceConfig()
+    config.on_connection_create_start.append(_on_connection_create_start)
     config.on_request_chunk_sent.append(_on_chunk_sent)
     config.freeze()
     return config
