@@ -145,6 +145,36 @@ async def test_a_turn_that_cannot_be_prepared_fails_alone(requests_factory: Requ
     assert backend.batches == [["e0", "e2"]]
 
 
+async def test_a_turn_still_preparing_when_the_batcher_closes_is_refused_not_stranded(
+    requests_factory: Requests,
+) -> None:
+    gate = anyio.Event()
+
+    class SlowPrepare(Backend):
+        async def prepare(self, request: UserTurnRequest) -> UserTurnRequest:
+            await gate.wait()
+            return request
+
+    backend = SlowPrepare()
+    outcome: list[object] = []
+
+    async def late(batcher: MicroBatcher) -> None:
+        try:
+            outcome.append(await batcher.request(requests_factory(1)[0]))
+        except SimulatorError as exc:
+            outcome.append(exc)
+
+    with anyio.fail_after(5):
+        async with anyio.create_task_group() as tg:
+            async with MicroBatcher(backend, max_wait=0) as batcher:
+                tg.start_soon(late, batcher)
+                await anyio.wait_all_tasks_blocked()  # it is preparing
+            gate.set()  # the batcher closed (its collector gone); the preparation ends now
+    (result,) = outcome
+    assert isinstance(result, SimulatorError) and "closed" in str(result)
+    assert backend.batches == []
+
+
 async def test_a_failed_batch_fails_each_of_its_waiters(requests_factory: Requests) -> None:
     backend = Backend(max_batch_size=3)
 

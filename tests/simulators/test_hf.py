@@ -270,6 +270,33 @@ async def test_prompts_are_prepared_on_threads_while_a_batch_generates(
     assert [t.context_trimmed for t in turns] == [bool(r.history) for r in requests]
 
 
+async def test_a_burst_of_preparations_never_holds_up_generation(
+    tiny_engine: Any, requests_factory: Requests
+) -> None:
+    # 60 turns arrive and their prompts are slow to build (blocked here); the running batch
+    # must still get a worker thread (the default pool has 40).
+    release = threading.Event()
+    engine = tiny_engine.with_options(tiny_engine.options)
+    build = engine.prompt
+
+    def slow_prompt(request: UserTurnRequest) -> tuple[str, bool]:
+        release.wait(timeout=10)
+        return build(request)  # type: ignore[no-any-return]
+
+    engine.prompt = slow_prompt
+    sim = HFSimulator(engine)
+    requests = requests_factory(2)
+    async with anyio.create_task_group() as tg:
+        for _ in range(60):
+            tg.start_soon(sim.prepare, requests[0])
+        await anyio.wait_all_tasks_blocked()
+        ready = dataclasses.replace(requests[1], prepared=build(requests[1]))
+        with anyio.fail_after(5):
+            (turn,) = await sim.generate([ready])
+        release.set()
+    assert turn.text
+
+
 async def test_a_turn_that_cannot_fit_fails_at_preparation(
     tiny_engine: Any, requests_factory: Requests
 ) -> None:

@@ -69,7 +69,8 @@ class BatcherStats:
     mean_fill: float
     """Mean batch size over ``max_batch_size`` (0..1)."""
     mean_queue_time: float
-    """Mean seconds a turn waited for its batch to start: the latency batching adds."""
+    """Mean seconds from a turn's arrival to the start of its batch: the latency batching
+    adds, its prompt's preparation included."""
     max_queue_time: float
     busy_time: float
     """Seconds the backend spent generating."""
@@ -183,6 +184,8 @@ class MicroBatcher:
                 raise SimulatorError("the simulator batcher is closed")
             asked = self._clock.now()  # queue time counts the preparation too
             request = await self.backend.prepare(request)  # meanwhile the GPU generates
+            if self._closed:  # closed while preparing: the collector may be gone
+                raise SimulatorError("the simulator batcher is closed")
             waiter = _Waiter(request, asked, anyio.current_time())
             if self._first is None:
                 self._first = waiter.enqueued

@@ -45,7 +45,8 @@ class UserTurn:
     """When generation of this turn began (batch start for batched backends)."""
     ended_at: float | None = None
     queue_time: float = 0.0
-    """Seconds waited for a batch or a slot before generation began."""
+    """Seconds from the request to the start of generation: waiting for a batch or a slot
+    (for a batched backend, its prompt's preparation included)."""
     context_trimmed: bool = False
     """The prompt was shortened to fit the context window."""
     attempts: list[AttemptRecord] = field(default_factory=list)

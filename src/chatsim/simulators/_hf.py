@@ -52,6 +52,9 @@ class HFSimulator(SimulatorBackend):
         self.max_batch_size = engine.options.max_batch_size
         self._clock = clock or MonotonicWallClock()
         self._lock: anyio.Lock | None = None  # created on first use, inside the event loop
+        # Prompt building holds one thread at a time (the engine's counting tokenizer is
+        # locked anyway): on its own limiter it never queues generation behind a burst.
+        self._preparing: anyio.CapacityLimiter | None = None
         #: Seconds spent inside ``generate`` calls on the worker thread, for busy-time stats.
         self.busy_seconds = 0.0
 
@@ -85,8 +88,12 @@ class HFSimulator(SimulatorBackend):
         """Build (and trim) the prompt on a worker thread, outside the generation lock."""
         if request.prepared is not None:
             return request
+        if self._preparing is None:
+            self._preparing = anyio.CapacityLimiter(1)
         try:
-            prepared = await anyio.to_thread.run_sync(self.engine.prompt, request)
+            prepared = await anyio.to_thread.run_sync(
+                self.engine.prompt, request, limiter=self._preparing
+            )
         except ChatsimError:
             raise
         except Exception as exc:  # tokenizer errors, translated at this boundary
