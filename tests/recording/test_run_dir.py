@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -11,6 +12,7 @@ from chatsim.protocol import Role, TerminationReason
 from chatsim.recording import (
     EPISODES_FILE,
     HEADER_FILE,
+    SCHEMA_VERSION,
     EpisodeRecord,
     EpisodeWriter,
     RunHeader,
@@ -85,6 +87,29 @@ def test_torn_last_line_is_skipped_on_read_and_cut_on_resume(tmp_path: Path) -> 
     assert episodes.read_bytes() != complete  # reading changes nothing
     open_for_resume(run_dir)
     assert episodes.read_bytes() == complete  # complete records untouched, torn bytes gone
+
+
+def test_a_schema_1_run_reads_unchanged_and_resuming_raises_its_header(tmp_path: Path) -> None:
+    run_dir = tmp_path / "run"
+    _write(run_dir, 2)
+    header = json.loads((run_dir / HEADER_FILE).read_text())
+    header["schema_version"] = 1
+    (run_dir / HEADER_FILE).write_text(json.dumps(header))
+    lines = (run_dir / EPISODES_FILE).read_text().splitlines()
+    old = [json.loads(line) for line in lines]
+    for record in old:  # as version 1 wrote them: no sent_at, no max_token_gap
+        record["schema_version"] = 1
+        for turn in record["turns"]:
+            turn.pop("max_token_gap", None)
+            for attempt in turn["attempts"]:
+                attempt.pop("sent_at", None)
+    (run_dir / EPISODES_FILE).write_text("".join(json.dumps(r) + "\n" for r in old))
+    assert read_run(run_dir).header.schema_version == 1  # reading changes nothing
+    assert len(read_run(run_dir).episodes) == 2
+    data = open_for_resume(run_dir)
+    assert data.header.schema_version == SCHEMA_VERSION == 2
+    assert json.loads((run_dir / HEADER_FILE).read_text())["schema_version"] == 2
+    assert len(data.episodes) == 2
 
 
 def test_complete_json_without_newline_is_treated_as_torn(tmp_path: Path) -> None:

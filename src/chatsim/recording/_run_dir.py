@@ -264,9 +264,15 @@ def open_for_resume(run_dir: Path) -> RunData:
     """Read a run for resuming it, cutting a torn last line away first.
 
     Complete records are never touched: the file is truncated at the start of the torn line.
+    A header of an older schema is raised to the current one (records appended from now on
+    are of it), so that an older chatsim refuses the directory as "newer" rather than
+    failing on a record it cannot read.
     """
     path = Path(run_dir)
     header = read_header(path)
+    if header.schema_version < SCHEMA_VERSION:
+        header = header.model_copy(update={"schema_version": SCHEMA_VERSION})
+        write_json_atomic(path / HEADER_FILE, header.model_dump(mode="json"))
     episodes, torn_offset, duplicates = _scan(path / EPISODES_FILE)  # one pass over the file
     if torn_offset is not None:
         with (path / EPISODES_FILE).open("r+b") as fh:
