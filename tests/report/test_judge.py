@@ -128,8 +128,9 @@ def test_cli_judge_writes_judge_jsonl_apart_from_accuracy(
 
 @pytest.fixture
 def flaky_judge() -> Iterator[FakeTarget]:
-    """A judge whose first two verdicts are unusable, then good."""
-    judge = FakeTarget(["I cannot score this.", "no idea"], default=GOOD)  # one, across runs
+    """A judge that fails once on the way, answers once without scores, then scores."""
+    failure = PermanentError("judge endpoint refused the request", status_code=400)
+    judge = FakeTarget([failure, "I cannot score this."], default=GOOD)  # one, across runs
     register_adapter("flakyjudge", lambda model, settings: judge)
     yield judge
     _overrides.pop("flakyjudge", None)
@@ -147,7 +148,9 @@ def test_failed_judgements_are_retried_by_the_next_judge_run(
     assert "judged 16 episodes" in first.stderr
     assert sum(r.error is not None for r in read_judge(demo_run)) == 2
     second = CliRunner().invoke(app, ["report", str(demo_run), "--judge", "flakyjudge:j"])
-    assert "judged 2 episodes" in second.stderr  # only the two that failed
+    assert "judged 1 episodes" in second.stderr  # the one that got no reply
     records = read_judge(demo_run)  # the latest record per episode wins
-    assert len(records) == 16 and all(r.error is None for r in records)
-    assert len((demo_run / "judge.jsonl").read_text().splitlines()) == 18
+    assert len(records) == 16
+    (unscored,) = [r for r in records if r.error is not None]
+    assert unscored.raw == "I cannot score this."  # answered: not paid for again
+    assert len((demo_run / "judge.jsonl").read_text().splitlines()) == 17

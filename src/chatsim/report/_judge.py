@@ -170,8 +170,11 @@ def read_judge(run_dir: Path | str) -> list[JudgeRecord]:
 
 
 def scored_by(records: Sequence[JudgeRecord], judge: str) -> set[str]:
-    """Episode ids that ``judge`` has scored (failed judgements are not: they are retried)."""
-    return {r.episode_id for r in records if r.judge == judge and r.error is None}
+    """Episode ids that ``judge`` has answered for. A judgement that failed on the way (no
+    reply: an error after the caller's retries) is not, and is tried again; a reply without
+    valid scores is kept (the judge runs at temperature 0: asking again would pay for the
+    same answer)."""
+    return {r.episode_id for r in records if r.judge == judge and (r.error is None or r.raw)}
 
 
 class JudgeSummary(BaseModel):
