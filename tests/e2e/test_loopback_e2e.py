@@ -108,5 +108,9 @@ async def test_streamed_replies_are_timed_from_the_wire_with_their_longest_pause
         assert attempt.sent_at is not None and turn.started_at == attempt.sent_at
         assert turn.first_token_at is not None and turn.first_token_at - turn.started_at >= 0.03
         assert turn.max_token_gap is not None and 0.015 <= turn.max_token_gap < 0.5
+    opened = [t.attempts[0].connect_time for t in replies if t.attempts[0].connect_time]
+    assert 1 <= len(opened) < len(replies)  # connections are opened, then kept alive
     summary = json.loads((result.run_dir / "summary.json").read_text())
-    assert summary["models"]["vllm:assistant"]["latency"]["max_token_gap"]["n"] == len(replies)
+    latency = summary["models"]["vllm:assistant"]["latency"]
+    assert latency["max_token_gap"]["n"] == len(replies)
+    assert latency["connect"]["n"] == len(opened)

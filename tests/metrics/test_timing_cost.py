@@ -55,12 +55,13 @@ def test_a_recorded_wire_send_time_is_what_latency_counts_from() -> None:
     turns = [
         user(0, "hi", 0.0, 1.0),
         assistant(1, "B", 1.6, 3.0, first=2.0, queue=0.5,
-                  attempts=[attempt(0, 1.5, 3.0, sent_at=1.6)]),
+                  attempts=[attempt(0, 1.5, 3.0, sent_at=1.6, connect_time=0.05)]),
     ]  # fmt: skip
     (call,) = call_timings([episode("m", "q1", turns=turns, start=0.0, end=3.0)])  # type: ignore[list-item]
     assert call.ttft_sent == pytest.approx(0.4)
     assert call.e2e_sent == pytest.approx(1.4)
     assert call.ttft_requested == pytest.approx(0.9)  # requested at 1.6 - .5 queue = 1.1
+    assert call.connect_time == pytest.approx(0.05)  # reported apart, not in "from send"
 
 
 def test_the_longest_pause_in_a_stream_is_summarized_per_reply() -> None:

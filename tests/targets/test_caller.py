@@ -233,6 +233,7 @@ async def test_attempt_records_carry_every_field_and_no_secret() -> None:
         headers=ok_headers,
         usage=usage(10, 5),
         sent_at=START + 2.25,
+        connect_time=0.125,
         first_token_at=START + 2.5,
         finish_reason="stop",
     )
@@ -248,6 +249,7 @@ async def test_attempt_records_carry_every_field_and_no_secret() -> None:
         "index": 0,
         "started_at": START,
         "sent_at": None,
+        "connect_time": None,
         "ended_at": START,
         "outcome": "rate_limit",
         "status_code": 429,
@@ -261,6 +263,7 @@ async def test_attempt_records_carry_every_field_and_no_secret() -> None:
         "index": 1,
         "started_at": START + 2.0,
         "sent_at": START + 2.25,
+        "connect_time": 0.125,
         "ended_at": START + 3.0,
         "outcome": "ok",
         "status_code": None,

@@ -81,6 +81,8 @@ class CallTiming:
     completion_tokens: int | None
     tpot: float | None
     max_token_gap: float | None
+    connect_time: float | None
+    """Seconds the successful attempt spent opening a new connection; None on a reused one."""
     tokens_per_s: float | None
 
 
@@ -92,6 +94,11 @@ def _sent_at(turn: TurnRecord) -> float:
         return turn.started_at
     sent = ok[-1].sent_at
     return ok[-1].started_at if sent is None else sent
+
+
+def _connect_time(turn: TurnRecord) -> float | None:
+    ok = [a for a in turn.attempts if a.outcome == "ok"]
+    return ok[-1].connect_time if ok else None
 
 
 def _call(ep: EpisodeRecord, number: int, turn: TurnRecord) -> CallTiming:
@@ -115,6 +122,7 @@ def _call(ep: EpisodeRecord, number: int, turn: TurnRecord) -> CallTiming:
         completion_tokens=tokens,
         tpot=tpot,
         max_token_gap=turn.max_token_gap,
+        connect_time=_connect_time(turn),
         tokens_per_s=tokens / e2e if tokens and e2e > 0 else None,
     )
 
@@ -190,6 +198,8 @@ class LatencySummary(BaseModel):
     """Time per output token after the first (mean inter-token latency)."""
     max_token_gap: Percentiles = Percentiles(n=0)
     """Per reply, the longest pause between arrivals of streamed content (its worst stall)."""
+    connect: Percentiles = Percentiles(n=0)
+    """Opening a new connection (DNS, TCP, TLS), for the calls that opened one."""
     tokens_per_s: Percentiles
     queue: Percentiles
     """Client-side queue time per call."""
@@ -226,6 +236,7 @@ def latency_summary(episodes: Sequence[EpisodeRecord]) -> LatencySummary:
         e2e_requested=percentiles(c.e2e_requested for c in calls),
         tpot=percentiles(c.tpot for c in calls),
         max_token_gap=percentiles(c.max_token_gap for c in calls),
+        connect=percentiles(c.connect_time for c in calls),
         tokens_per_s=percentiles(c.tokens_per_s for c in calls),
         queue=percentiles(c.queue for c in calls),
         simulator_turn=percentiles(sim_turns),

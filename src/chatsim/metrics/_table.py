@@ -173,7 +173,7 @@ def latency_text_table(summary: RunSummary) -> TextTable:
             ("TTFT from send", lat.ttft_sent), ("TTFT from request", lat.ttft_requested),
             ("end-to-end from send", lat.e2e_sent), ("end-to-end from request", lat.e2e_requested),
             ("time per output token", lat.tpot), ("longest pause in a stream", lat.max_token_gap),
-            ("client queue", lat.queue),
+            ("new connection set-up", lat.connect), ("client queue", lat.queue),
             ("simulator turn", lat.simulator_turn), ("episode wall", lat.episode_wall),
             ("episode simulator", lat.episode_simulator), ("episode target", lat.episode_target),
             ("episode queue", lat.episode_queue),

@@ -5,7 +5,8 @@ Records never hold secrets: headers are filtered through ``chatsim._util.redact`
 
 Schema history:
   1: first version.
-  2: ``AttemptRecord.sent_at`` (when the request went on the wire); a reply's "sent" times
+  2: ``AttemptRecord.sent_at`` (when the request went on the wire) and ``connect_time``
+     (opening a new connection before it); a reply's "sent" times
      (``TurnRecord.started_at``, latency "from send") use it where present.
      ``TurnRecord.max_token_gap`` (a streamed reply's longest stall). Version 1 records read
      unchanged.
@@ -60,10 +61,13 @@ class AttemptRecord(_Record):
     """When the attempt began: its concurrency slot and rate limits passed, the request about
     to be built and sent."""
     sent_at: float | None = None
-    """When the request went to the target, where the transport reports it (the fast HTTP
-    transport does): its write to the socket, or, on a new connection, the start of
-    connecting (the handshake is the target's time too). ``sent_at - started_at`` is the
-    client's own delay in sending."""
+    """When the request was written to the socket, where the transport reports it (the fast
+    HTTP transport does). ``sent_at - started_at`` is the client's own delay in sending, plus
+    ``connect_time`` when the request opened a new connection."""
+    connect_time: float | None = None
+    """Seconds spent opening a new connection (DNS, TCP, TLS) before sending; None on a
+    reused connection or where the transport does not report it. Reported on its own, as
+    load testers such as k6 do: not part of the reply's latency from send."""
     ended_at: float
     """When the attempt finished (reply complete, or the failure observed)."""
     outcome: AttemptOutcome

@@ -248,6 +248,7 @@ class TargetCaller:
                 index=len(call.attempts),
                 started_at=started,
                 sent_at=sent,
+                connect_time=reply.connect_time,
                 ended_at=ended,
                 outcome="ok",
                 request_id=reply.request_id,

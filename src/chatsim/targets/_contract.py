@@ -48,6 +48,9 @@ class AdapterReply:
     sent_at: float | None = None
     """Clock time the request went on the wire, where the transport knows it (None: the
     attempt's start stands for it)."""
+    connect_time: float | None = None
+    """Seconds spent opening a new connection (DNS, TCP, TLS) before sending, where the
+    transport knows it; None on a reused connection."""
     first_token_at: float | None = None
     """Clock time the first content token arrived (streamed replies only)."""
     max_token_gap: float | None = None

@@ -197,8 +197,8 @@ class FastTransport:
             raise self._transient(f"connection failed: {type(exc).__name__}: {exc}", kept) from exc
         clock_now, perf_now = now(), _perf()
         sent = began
-        if (sent_perf := stamp.sent) is not None:  # clamped: fake clocks must keep the order
-            sent = max(began, to_clock(sent_perf, clock_now, perf_now))
+        if stamp.sent is not None:  # clamped: fake clocks must keep the order
+            sent = max(began, to_clock(stamp.sent, clock_now, perf_now))
         if first is not None:
             first = max(first, sent)
         ended = None
@@ -208,6 +208,7 @@ class FastTransport:
             text=text,
             usage=usage,
             sent_at=sent,
+            connect_time=stamp.connect_time,
             first_token_at=first,
             max_token_gap=gap,
             ended_at=ended,

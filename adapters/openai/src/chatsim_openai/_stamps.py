@@ -9,10 +9,11 @@ to the first content the task parsed), ~1-4 ms with the stamps below.
 
 - Sent: aiohttp's public request tracing fires ``on_request_chunk_sent`` right before the
   body is handed to the socket (with the buffered headers). On Python < 3.12 that write runs
-  in a separate task, a loop iteration after the request was made. A request that opens a
-  new connection counts as sent when connecting began (``on_connection_create_start``: DNS,
-  TCP, TLS, proxy tunnel): talking to the target includes its handshake, which a loaded
-  server slows down like any reply.
+  in a separate task, a loop iteration after the request was made.
+- Connected: a request that opens a new connection first spends time connecting (DNS, TCP,
+  TLS, a proxy tunnel; ``on_connection_create_start``/``_end``). That time is reported on
+  its own, as load testers such as k6 do: it is the target's too (a loaded server accepts
+  and handshakes slowly), but it is not part of answering the request.
 - Arrived: the connection's protocol stamps each ``data_received`` that adds body bytes.
   The reader takes the stamp with the bytes: the first token is dated by the arrival of the
   batch that carried it. aiohttp has no public hook here, so the protocol subclass is
@@ -115,37 +116,47 @@ def arrival_of(response: aiohttp.ClientResponse) -> float | None:
 
 
 class SendStamp:
-    """``trace_request_ctx`` of one request: perf times it began connecting (new connections
-    only) and its body went to the socket."""
+    """``trace_request_ctx`` of one request: perf times it began and ended connecting (a new
+    connection only) and its body went to the socket."""
 
-    __slots__ = ("connecting", "written")
+    __slots__ = ("connected", "connecting", "sent")
 
     def __init__(self) -> None:
         self.connecting: float | None = None
-        self.written: float | None = None
+        self.connected: float | None = None
+        self.sent: float | None = None
 
     @property
-    def sent(self) -> float | None:
-        """When the request started going to the target."""
-        return self.connecting if self.connecting is not None else self.written
+    def connect_time(self) -> float | None:
+        """Seconds spent opening a new connection for this request; None on a reused one."""
+        if self.connecting is None or self.connected is None:
+            return None
+        return max(0.0, self.connected - self.connecting)
 
 
 async def _on_connection_create_start(session: Any, context: Any, params: Any) -> None:
     stamp = context.trace_request_ctx
-    if isinstance(stamp, SendStamp) and stamp.connecting is None:
+    if isinstance(stamp, SendStamp):
         stamp.connecting = _perf()
+
+
+async def _on_connection_create_end(session: Any, context: Any, params: Any) -> None:
+    stamp = context.trace_request_ctx
+    if isinstance(stamp, SendStamp):
+        stamp.connected = _perf()
 
 
 async def _on_chunk_sent(session: Any, context: Any, params: Any) -> None:
     stamp = context.trace_request_ctx
-    if isinstance(stamp, SendStamp) and stamp.written is None:
-        stamp.written = _perf()
+    if isinstance(stamp, SendStamp) and stamp.sent is None:
+        stamp.sent = _perf()
 
 
 def send_tracing() -> aiohttp.TraceConfig:
     """The trace config that fills a request's ``SendStamp``."""
     config = aiohttp.TraceConfig()
     config.on_connection_create_start.append(_on_connection_create_start)
+    config.on_connection_create_end.append(_on_connection_create_end)
     config.on_request_chunk_sent.append(_on_chunk_sent)
     config.freeze()
     return config
