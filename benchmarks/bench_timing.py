@@ -163,6 +163,7 @@ def chatsim_loadtest(url: str, args: argparse.Namespace, out: Path) -> tuple[Pai
     )
     pairs: Pairs = []
     send_delays: list[float] = []
+    connects: list[float] = []
     for episode in iter_episodes(result.run_dir):
         for turn in episode.turns:
             ok = [a for a in turn.attempts if a.outcome == "ok"]
@@ -171,18 +172,22 @@ def chatsim_loadtest(url: str, args: argparse.Namespace, out: Path) -> tuple[Pai
             attempt = ok[-1]
             # TTFT as chatsim reports it: from the wire send (schema 2's sent_at).
             sent = attempt.started_at if attempt.sent_at is None else attempt.sent_at
-            send_delays.append(sent - attempt.started_at)
+            send_delays.append(sent - attempt.started_at - (attempt.connect_time or 0.0))
+            if attempt.connect_time is not None:
+                connects.append(attempt.connect_time)
             if attempt.request_id is not None:
                 pairs.append((attempt.request_id, turn.first_token_at - sent))
     stage = result.stages[0]
     lag = stage.event_loop_lag
     delay_p50, delay_p99 = np.percentile(np.array(send_delays) * 1000, [50, 99])
+    connect_p50, connect_p99 = np.percentile(np.array(connects or [np.nan]) * 1000, [50, 99])
     note = (
         f"peak {stage.calls_in_flight_max} calls in flight, {stage.call_rate:.0f} calls/s, "
         f"client CPU {stage.client_cpu:.0%} of a core, loop lag p99 "
         f"{1000 * (lag.p99 or 0):.1f} ms (max {1000 * (lag.max or 0):.1f}), "
         f"{stage.call_errors} failed calls; the client's own send delay (attempt start to "
-        f"wire, not in TTFT) p50 {delay_p50:.2f} / p99 {delay_p99:.2f} ms"
+        f"wire, not in TTFT) p50 {delay_p50:.2f} / p99 {delay_p99:.2f} ms; {len(connects)} new "
+        f"connections (set-up, not in TTFT) p50 {connect_p50:.2f} / p99 {connect_p99:.2f} ms"
     )
     return pairs, note
 
