@@ -154,3 +154,16 @@ def test_failed_judgements_are_retried_by_the_next_judge_run(
     (unscored,) = [r for r in records if r.error is not None]
     assert unscored.raw == "I cannot score this."  # answered: not paid for again
     assert len((demo_run / "judge.jsonl").read_text().splitlines()) == 17
+
+
+def test_a_judge_line_torn_by_a_crash_is_cut_before_the_next_run_appends(
+    demo_run: Path, flaky_judge: FakeTarget, tmp_path: Path
+) -> None:
+    demo_run = Path(shutil.copytree(demo_run, tmp_path / "run"))
+    (demo_run / "judge.jsonl").write_text('{"episode_id": "fake:alpha|college_ma')  # died here
+    app = typer.Typer()
+    app.command("report")(report_command)
+    app.command("other")(lambda: None)
+    result = CliRunner().invoke(app, ["report", str(demo_run), "--judge", "flakyjudge:j"])
+    assert result.exit_code == 0, result.output
+    assert len(read_judge(demo_run)) == 16  # every line complete and readable

@@ -17,9 +17,9 @@ from chatsim.cli._console import stdout_console
 from chatsim.cli._errors import cli_errors
 from chatsim.metrics import load_prices, render_summary
 from chatsim.metrics._stats import IntervalMethod
+from chatsim.recording import JsonlWriter
 from chatsim.report import (
     JUDGE_FILE,
-    JudgeRecord,
     ReportData,
     export_tables,
     judge_episodes,
@@ -40,13 +40,9 @@ async def _run_judge(data: ReportData, spec: str, base_url: str | None) -> int:
     caller = TargetCaller(create_adapter(spec, TargetSettings(base_url=base_url)), name=spec)
     done = scored_by(data.judge, spec)  # failed judgements are tried again
     try:
-        with (data.path / JUDGE_FILE).open("a", encoding="utf-8") as fh:
-
-            def write(record: JudgeRecord) -> None:
-                fh.write(record.model_dump_json() + "\n")
-                fh.flush()
-
-            records = await judge_episodes(data.episodes, caller, spec, write, done=done)
+        # Appends one flushed line per record, after cutting a line an earlier run died in.
+        with JsonlWriter(data.path / JUDGE_FILE) as writer:
+            records = await judge_episodes(data.episodes, caller, spec, writer.append, done=done)
     finally:
         await caller.aclose()
     return len(records)
