@@ -12,7 +12,13 @@ from rich.console import Console
 from chatsim._exceptions import ConfigError
 from chatsim.cli._console import stdout_console
 from chatsim.cli._errors import EXIT_INTERRUPTED, cli_errors
-from chatsim.cli._options import key_values
+from chatsim.cli._options import (
+    PromptFormatOption,
+    SimulatorMaxTokensOption,
+    SimulatorOptionOption,
+    SimulatorTemperatureOption,
+    key_values,
+)
 from chatsim.loadtest import LoadTestConfig, LoadTestResult, render_load_summary, run_loadtest
 
 __all__ = ["loadtest_command", "parse_sweep"]
@@ -84,19 +90,10 @@ def loadtest_command(
     simulator_base_url: Annotated[
         str | None, _Opt(help="Endpoint of a served/prompted simulator.")
     ] = None,
-    simulator_temperature: Annotated[
-        float | None, _Opt(help="Simulator temperature (default 1.0).")
-    ] = None,
-    simulator_max_tokens: Annotated[
-        int | None, _Opt(help="Max tokens per simulated user turn.")
-    ] = None,
-    simulator_option: Annotated[
-        list[str] | None,
-        _Opt(help="Simulator backend option KEY=VALUE (repeatable), e.g. max_batch_size=64."),
-    ] = None,
-    prompt_format: Annotated[
-        str | None, _Opt(help="Simulator prompt format name or JSON/TOML file.")
-    ] = None,
+    simulator_temperature: SimulatorTemperatureOption = None,
+    simulator_max_tokens: SimulatorMaxTokensOption = None,
+    simulator_option: SimulatorOptionOption = None,
+    prompt_format: PromptFormatOption = None,
     subset: Annotated[str | None, _Opt("--subset", "-s", help="Questions (chatbench).")] = None,
     seed: Annotated[int | None, _Opt(help="Seed of arrivals, questions, think times.")] = None,
     max_turns: Annotated[int | None, _Opt(help="User messages before the answer.")] = None,

@@ -1,13 +1,39 @@
-"""Parsing of repeatable ``KEY=VALUE`` options, shared by ``run`` and ``loadtest``."""
+"""Options shared by ``run`` and ``loadtest``: the simulator's settings, and the parsing of
+repeatable ``KEY=VALUE`` options."""
 
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Annotated, Any
+
+import typer
 
 from chatsim._exceptions import ConfigError
 
-__all__ = ["key_values"]
+__all__ = [
+    "PromptFormatOption",
+    "SimulatorMaxTokensOption",
+    "SimulatorOptionOption",
+    "SimulatorTemperatureOption",
+    "key_values",
+]
+
+SimulatorTemperatureOption = Annotated[
+    float | None, typer.Option(help="Simulator temperature (default 1.0).")
+]
+SimulatorMaxTokensOption = Annotated[
+    int | None, typer.Option(help="Max tokens per simulated user turn.")
+]
+SimulatorOptionOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        help="Simulator backend option KEY=VALUE (repeatable), e.g. load_in_8bit=true, "
+        "max_batch_size=64."
+    ),
+]
+PromptFormatOption = Annotated[
+    str | None, typer.Option(help="Simulator prompt format name or JSON/TOML file.")
+]
 
 
 def key_values(pairs: list[str], flag: str) -> dict[str, Any]:

@@ -16,7 +16,13 @@ from chatsim._exceptions import ConfigError, RunDirectoryError
 from chatsim._logging import configure_logging, shutdown_logging
 from chatsim.cli._console import stdout_console
 from chatsim.cli._errors import EXIT_INTERRUPTED, cli_errors
-from chatsim.cli._options import key_values
+from chatsim.cli._options import (
+    PromptFormatOption,
+    SimulatorMaxTokensOption,
+    SimulatorOptionOption,
+    SimulatorTemperatureOption,
+    key_values,
+)
 from chatsim.cli._progress import RichProgress
 from chatsim.metrics import render_summary
 from chatsim.protocol import Message, Role, SimulatorStep
@@ -157,22 +163,10 @@ def run_command(
     simulator_base_url: Annotated[
         str | None, _Opt(help="Endpoint of a served/prompted simulator (default: --base-url).")
     ] = None,
-    simulator_temperature: Annotated[
-        float | None, _Opt(help="Simulator temperature (default 1.0).")
-    ] = None,
-    simulator_max_tokens: Annotated[
-        int | None, _Opt(help="Max tokens per simulated user turn.")
-    ] = None,
-    simulator_option: Annotated[
-        list[str] | None,
-        _Opt(
-            help="Simulator backend option KEY=VALUE (repeatable), e.g. load_in_8bit=true, "
-            "max_batch_size=64."
-        ),
-    ] = None,
-    prompt_format: Annotated[
-        str | None, _Opt(help="Simulator prompt format name or JSON/TOML file.")
-    ] = None,
+    simulator_temperature: SimulatorTemperatureOption = None,
+    simulator_max_tokens: SimulatorMaxTokensOption = None,
+    simulator_option: SimulatorOptionOption = None,
+    prompt_format: PromptFormatOption = None,
     max_turns: Annotated[
         int | None, _Opt(help="User messages before the answer is forced (default 10).")
     ] = None,
