@@ -167,3 +167,29 @@ def test_a_judge_line_torn_by_a_crash_is_cut_before_the_next_run_appends(
     result = CliRunner().invoke(app, ["report", str(demo_run), "--judge", "flakyjudge:j"])
     assert result.exit_code == 0, result.output
     assert len(read_judge(demo_run)) == 16  # every line complete and readable
+
+
+def test_an_episode_re_run_since_its_judgement_is_judged_again(
+    demo_run: Path, flaky_judge: FakeTarget, tmp_path: Path
+) -> None:
+    demo_run = Path(shutil.copytree(demo_run, tmp_path / "run"))
+    (demo_run / "judge.jsonl").unlink(missing_ok=True)
+    flaky_judge._script.clear()  # a judge that always scores
+    app = typer.Typer()
+    app.command("report")(report_command)
+    app.command("other")(lambda: None)
+    first = CliRunner().invoke(app, ["report", str(demo_run), "--judge", "flakyjudge:j"])
+    assert "judged 16 episodes" in first.stderr
+    # --retry-errors re-ran one episode: a newer record of it is appended (latest wins).
+    episodes = (demo_run / "episodes.jsonl").read_text().splitlines()
+    rerun = json.loads(episodes[0])
+    rerun["ended_at"] += 100.0
+    with (demo_run / "episodes.jsonl").open("a") as fh:
+        fh.write(json.dumps(rerun) + "\n")
+    assert len(load_report_data(demo_run).judge) == 15  # the old judgement is out of date
+    second = CliRunner().invoke(app, ["report", str(demo_run), "--judge", "flakyjudge:j"])
+    assert "judged 1 episodes" in second.stderr
+    judged = load_report_data(demo_run).judge
+    assert len(judged) == 16
+    (fresh,) = [r for r in judged if r.episode_id == rerun["episode_id"]]
+    assert fresh.episode_ended_at == rerun["ended_at"]

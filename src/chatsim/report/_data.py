@@ -16,7 +16,7 @@ from chatsim.metrics._summary import RunSummary, summarize
 from chatsim.questions import Question
 from chatsim.recording import LOAD_SUMMARY_FILE, RunData, read_run
 from chatsim.recording._records import EpisodeRecord
-from chatsim.report._judge import JudgeRecord, read_judge
+from chatsim.report._judge import JudgeRecord, current_judgements, read_judge
 
 __all__ = ["LOAD_SUMMARY_FILE", "ReportData", "load_report_data", "summarize_run"]
 
@@ -99,7 +99,7 @@ def load_report_data(run_dir: Path | str, *, questions: bool = True) -> ReportDa
         baseline=read_baseline(run.path),
         questions=find_questions(run.episodes, run.header.config) if questions else {},
         load_summary=_load_summary(run.path),
-        judge=read_judge(run.path),
+        judge=current_judgements(read_judge(run.path), run.episodes),
     )
 
 

@@ -31,6 +31,7 @@ __all__ = [
     "RUBRIC_VERSION",
     "JudgeRecord",
     "JudgeSummary",
+    "current_judgements",
     "judge_episodes",
     "judge_summary",
     "parse_scores",
@@ -76,6 +77,9 @@ class JudgeRecord(BaseModel):
     """The judge's reply as received."""
     error: str | None = None
     """Why there are no scores (call failed, reply not parseable)."""
+    episode_ended_at: float | None = None
+    """When the judged episode ended: tells a judgement of an episode since re-run
+    (``--retry-errors``) from one of its current record. None in older files."""
 
 
 _JSON = re.compile(r"\{.*\}", re.DOTALL)
@@ -105,7 +109,7 @@ def judge_messages(ep: EpisodeRecord) -> tuple[Message, ...]:
 
 async def _judge_one(ep: EpisodeRecord, caller: TargetCaller, judge: str) -> JudgeRecord:
     common = {"episode_id": ep.episode_id, "model": ep.model, "question_id": ep.question_id,
-              "judge": judge}  # fmt: skip
+              "judge": judge, "episode_ended_at": ep.ended_at}  # fmt: skip
     request = TargetRequest(messages=judge_messages(ep), temperature=0.0, stream=False)
     try:
         reply = await caller.call(request)
@@ -167,6 +171,20 @@ def read_judge(run_dir: Path | str) -> list[JudgeRecord]:
         latest.pop(key, None)  # keep file order of the latest records
         latest[key] = record
     return list(latest.values())
+
+
+def current_judgements(
+    records: Sequence[JudgeRecord], episodes: Sequence[EpisodeRecord]
+) -> list[JudgeRecord]:
+    """The judgements of the episodes as recorded now: one of an episode that was re-run
+    since (or is gone) is out of date and left out."""
+    ended = {ep.episode_id: ep.ended_at for ep in episodes}
+    return [
+        r
+        for r in records
+        if r.episode_id in ended
+        and (r.episode_ended_at is None or r.episode_ended_at == ended[r.episode_id])
+    ]
 
 
 def scored_by(records: Sequence[JudgeRecord], judge: str) -> set[str]:
