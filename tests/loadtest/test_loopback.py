@@ -92,6 +92,10 @@ async def test_run_directory_holds_records_and_a_readable_load_summary(tmp_path:
     assert stored["stages"][0]["completed"] == 12
     assert read_load_summary(result.run_dir) == result.summary
     assert result.summary.event_loop_lag.n > 0
+    # Replies stream 1 ms apart: each has a longest pause; 4 users opened 4 connections.
+    stage = result.stages[0]
+    assert stage.max_token_gap.n == stage.calls and (stage.max_token_gap.p50 or 0) > 0
+    assert 1 <= stage.connect.n <= 4 < stage.calls
     # What `chatsim report` reads, renders in the terminal and plots.
     assert load_report_data(result.run_dir).load_summary == stored
     console = Console(record=True, width=100)

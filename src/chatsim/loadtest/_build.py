@@ -192,6 +192,8 @@ def _stage_summary(
         ttft_scheduled=_pct(calls.ttft_scheduled),
         e2e_sent=_pct(calls.e2e_sent),
         e2e_scheduled=_pct(calls.e2e_scheduled),
+        max_token_gap=_pct(calls.max_token_gap),
+        connect=_pct(calls.connect),
         start_lag=_pct(conv.start_lag),
         conversation=_pct(conv.ended_at - conv.started_at),
         in_flight_mean=float(np.mean([s.in_flight for s in mine])) if mine else None,

@@ -56,6 +56,10 @@ class CallColumns:
     e2e_sent: np.ndarray
     """nan for failed calls."""
     e2e_scheduled: np.ndarray
+    max_token_gap: np.ndarray
+    """The reply's longest pause between streamed chunks; nan when none was measured."""
+    connect: np.ndarray
+    """Seconds opening a new connection; nan on a reused one (or a failed call)."""
 
 
 def iter_episodes(run_dir: Path) -> Iterator[EpisodeRecord]:
@@ -89,15 +93,17 @@ def extract(episodes: Iterable[EpisodeRecord]) -> tuple[ConversationColumns, Cal
         timings = iter(call_timings([ep]))  # one per answered turn, in order
         for turn in assistant:
             if not is_answered(turn):
-                mine.append((stage, turn.ended_at, 1.0, _NAN, _NAN, _NAN, _NAN))
+                mine.append((stage, turn.ended_at, 1.0, _NAN, _NAN, _NAN, _NAN, _NAN, _NAN))
                 continue
             timing = next(timings)
             extra = lag if timing.turn == 0 else 0.0
             ttft_sent = _NAN if timing.ttft_sent is None else timing.ttft_sent
             ttft_req = _NAN if timing.ttft_requested is None else timing.ttft_requested + extra
+            gap = _NAN if timing.max_token_gap is None else timing.max_token_gap
+            connect = _NAN if timing.connect_time is None else timing.connect_time
             mine.append(
                 (stage, turn.ended_at, 0.0, ttft_sent, ttft_req, timing.e2e_sent,
-                 timing.e2e_requested + extra)
+                 timing.e2e_requested + extra, gap, connect)
             )  # fmt: skip
         for row in mine:
             calls.extend(row)
@@ -116,7 +122,7 @@ def extract(episodes: Iterable[EpisodeRecord]) -> tuple[ConversationColumns, Cal
             )
         )
     c = np.array(conv, dtype=np.float64).reshape(-1, 10)
-    k = np.array(calls, dtype=np.float64).reshape(-1, 7)
+    k = np.array(calls, dtype=np.float64).reshape(-1, 9)
     del conv, calls
     conversations = ConversationColumns(
         stage=c[:, 0].astype(np.int64), scheduled_at=c[:, 1], started_at=c[:, 2],
@@ -126,5 +132,6 @@ def extract(episodes: Iterable[EpisodeRecord]) -> tuple[ConversationColumns, Cal
     call_columns = CallColumns(
         stage=k[:, 0].astype(np.int64), ended_at=k[:, 1], failed=k[:, 2] > 0,
         ttft_sent=k[:, 3], ttft_scheduled=k[:, 4], e2e_sent=k[:, 5], e2e_scheduled=k[:, 6],
+        max_token_gap=k[:, 7], connect=k[:, 8],
     )  # fmt: skip
     return conversations, call_columns

@@ -54,12 +54,14 @@ def _throughput_table(s: LoadSummary) -> Table:
 def _latency_table(s: LoadSummary) -> Table:
     unit = "rate" if s.mode == "open" else "users"
     table = Table(
-        caption="ms; sched: from the scheduled time (client queueing included); late: "
-        "conversations' start delay; lag: client event loop; cpu: client, share of a core",
+        caption="ms; sched: from the scheduled time (client queueing included); pause: a "
+        "reply's longest wait between tokens; late: conversations' start delay; lag: client "
+        "event loop; cpu: client, share of a core",
         caption_justify="left",
     )
     table.add_column(unit, justify="right")
-    names = ("TTFT p50/p95", "sched p95", "E2E p50/p95", "sched p95", "late p95", "lag p99")
+    names = ("TTFT p50/p95", "sched p95", "E2E p50/p95", "sched p95", "pause p95", "late p95",
+             "lag p99")  # fmt: skip
     for name in (*names, "cpu"):
         table.add_column(name, justify="right")
     for st in s.stages:
@@ -69,6 +71,7 @@ def _latency_table(s: LoadSummary) -> Table:
             _ms(st.ttft_scheduled.p95),
             _pair(st.e2e_sent),
             _ms(st.e2e_scheduled.p95),
+            _ms(st.max_token_gap.p95),
             _ms(st.start_lag.p95),
             _ms(st.event_loop_lag.p99),
             Text(f"{st.client_cpu:.0%}", style="red" if st.client_busy else ""),

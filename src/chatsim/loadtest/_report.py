@@ -31,7 +31,8 @@ def stage_rows(s: LoadSummary) -> tuple[list[str], list[list[Any]]]:
     headers = [
         s.load_unit, "arrivals", "completed", "error %", "abandoned", "conv/s", "goodput/s",
         "calls/s", "TTFT p50", "TTFT p95", "TTFT p95 sched", "E2E p50", "E2E p95",
-        "E2E p95 sched", "late p95", "lag p99", "client cpu", "objectives",
+        "E2E p95 sched", "pause p95", "connect p95", "late p95", "lag p99", "client cpu",
+        "objectives",
     ]  # fmt: skip
     rows = [
         [
@@ -49,6 +50,8 @@ def stage_rows(s: LoadSummary) -> tuple[list[str], list[list[Any]]]:
             _ms(st.e2e_sent.p50),
             _ms(st.e2e_sent.p95),
             _ms(st.e2e_scheduled.p95),
+            _ms(st.max_token_gap.p95),
+            _ms(st.connect.p95),
             _ms(st.start_lag.p95),
             _ms(st.event_loop_lag.p99),
             f"{st.client_cpu:.0%}",
@@ -90,8 +93,9 @@ def load_test_sections(data: ReportData, summary: RunSummary) -> Sequence[Sectio
     headers, rows = stage_rows(s)
     notes = (
         '<p class="notes">Latency in ms. "sched": from the scheduled time, client queueing '
-        'included; "late": how late conversations started; "lag": the client\'s event loop.'
-        "</p>"
+        'included; "pause": a streamed reply\'s longest wait between tokens; "connect": '
+        'opening a new connection (DNS, TCP, TLS); "late": how late conversations started; '
+        '"lag": the client\'s event loop.</p>'
     )
     body = html_table(None, facts, left=2) + html_table(headers, rows) + notes
     body += "".join(figure_html(fig) for fig in load_summary_figures(s))

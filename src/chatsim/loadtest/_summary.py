@@ -119,6 +119,10 @@ class StageSummary(_Model):
     ttft_scheduled: Percentiles
     e2e_sent: Percentiles
     e2e_scheduled: Percentiles
+    max_token_gap: Percentiles = Percentiles(n=0)
+    """Per streamed reply, its longest pause between arrivals of content (its worst stall)."""
+    connect: Percentiles = Percentiles(n=0)
+    """Opening a new connection (DNS, TCP, TLS), for the calls that opened one."""
     start_lag: Percentiles
     """How late conversations started (client-side): the open loop's queue, the loop's lag."""
     conversation: Percentiles
