@@ -23,7 +23,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict
 
 from chatsim.protocol._types import Role
-from chatsim.recording._records import EpisodeRecord, TurnRecord
+from chatsim.recording._records import AttemptRecord, EpisodeRecord, TurnRecord
 
 __all__ = [
     "CallTiming",
@@ -86,23 +86,23 @@ class CallTiming:
     tokens_per_s: float | None
 
 
-def _sent_at(turn: TurnRecord) -> float:
+def _ok_attempt(turn: TurnRecord) -> AttemptRecord | None:
+    """The attempt whose reply counts (the last successful one), if any."""
+    ok = [a for a in turn.attempts if a.outcome == "ok"]
+    return ok[-1] if ok else None
+
+
+def _sent_at(turn: TurnRecord, attempt: AttemptRecord | None) -> float:
     """When the reply that counts was sent: on the wire where recorded (schema 2), else
     when its attempt began."""
-    ok = [a for a in turn.attempts if a.outcome == "ok"]
-    if not ok:
+    if attempt is None:
         return turn.started_at
-    sent = ok[-1].sent_at
-    return ok[-1].started_at if sent is None else sent
-
-
-def _connect_time(turn: TurnRecord) -> float | None:
-    ok = [a for a in turn.attempts if a.outcome == "ok"]
-    return ok[-1].connect_time if ok else None
+    return attempt.started_at if attempt.sent_at is None else attempt.sent_at
 
 
 def _call(ep: EpisodeRecord, number: int, turn: TurnRecord) -> CallTiming:
-    sent = _sent_at(turn)
+    attempt = _ok_attempt(turn)
+    sent = _sent_at(turn, attempt)
     first = turn.first_token_at
     tokens = turn.usage.completion_tokens if turn.usage is not None else None
     e2e = turn.ended_at - sent
@@ -122,7 +122,7 @@ def _call(ep: EpisodeRecord, number: int, turn: TurnRecord) -> CallTiming:
         completion_tokens=tokens,
         tpot=tpot,
         max_token_gap=turn.max_token_gap,
-        connect_time=_connect_time(turn),
+        connect_time=attempt.connect_time if attempt is not None else None,
         tokens_per_s=tokens / e2e if tokens and e2e > 0 else None,
     )
 
