@@ -94,25 +94,26 @@ def stamping_installed(connector: aiohttp.BaseConnector) -> bool:
     return isinstance(factory, functools.partial) and factory.func is _StampingHandler
 
 
+def _arrivals(response: aiohttp.ClientResponse) -> dict[Any, float] | None:
+    """The stamps of the reply's connection, reached through its body stream: a reply that
+    arrived whole has already handed its connection back."""
+    protocol = getattr(response.content, "_protocol", None)
+    arrivals: dict[Any, float] | None = getattr(protocol, "chatsim_arrivals", None)
+    return arrivals
+
+
 def drop_arrival(response: aiohttp.ClientResponse) -> None:
     """Forget the reply's stamp, if one is left (a body read whole, an error, an abort)."""
-    arrivals = getattr(getattr(response.content, "_protocol", None), "chatsim_arrivals", None)
+    arrivals = _arrivals(response)
     if arrivals:
         arrivals.pop(response.content, None)
 
 
 def arrival_of(response: aiohttp.ClientResponse) -> float | None:
     """Take the perf time at which the body bytes not yet read began to arrive (None if
-    unknown); call it right after each read, before the next ``await``. The protocol is
-    reached through the body stream: a reply that arrived whole has already handed its
-    connection back."""
-    body = response.content
-    arrivals: dict[Any, float] | None = getattr(
-        getattr(body, "_protocol", None), "chatsim_arrivals", None
-    )
-    if not arrivals:
-        return None
-    return arrivals.pop(body, None)
+    unknown); call it right after each read, before the next ``await``."""
+    arrivals = _arrivals(response)
+    return arrivals.pop(response.content, None) if arrivals else None
 
 
 class SendStamp:
