@@ -1,18 +1,15 @@
-"""Running episodes: configuration, seeds, the episode loop and the run."""
+"""Running episodes: configuration, seeds, the episode loop, preparing a run and executing it."""
 
 from chatsim.runner._config import DEFAULT_SYSTEM_PROMPT, DEFAULT_TARGET_TEMPERATURE, RunConfig
 from chatsim.runner._episode import EpisodePlan, EpisodeSettings, TurnSource, run_episode
+from chatsim.runner._prepare import RunSetup, package_versions, plan_episodes, prepare_run
 from chatsim.runner._run import (
     Progress,
     RunCrashed,
     RunInterrupted,
     RunOutcome,
-    RunSetup,
     episodes_in_flight,
     execute_run,
-    package_versions,
-    plan_episodes,
-    prepare_run,
 )
 from chatsim.runner._seeds import derive_seed, episode_id
 

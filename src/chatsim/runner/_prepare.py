@@ -1,0 +1,239 @@
+"""Preparing a run: validate everything and plan the episodes, before anything is written.
+
+``prepare_run`` turns a ``RunConfig`` into a ``RunSetup`` (questions, episode plans, callers,
+simulator); a resume is checked against the stored header (configuration and questions) here,
+so bad input never reaches the run directory.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import platform
+import time
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+
+from chatsim._exceptions import ConfigError, RunDirectoryError
+from chatsim._util._clock import Clock, MonotonicWallClock
+from chatsim.questions import Question, load_questions
+from chatsim.recording import RunHeader, read_run
+from chatsim.runner._config import RunConfig
+from chatsim.runner._episode import EpisodePlan
+from chatsim.runner._seeds import derive_seed, episode_id
+from chatsim.simulators import SimulatorBackend
+from chatsim.simulators._registry import SimulatorSettings, create_simulator
+from chatsim.targets import (
+    CallerPool,
+    CallPolicy,
+    TargetCaller,
+    TargetSettings,
+    endpoint_for,
+    parse_model_spec,
+)
+
+__all__ = [
+    "RunSetup",
+    "call_policy",
+    "package_versions",
+    "plan_episodes",
+    "prepare_run",
+    "questions_digest",
+    "run_header",
+    "simulator_settings",
+]
+
+
+@dataclass
+class RunSetup:
+    """Everything a run needs, built and validated before anything is written."""
+
+    config: RunConfig
+    run_id: str
+    run_dir: Path
+    questions: list[Question]
+    plans: list[EpisodePlan]
+    callers: dict[str, TargetCaller]
+    simulator: SimulatorBackend
+    clock: Clock
+    pool: CallerPool | None = None
+    """Owns the callers (several labels may share one); None when callers were given."""
+    simulator_settings: SimulatorSettings | None = None
+    """How the simulator was built (the batcher in front of a GPU backend reads it)."""
+    questions_digest: str | None = None
+    """Fingerprint of the selected questions; a resume must select the same ones."""
+    resume: bool = False
+
+    async def aclose(self) -> None:
+        if self.pool is not None:
+            await self.pool.aclose()
+        else:
+            for caller in self.callers.values():
+                await caller.aclose()
+        await self.simulator.aclose()
+
+
+def package_versions() -> dict[str, str]:
+    """Versions of Python and the packages that shape results, for run headers."""
+    found = {"python": platform.python_version()}
+    for name in (
+        "chatsim",
+        "chatsim-openai",
+        "openai",
+        "anyio",
+        "pydantic",
+        "transformers",
+        "peft",
+        "torch",
+    ):
+        try:
+            found[name] = version(name)
+        except PackageNotFoundError:
+            continue
+    return found
+
+
+def plan_episodes(config: RunConfig, questions: Sequence[Question]) -> list[EpisodePlan]:
+    """Question-major order, so every model progresses through the same questions together
+    (a stopped run still holds paired results). Seeds do not depend on the model."""
+    plans = []
+    for question in questions:
+        for repeat in range(config.repeats):
+            seed = derive_seed(config.seed, question.id, repeat)
+            for model in config.models:
+                plans.append(
+                    EpisodePlan(
+                        episode_id(model, question.id, repeat), model, question, repeat, seed
+                    )
+                )
+    return plans
+
+
+def _build_callers(config: RunConfig, clock: Clock) -> tuple[CallerPool, dict[str, TargetCaller]]:
+    """One caller per provider budget: labels that reach the same deployment share it."""
+    pool = CallerPool(call_policy(config), clock=clock)
+    callers = {}
+    for label in config.models:
+        spec = parse_model_spec(label)
+        settings = TargetSettings(
+            base_url=endpoint_for(spec, config.base_url), options=dict(config.target_options)
+        )
+        callers[label] = pool.get(spec, settings)
+    return pool, callers
+
+
+def call_policy(config: RunConfig) -> CallPolicy:
+    """The run's call policy: its concurrency plus any overrides, validated."""
+    return CallPolicy(max_concurrency=config.concurrency).with_overrides(config.policy)
+
+
+def simulator_settings(config: RunConfig, pool: CallerPool | None = None) -> SimulatorSettings:
+    """How to build the run's simulator; ``pool`` lets a prompted one share a target's budget."""
+    return SimulatorSettings(
+        base_url=config.simulator_base_url,
+        fallback_base_url=config.base_url,
+        policy=call_policy(config),
+        pool=pool,
+        temperature=config.simulator_temperature,
+        max_tokens=config.simulator_max_tokens,
+        prompt_format=config.prompt_format,
+        concurrency=config.concurrency,
+        options=dict(config.simulator_options),
+    )
+
+
+def prepare_run(
+    config: RunConfig,
+    *,
+    out_dir: Path = Path("runs"),
+    run_id: str | None = None,
+    resume_dir: Path | None = None,
+    clock: Clock | None = None,
+) -> RunSetup:
+    """Validate everything (questions, models, credentials, simulator) and plan the episodes.
+
+    Nothing is written. For a resume, the stored header must match ``config``.
+    """
+    clock = clock or MonotonicWallClock()
+    if resume_dir is not None:
+        data = read_run(resume_dir)  # raises RunDirectoryError for non-runs; writes nothing
+        if data.header.kind != "evaluate":
+            raise RunDirectoryError(
+                f"{resume_dir} is a {data.header.kind} run; only evaluation runs can be resumed"
+            )
+        stored = RunConfig.model_validate(data.header.config)
+        _check_resume(stored, config, resume_dir)
+        run_id, run_dir = data.header.run_id, Path(resume_dir)
+    else:
+        run_id = run_id or time.strftime("%Y%m%d-%H%M%S-") + uuid.uuid4().hex[:6]
+        run_dir = Path(out_dir) / run_id
+    questions = load_questions(
+        config.source, selection=config.selection, limit=config.limit, seed=config.question_seed
+    )
+    if not questions:
+        raise ConfigError(f"no questions selected from {config.source!r}")
+    if resume_dir is not None:
+        _check_questions(data.header, questions, resume_dir)
+    pool, callers = _build_callers(config, clock)
+    # Nothing is connected yet (clients connect on first use), so a failure here leaks nothing.
+    sim_settings = simulator_settings(config, pool)
+    simulator = create_simulator(config.simulator, sim_settings, clock)
+    return RunSetup(
+        config,
+        run_id,
+        run_dir,
+        questions,
+        plan_episodes(config, questions),
+        callers,
+        simulator,
+        clock,
+        pool=pool,
+        simulator_settings=sim_settings,
+        questions_digest=questions_digest(questions),
+        resume=resume_dir is not None,
+    )
+
+
+def _check_resume(stored: RunConfig, given: RunConfig, run_dir: Path) -> None:
+    old, new = stored.resume_key(), given.resume_key()
+    diffs = [
+        f"{key}: run has {old[key]!r}, given {new[key]!r}" for key in old if old[key] != new[key]
+    ]
+    if diffs:
+        raise RunDirectoryError(
+            f"cannot resume {run_dir}: the configuration differs from the run's header:\n  "
+            + "\n  ".join(diffs)
+            + "\nresume with the original settings (omit the differing options), or start a new run"
+        )
+
+
+def questions_digest(questions: Sequence[Question]) -> str:
+    """A fingerprint of the questions (ids, texts, options, gold) in order."""
+    digest = hashlib.blake2b(digest_size=16)
+    for q in questions:
+        digest.update(q.model_dump_json().encode())
+    return digest.hexdigest()
+
+
+def _check_questions(header: RunHeader, questions: Sequence[Question], run_dir: Path) -> None:
+    if header.questions_digest is not None and header.questions_digest != questions_digest(
+        questions
+    ):
+        raise RunDirectoryError(
+            f"cannot resume {run_dir}: the selected questions differ from the run's (the "
+            "question file or the bundled data changed); start a new run"
+        )
+
+
+def run_header(setup: RunSetup) -> RunHeader:
+    return RunHeader(
+        run_id=setup.run_id,
+        created_at=setup.clock.now(),
+        config=setup.config.model_dump(mode="json"),
+        versions=package_versions(),
+        seed=setup.config.seed,
+        planned_episodes=len(setup.plans),
+        questions_digest=setup.questions_digest,
+    )
