@@ -27,12 +27,12 @@ from dataclasses import dataclass
 import anyio
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception
 
-from chatsim._exceptions import AttemptTimeoutError, AuthenticationError, TargetError
+from chatsim._exceptions import AuthenticationError, TargetError
 from chatsim._logging import get_logger
 from chatsim._util._clock import Clock, MonotonicWallClock
-from chatsim._util._redact import keep_recorded_headers, scrub
-from chatsim.recording._records import AttemptRecord
+from chatsim._util._redact import scrub
 from chatsim.targets._adaptive import AdaptiveConcurrency, LimitChange
+from chatsim.targets._attempts import MESSAGE_LIMIT, Call, refused_error, timeout_error
 from chatsim.targets._contract import AdapterReply, TargetAdapter, TargetReply, TargetRequest
 from chatsim.targets._limits import RateLimits, estimate_tokens
 from chatsim.targets._policy import CallPolicy
@@ -47,7 +47,6 @@ __all__ = ["CallPolicy", "CallerStats", "TargetCaller"]
 
 Sleep = Callable[[float], Awaitable[None]]
 _log = get_logger("chatsim.targets")
-_MESSAGE_LIMIT = 500
 
 
 def is_retryable(error: BaseException) -> bool:
@@ -66,35 +65,6 @@ class CallerStats:
     retries: int = 0
     rate_limited: int = 0
     queue_time: float = 0.0
-
-
-class _Call:
-    """Per-call state; also the borrower object of the concurrency slot."""
-
-    __slots__ = (
-        "attempts",
-        "deadline",
-        "deadline_hit",
-        "failure",
-        "queue_time",
-        "request",
-        "requested_at",
-        "started_at",
-        "tokens",
-        "waited",
-    )
-
-    def __init__(self, request: TargetRequest, deadline: float | None, now: float) -> None:
-        self.request = request
-        self.deadline = deadline
-        self.requested_at = now
-        self.started_at = now
-        self.queue_time = 0.0
-        self.waited = 0.0
-        self.tokens = 0
-        self.deadline_hit = False
-        self.attempts: list[AttemptRecord] = []
-        self.failure: tuple[float, float, TargetError] | None = None
 
 
 class TargetCaller:
@@ -140,9 +110,9 @@ class TargetCaller:
         """
         refused = self.auth_failed
         if refused is not None:
-            raise _refused(self.name, refused)
+            raise refused_error(self.name, refused)
         self.stats.calls += 1
-        call = _Call(request, deadline, self._now())
+        call = Call(request, deadline, self._now())
         if deadline is not None and call.requested_at >= deadline:
             raise self._finish(call, DeadlineExceededError("the episode deadline had passed"))
         if self.limits.counts_tokens:
@@ -168,7 +138,7 @@ class TargetCaller:
 
     # --- one attempt
 
-    async def _admit(self, call: _Call) -> int:
+    async def _admit(self, call: Call) -> int:
         """Take a slot and pass the rate limits; return the round the attempt is sent in."""
         slots = self.concurrency.limiter
         try:
@@ -186,7 +156,7 @@ class TargetCaller:
             raise
         return self.concurrency.generation
 
-    async def _queue_for_slot(self, call: _Call) -> None:
+    async def _queue_for_slot(self, call: Call) -> None:
         queued = self._now()
         slots = self.concurrency.limiter
         if call.deadline is None:
@@ -200,7 +170,7 @@ class TargetCaller:
                 )
         call.queue_time += self._now() - queued
 
-    async def _attempt(self, call: _Call) -> AdapterReply:
+    async def _attempt(self, call: Call) -> AdapterReply:
         generation = await self._admit(call)
         now = self._now
         started = now()
@@ -216,11 +186,11 @@ class TargetCaller:
             with anyio.CancelScope(deadline=anyio.current_time() + timeout) as scope:
                 reply = await self.adapter.complete(call.request, now=now)
             if scope.cancelled_caught:
-                error = _timeout_error(timeout, cut_by_deadline)
+                error = timeout_error(timeout, cut_by_deadline)
         except TargetError as exc:
             error = exc
         except TimeoutError as exc:  # an adapter's own untranslated timeout
-            error = _timeout_error(timeout, cut_by_deadline)
+            error = timeout_error(timeout, cut_by_deadline)
             error.__cause__ = exc
         finally:  # also on cancellation and on an adapter's foreign error (a bug)
             self.concurrency.limiter.release_on_behalf_of(call)
@@ -233,7 +203,7 @@ class TargetCaller:
         self._failed(call, error, generation, started, now())
         raise error
 
-    def _succeeded(self, call: _Call, reply: AdapterReply, started: float, ended: float) -> None:
+    def _succeeded(self, call: Call, reply: AdapterReply, started: float, ended: float) -> None:
         self.stats.attempts += 1
         self.concurrency.on_success(ended)
         if reply.headers:
@@ -241,23 +211,10 @@ class TargetCaller:
         if call.tokens:
             usage = reply.usage
             self.limits.settle(call.tokens, usage.total_tokens if usage else None, ended)
-        sent = reply.sent_at
-        call.started_at = sent if sent is not None else started
-        call.attempts.append(
-            AttemptRecord(
-                index=len(call.attempts),
-                started_at=started,
-                sent_at=sent,
-                connect_time=reply.connect_time,
-                ended_at=ended,
-                outcome="ok",
-                request_id=reply.request_id,
-                rate_limit_headers=keep_recorded_headers(reply.headers),
-            )
-        )
+        call.record_success(reply, started, ended)
 
     def _failed(
-        self, call: _Call, error: TargetError, generation: int, started: float, ended: float
+        self, call: Call, error: TargetError, generation: int, started: float, ended: float
     ) -> None:
         self.stats.attempts += 1
         call.failure = (started, ended, error)
@@ -280,12 +237,12 @@ class TargetCaller:
                 "target refused the credentials; stopping calls to it",
                 target=self.name,
                 status=error.status_code,
-                error=scrub(str(error))[:_MESSAGE_LIMIT],
+                error=scrub(str(error))[:MESSAGE_LIMIT],
             )
 
     # --- retries
 
-    async def _retry(self, call: _Call, first: TargetError) -> AdapterReply:
+    async def _retry(self, call: Call, first: TargetError) -> AdapterReply:
         if not is_retryable(first) or self.policy.max_attempts <= 1:
             raise self._give_up(call, first)
         retrying = AsyncRetrying(
@@ -326,7 +283,7 @@ class TargetCaller:
             u=self._rand(),
         )
 
-    def _stop(self, call: _Call, state: RetryCallState) -> bool:
+    def _stop(self, call: Call, state: RetryCallState) -> bool:
         if state.attempt_number >= self.policy.max_attempts:
             return True
         wait = state.upcoming_sleep
@@ -337,11 +294,11 @@ class TargetCaller:
             return True
         return False
 
-    def _before_sleep(self, call: _Call, state: RetryCallState) -> None:
+    def _before_sleep(self, call: Call, state: RetryCallState) -> None:
         wait = state.upcoming_sleep
         call.waited += wait
         self.stats.retries += 1
-        record = self._record_failure(call, wait)
+        record = call.record_failure(wait)
         _log.warning(
             "retrying target call",
             target=self.name,
@@ -353,33 +310,14 @@ class TargetCaller:
             request_id=record.request_id,
         )
 
-    def _record_failure(self, call: _Call, wait: float | None) -> AttemptRecord:
-        assert call.failure is not None
-        started, ended, error = call.failure
-        call.failure = None
-        record = AttemptRecord(
-            index=len(call.attempts),
-            started_at=started,
-            ended_at=ended,
-            outcome=classify(error),
-            status_code=error.status_code,
-            error_class=type(error).__name__,
-            error_message=scrub(str(error))[:_MESSAGE_LIMIT],
-            wait_before_next=wait,
-            request_id=error.request_id,
-            rate_limit_headers=keep_recorded_headers(error.headers),
-        )
-        call.attempts.append(record)
-        return record
-
-    def _give_up(self, call: _Call, error: TargetError) -> TargetError:
+    def _give_up(self, call: Call, error: TargetError) -> TargetError:
         """Record the last failed attempt and return the error to raise."""
         if call.failure is not None:
-            self._record_failure(call, None)
+            call.record_failure(None)
         if call.deadline_hit:
             final: TargetError = DeadlineExceededError(
                 f"the episode deadline leaves no time to retry after "
-                f"{type(error).__name__}: {scrub(str(error))[:_MESSAGE_LIMIT]}",
+                f"{type(error).__name__}: {scrub(str(error))[:MESSAGE_LIMIT]}",
                 status_code=error.status_code,
                 request_id=error.request_id,
                 headers=error.headers,
@@ -396,7 +334,7 @@ class TargetCaller:
             )
         return self._finish(call, error)
 
-    def _finish(self, call: _Call, error: TargetError) -> TargetError:
+    def _finish(self, call: Call, error: TargetError) -> TargetError:
         self.stats.failed += 1
         self.stats.queue_time += call.queue_time
         error.attempts = call.attempts
@@ -405,18 +343,3 @@ class TargetCaller:
     async def aclose(self) -> None:
         """Close the adapter's connections."""
         await self.adapter.aclose()
-
-
-def _timeout_error(timeout: float, cut_by_deadline: bool) -> TargetError:
-    if cut_by_deadline:
-        return DeadlineExceededError(f"the episode deadline cut the attempt at {timeout:.3g}s")
-    return AttemptTimeoutError(f"attempt timed out after {timeout:g}s")
-
-
-def _refused(name: str, original: AuthenticationError) -> AuthenticationError:
-    error = AuthenticationError(
-        f"not sent: {name} already refused the credentials ({scrub(str(original))[:200]})",
-        status_code=original.status_code,
-    )
-    error.__cause__ = original
-    return error
