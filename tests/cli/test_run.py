@@ -268,4 +268,7 @@ def test_missing_credentials_fail_before_anything_naming_the_variable(
     )
     assert code == 2, output
     assert variable in output
+    # ... and how to try chatsim with no key at all: the README's two demo commands.
+    assert "python -m chatsim.testing.server --port 8000 --demo" in output
+    assert "--simulator prompted:vllm:demo" in output
     assert not (tmp_path / "out").exists()

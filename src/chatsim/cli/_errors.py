@@ -14,11 +14,19 @@ from chatsim._exceptions import (
     ChatsimError,
     ConfigError,
     DataError,
+    MissingCredentialError,
     QuotaExceededError,
 )
 from chatsim._util._redact import scrub
 
-__all__ = ["EXIT_AUTH", "EXIT_INTERRUPTED", "EXIT_USAGE", "cli_errors", "say_error"]
+__all__ = [
+    "EXIT_AUTH",
+    "EXIT_INTERRUPTED",
+    "EXIT_USAGE",
+    "NO_KEY_DEMO",
+    "cli_errors",
+    "say_error",
+]
 
 EXIT_USAGE = 2
 """Bad input: arguments, question files, run directories. Nothing was sent."""
@@ -26,6 +34,31 @@ EXIT_AUTH = 3
 """The target refused the credentials; the run stopped early."""
 EXIT_INTERRUPTED = 130
 """Stopped by Ctrl-C / SIGTERM; finished episodes are recorded."""
+
+
+NO_KEY_DEMO = (
+    "python -m chatsim.testing.server --port 8000 --demo",
+    "chatsim run --model vllm:demo --simulator prompted:vllm:demo "
+    "--base-url http://127.0.0.1:8000/v1 --subset college_math --limit 5",
+)
+"""Try chatsim with no key: the loopback server plays user and assistant (README, first run)."""
+
+
+def _missing_credential(console: Console, exc: MissingCredentialError) -> None:
+    """A newcomer's first screen: what to set, and how to try chatsim with no key at all."""
+    say_error(console, str(exc))
+    server, run = NO_KEY_DEMO
+    console.print(
+        f"\nSet it (export {exc.variable}=...) and run the same command again.\n"
+        "To try chatsim with no key: start the loopback server in another terminal (scripted "
+        "replies; nothing leaves this machine)\n"
+        f"    {server}\n"
+        "and run\n"
+        f"    {run}",
+        markup=False,
+        highlight=False,
+        soft_wrap=True,
+    )
 
 
 def say_error(console: Console, message: str) -> None:
@@ -49,6 +82,9 @@ def cli_errors(console: Console, hint: Callable[[], str | None] = lambda: None) 
         if extra:
             console.print(extra, markup=False)
         raise typer.Exit(EXIT_AUTH) from None
+    except MissingCredentialError as exc:
+        _missing_credential(console, exc)
+        raise typer.Exit(EXIT_USAGE) from None
     except (ConfigError, DataError) as exc:
         say_error(console, str(exc))
         raise typer.Exit(EXIT_USAGE) from None

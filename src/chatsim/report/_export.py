@@ -1,5 +1,6 @@
 """Tables for analysis: episodes, turns, per-question results, target calls and AI-alone
-answers as pandas DataFrames, and written as CSV or Parquet (``chatsim[report]`` extra)."""
+answers as pandas DataFrames, and written as CSV or Parquet (pandas and pyarrow are
+dependencies of chatsim, imported only when a table is asked for)."""
 
 from __future__ import annotations
 
@@ -9,10 +10,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from chatsim._exceptions import ConfigError, MissingDependencyError
-from chatsim.metrics._answers import stated_answer
 from chatsim.metrics._behaviour import episode_behaviour
 from chatsim.metrics._latency import call_timings, episode_timing
 from chatsim.metrics._questions import question_table
+from chatsim.protocol import stated_answer
 from chatsim.recording._records import EpisodeRecord
 from chatsim.report._data import ReportData
 
@@ -25,7 +26,8 @@ TABLES = ("episodes", "turns", "questions", "calls", "baseline")
 
 
 def require(module: str, purpose: str) -> Any:
-    """Import an optional dependency of the ``report`` extra, or say how to install it."""
+    """Import a report dependency lazily (a run never pays for pandas or plotly), or say how
+    to repair an install that lacks it (``chatsim[report]`` reinstalls them)."""
     import importlib
 
     try:

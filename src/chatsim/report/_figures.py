@@ -1,5 +1,5 @@
 """The HTML report's plots (plotly). Each builder returns a figure, or None when there is
-nothing to plot; ``plotly`` is imported lazily (``chatsim[report]``)."""
+nothing to plot; ``plotly`` (a dependency) is imported lazily."""
 
 from __future__ import annotations
 

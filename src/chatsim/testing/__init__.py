@@ -6,6 +6,8 @@
 - ``FakeTarget``: an in-process target adapter with scripted replies and errors.
 - ``ScriptedSimulator``: a deterministic simulated user.
 - ``run_conformance``: the checks every target adapter must pass.
+- ``demo_script``: the server plays a whole conversation (``python -m chatsim.testing.server
+  --demo``), to try chatsim with no key.
 - ``build_tiny_chatbench``: a tiny Mistral + LoRA built offline, loadable like the real adapter.
 """
 
@@ -18,6 +20,7 @@ from chatsim.testing._conformance import (
     MakeAdapter,
     run_conformance,
 )
+from chatsim.testing._demo import demo_script
 from chatsim.testing._fake_target import FakeTarget, Reply
 from chatsim.testing._faults import Fault, FaultKind, FaultPlan
 from chatsim.testing._server import LoopbackServer, RecordedRequest, ServerStats
@@ -54,5 +57,6 @@ __all__ = [
     "TinyModelPaths",
     "build_tiny_chatbench",
     "default_policy",
+    "demo_script",
     "run_conformance",
 ]

@@ -1,6 +1,7 @@
 """Run the loopback server as a process (benchmarks, load tests, manual runs).
 
     python -m chatsim.testing.server --port 0 --tokens 20 --ttft-ms 5 --itl-ms 1
+    python -m chatsim.testing.server --port 8000 --demo   # plays both user and assistant
 
 prints the base URL (``http://127.0.0.1:PORT/v1``) on stdout once it accepts connections,
 serves until SIGINT/SIGTERM, then prints its counters as one JSON line on stderr.
@@ -17,6 +18,7 @@ import signal
 import sys
 from collections.abc import Sequence
 
+from chatsim.testing._demo import demo_reply
 from chatsim.testing._faults import Fault, FaultKind, FaultPlan
 from chatsim.testing._server import LoopbackServer
 from chatsim.testing._server_capacity import Capacity, RateLimits
@@ -30,6 +32,12 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=0, help="0 picks a free port (default)")
     p.add_argument("--reply", default=DEFAULT_REPLY, help="constant reply text")
+    p.add_argument(
+        "--demo",
+        action="store_true",
+        help="play a whole conversation: the prompted user's turns and the assistant's replies "
+        "(try chatsim with no key: see the README)",
+    )
     p.add_argument("--tokens", type=int, help="reply with N words instead of --reply")
     p.add_argument("--chunks", type=int, help="split the reply into N chunks (default: per word)")
     p.add_argument("--ttft-ms", type=float, default=0.0, help="time to first token")
@@ -75,8 +83,9 @@ def build_server(args: argparse.Namespace) -> LoopbackServer:
     limits = None
     if args.rpm or args.tpm:
         limits = RateLimits(args.rpm, args.tpm, enforce=args.enforce_rate_limits)
+    script = ReplyScript(demo_reply if args.demo else text, latency=latency)
     return LoopbackServer(
-        ReplyScript(text, latency=latency),
+        script,
         faults=FaultPlan(_fault_rates(args.fault), seed=args.seed),
         capacity=capacity,
         rate_limits=limits,
