@@ -5,9 +5,10 @@ from __future__ import annotations
 import pytest
 from records_kit import assistant, episode, user
 
-from chatsim.metrics._answers import copies_question, question_overlap, stated_answer
+from chatsim.metrics._answers import copies_question, question_overlap
 from chatsim.metrics._behaviour import behaviour_summary, episode_behaviour
 from chatsim.metrics._questions import consistency, pass_hat_k, question_table
+from chatsim.protocol import stated_answer
 from chatsim.protocol._types import TerminationReason as TR
 
 

@@ -27,6 +27,7 @@ EXPECTED = {
     "parse_answer",
     "render_chat",
     "render_text",
+    "stated_answer",
     "termination_for",
 }
 

@@ -12,8 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from chatsim.baseline._records import BaselineMode
-from chatsim.metrics._answers import stated_answer
-from chatsim.protocol import Message, Role, parse_answer
+from chatsim.protocol import Message, Role, parse_answer, stated_answer
 from chatsim.questions import Question
 
 __all__ = ["LETTER_ONLY_INSTRUCTION", "baseline_messages", "extract_answer"]

@@ -7,7 +7,7 @@ pairs models on shared questions.
 """
 
 from chatsim.metrics._accuracy import GroupSummary, IntervalSpec
-from chatsim.metrics._answers import COPY_THRESHOLD, copies_question, stated_answer
+from chatsim.metrics._answers import COPY_THRESHOLD, copies_question
 from chatsim.metrics._behaviour import BehaviourSummary, EpisodeBehaviour, episode_behaviour
 from chatsim.metrics._compare import Comparison, PairComparison, compare, verdict
 from chatsim.metrics._cost import CostSummary, ModelPrice, PriceTable, load_prices
@@ -38,6 +38,9 @@ from chatsim.metrics._stats import (
 )
 from chatsim.metrics._summary import SUMMARY_VERSION, ModelSummary, RunSummary, summarize
 from chatsim.metrics._table import AccuracyRow, accuracy_table
+
+# Kept public here too (it was a metrics name first); it lives in the protocol.
+from chatsim.protocol import stated_answer
 
 __all__ = [
     "COPY_THRESHOLD",

@@ -1,7 +1,7 @@
 """Conversation behaviour: turns, copying the question, and following the assistant.
 
 Per scored episode (the user answered), from the assistant's stated answers
-(``_answers.stated_answer`` on every reply, replies with none skipped):
+(``chatsim.protocol.stated_answer`` on every reply, replies with none skipped):
 
 - ``follows``: the user's final answer equals the assistant's last stated answer;
 - ``changed``: the assistant's stated answer changed at least once during the conversation;
@@ -17,7 +17,8 @@ from itertools import pairwise
 
 from pydantic import BaseModel, ConfigDict
 
-from chatsim.metrics._answers import COPY_THRESHOLD, copies_question, stated_answer
+from chatsim.metrics._answers import COPY_THRESHOLD, copies_question
+from chatsim.protocol._stated import stated_answer
 from chatsim.protocol._types import Role
 from chatsim.recording._records import EpisodeRecord
 

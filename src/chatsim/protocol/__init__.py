@@ -14,6 +14,7 @@ from chatsim.protocol._formats import (
 )
 from chatsim.protocol._parse import parse_answer
 from chatsim.protocol._render import render_chat, render_text
+from chatsim.protocol._stated import stated_answer
 from chatsim.protocol._trim import TRIM_MARKER, fit_history
 from chatsim.protocol._turns import (
     DEFAULT_MAX_TURNS,
@@ -48,5 +49,6 @@ __all__ = [
     "parse_answer",
     "render_chat",
     "render_text",
+    "stated_answer",
     "termination_for",
 ]

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from html import escape
 
-from chatsim.metrics._answers import stated_answer
+from chatsim.protocol import stated_answer
 from chatsim.questions import LETTERS, Question
 from chatsim.recording._records import EpisodeRecord, TurnRecord
 
