@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
+import anyio
 import pytest
 from rich.console import Console
 
@@ -46,3 +48,19 @@ async def test_html_section_and_figures(run_dir: Path) -> None:
     assert section.html.count('class="figure"') == 3  # throughput, latency, sweep
     titles = [fig.layout.title.text for fig in load_summary_figures(data.load_summary)]
     assert titles[0].startswith("Throughput") and titles[2].startswith("Sweep")
+
+
+async def test_the_report_alone_finds_the_load_test_section(run_dir: Path, tmp_path: Path) -> None:
+    # A fresh interpreter that imports only chatsim.report: the entry point brings the section.
+    out = tmp_path / "report.html"
+    code = (
+        "import sys, chatsim.report as r;"
+        "before = 'chatsim.loadtest' in sys.modules;"
+        f"r.write_html_report({str(run_dir)!r}, {str(out)!r});"
+        "print(before)"
+    )
+    done = await anyio.run_process([sys.executable, "-c", code], check=True)
+    assert done.stdout.decode().strip() == "False"
+    html = out.read_text(encoding="utf-8")
+    assert html.count('<section id="load">') == 1  # the load test's, not also the generic one
+    assert "objectives broken already at the lowest load" in html

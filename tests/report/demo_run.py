@@ -113,7 +113,8 @@ async def build_demo_run(out_dir: Path, *, delays: bool = False, limit: int = 8,
 
 
 def write_synthetic_load_summary(run_dir: Path) -> None:
-    """A stand-in ``load_summary.json`` (issue 6 will write the real one)."""
+    """A generic ``load_summary.json`` (not a ``chatsim loadtest`` one): the report's fallback
+    rendering shows it."""
     series = [
         {"t": t, "throughput_rps": 2.0 + t / 10, "p50_s": 0.2 + t / 100, "p95_s": 0.4 + t / 50,
          "errors": t % 3}

@@ -1,9 +1,11 @@
 """The load test's part of the HTML report: a ``chatsim.report`` section renderer.
 
-``load_test_sections(data, summary)`` has the shape of ``chatsim.report.SectionRenderer``:
-per-stage tables, the objectives and saturation point, and the figures of
-``load_summary_figures``. ``chatsim.report`` is imported inside the function (it is the
-caller), so importing ``chatsim.loadtest`` never loads the report's dependencies.
+``load_test_sections(data, summary)`` is a ``chatsim.report.SectionRenderer``: per-stage
+tables, the objectives and saturation point, and the figures of ``load_summary_figures``.
+The report finds it through the entry point ``loadtest`` in the group
+``chatsim.report_sections`` (see pyproject.toml) and never imports this package: the load test
+depends on the report, not the other way round. Only public report names are used; none of them
+loads plotly or pandas on import (``figure_html`` imports plotly when a figure is drawn).
 """
 
 from __future__ import annotations
@@ -14,10 +16,10 @@ from typing import TYPE_CHECKING, Any
 from chatsim.loadtest._plots import load_summary_figures
 from chatsim.loadtest._render import as_load_summary
 from chatsim.loadtest._summary import LoadSummary
+from chatsim.report import LOAD_SECTION_ID, ReportData, Section, figure_html, html_table
 
 if TYPE_CHECKING:
     from chatsim.metrics import RunSummary
-    from chatsim.report import ReportData, Section
 
 __all__ = ["load_test_sections", "stage_rows"]
 
@@ -63,10 +65,9 @@ def stage_rows(s: LoadSummary) -> tuple[list[str], list[list[Any]]]:
 
 
 def load_test_sections(data: ReportData, summary: RunSummary) -> Sequence[Section]:
-    """The "Load test" section of a load-test run's HTML report (none for other runs)."""
-    from chatsim.report._sections import Section, figure_html, html_table
-
-    if data.load_summary is None:
+    """The "Load test" section of a ``chatsim loadtest`` run's HTML report; none for any other
+    run, whose ``load_summary.json`` (if any) the report's generic rendering then shows."""
+    if data.load_summary is None or not {"stages", "saturation"} <= data.load_summary.keys():
         return []
     s = as_load_summary(data.load_summary)
     o = s.objectives
@@ -99,4 +100,4 @@ def load_test_sections(data: ReportData, summary: RunSummary) -> Sequence[Sectio
     )
     body = html_table(None, facts, left=2) + html_table(headers, rows) + notes
     body += "".join(figure_html(fig) for fig in load_summary_figures(s))
-    return [Section("load", "Load test", body)]
+    return [Section(LOAD_SECTION_ID, "Load test", body)]

@@ -2,8 +2,12 @@
 
 Everything is recomputed from the records: ``summarize_run(RUN_DIR)`` gives the summary,
 ``write_html_report(RUN_DIR, FILE)`` the HTML report, ``export_tables(data, DIR)`` the tables.
-pandas, pyarrow and plotly are imported only when a table or the HTML is asked for
-(``pip install 'chatsim[report]'``).
+pandas, pyarrow and plotly (dependencies of chatsim) are imported only when a table or the
+HTML is asked for, so a run never pays for them.
+
+Other features add sections through ``register_section`` or, to be found without being
+imported, an entry point in the group ``ENTRY_POINT_GROUP`` (``chatsim.report_sections``); the
+load test registers its own that way. ``figure_html`` and ``html_table`` build their markup.
 """
 
 from chatsim.metrics._render import render_summary
@@ -26,10 +30,20 @@ from chatsim.report._judge import (
     judge_summary,
     read_judge,
 )
-from chatsim.report._sections import Section, SectionRenderer, register_section
+from chatsim.report._sections import (
+    ENTRY_POINT_GROUP,
+    LOAD_SECTION_ID,
+    Section,
+    SectionRenderer,
+    figure_html,
+    html_table,
+    register_section,
+)
 
 __all__ = [
+    "ENTRY_POINT_GROUP",
     "JUDGE_FILE",
+    "LOAD_SECTION_ID",
     "LOAD_SUMMARY_FILE",
     "RUBRIC",
     "RUBRIC_VERSION",
@@ -40,7 +54,9 @@ __all__ = [
     "Section",
     "SectionRenderer",
     "export_tables",
+    "figure_html",
     "find_questions",
+    "html_table",
     "judge_episodes",
     "judge_summary",
     "load_report_data",

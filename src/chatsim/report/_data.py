@@ -20,7 +20,7 @@ from chatsim.report._judge import JudgeRecord, current_judgements, read_judge
 
 __all__ = ["LOAD_SUMMARY_FILE", "ReportData", "load_report_data", "summarize_run"]
 
-#: Written by load tests (issue 6); rendered by ``report`` when present.
+#: Written by load tests; rendered by ``report`` when present.
 
 
 @dataclass(frozen=True)

@@ -25,7 +25,7 @@ from chatsim.metrics._table import (
 from chatsim.report import _figures as figs
 from chatsim.report._data import ReportData, summarize_run
 from chatsim.report._export import require
-from chatsim.report._sections import Section, figure_html, html_table, section_renderers
+from chatsim.report._sections import Section, figure_html, html_table, render_sections
 from chatsim.report._viewer import conversation_viewer
 
 __all__ = ["render_html", "write_html_report"]
@@ -138,8 +138,7 @@ def render_html(
     offline = require("plotly.offline", "the HTML report")
     summary = summary or summarize_run(data)
     sections = _builtin_sections(data, summary, viewer_limit)
-    for renderer in section_renderers():
-        sections[-1:-1] = list(renderer(data, summary))  # before the conversation viewer
+    sections[-1:-1] = render_sections(data, summary)  # before the conversation viewer
     nav = "".join(f'<a href="#{escape(s.id)}">{escape(s.title)}</a>' for s in sections)
     body = "".join(
         f'<section id="{escape(s.id)}"><h2>{escape(s.title)}</h2>{s.html}</section>'

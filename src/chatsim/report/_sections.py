@@ -1,17 +1,31 @@
-"""Report sections, and the hook other features use to add their own.
+"""Report sections, and the registry other features fill with their own.
 
 A section renderer takes the report's data and summary and returns sections (possibly none).
-``register_section`` adds one; the load test (issue 6) can register a richer renderer for its
-``load_summary.json``. Until then the built-in one renders any ``load_summary.json``
-generically: its scalar figures as a table, and every list of records that has a time column
-(``t``, ``time``, ``elapsed_s``, ...) as lines over time.
+The report owns the registry and never imports the features that fill it, so dependencies run
+one way (``chatsim.loadtest`` -> ``chatsim.report``, never back). Renderers come from:
+
+- ``register_section(renderer)``, called by code that has the report imported;
+- the entry-point group ``chatsim.report_sections`` (each entry point names a renderer),
+  loaded lazily, once, by ``section_renderers()``: the report then has the load test's
+  sections (``chatsim.loadtest._report:load_test_sections``) even when a script imported
+  only ``chatsim.report``. A plugin that fails to load is skipped with a ``RuntimeWarning``
+  naming its entry point: one broken plugin must not cost the whole report, nor go unseen.
+
+Order: the built-in judge scores, then plugins (by entry-point name), then the generic
+``load_summary.json`` rendering, then ``register_section`` renderers in the order registered.
+The generic rendering is the fallback for a ``load_summary.json`` that no renderer claims: it
+renders only when no other renderer gave a section with id ``"load"`` (``LOAD_SECTION_ID``):
+its scalar figures as a table, and every list of records that has a time column (``t``,
+``time``, ``elapsed_s``, ...) as lines over time.
 """
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from html import escape
+from importlib.metadata import entry_points
 from typing import Any
 
 from chatsim.metrics._summary import RunSummary
@@ -19,6 +33,8 @@ from chatsim.report._data import ReportData
 from chatsim.report._judge import RUBRIC, RUBRIC_VERSION, JudgeRecord, judge_summary
 
 __all__ = [
+    "ENTRY_POINT_GROUP",
+    "LOAD_SECTION_ID",
     "Section",
     "SectionRenderer",
     "figure_html",
@@ -27,8 +43,14 @@ __all__ = [
     "judge_sections",
     "load_summary_sections",
     "register_section",
+    "render_sections",
     "section_renderers",
 ]
+
+#: Entry-point group whose entry points name section renderers (``module:function``).
+ENTRY_POINT_GROUP = "chatsim.report_sections"
+#: The id of the load-test section; a renderer that gives one replaces the generic rendering.
+LOAD_SECTION_ID = "load"
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,7 +63,8 @@ class Section:
 
 
 SectionRenderer = Callable[[ReportData, RunSummary], Sequence[Section]]
-_RENDERERS: list[SectionRenderer] = []
+_RENDERERS: list[SectionRenderer] = []  # register_section's, in order
+_PLUGINS: list[SectionRenderer] | None = None  # from the entry points, on first use
 
 
 def register_section(renderer: SectionRenderer) -> SectionRenderer:
@@ -51,8 +74,47 @@ def register_section(renderer: SectionRenderer) -> SectionRenderer:
     return renderer
 
 
+def _load_plugins() -> list[SectionRenderer]:
+    found: list[SectionRenderer] = []
+    for ep in sorted(entry_points(group=ENTRY_POINT_GROUP), key=lambda e: e.name):
+        try:
+            renderer = ep.load()
+        except Exception as exc:  # a plugin's import can fail in any way; see the module doc
+            problem = f"failed to load: {type(exc).__name__}: {exc}"
+        else:
+            if callable(renderer):
+                found.append(renderer)
+                continue
+            problem = f"is not callable: {renderer!r}"
+        warnings.warn(
+            f"report section plugin {ep.name!r} = {ep.value!r} (entry-point group "
+            f"{ENTRY_POINT_GROUP!r}) {problem}; the report is rendered without it",
+            RuntimeWarning,
+            stacklevel=2,
+        )
+    return found
+
+
 def section_renderers() -> list[SectionRenderer]:
-    return list(_RENDERERS)
+    """Every renderer in report order (see the module doc); loads the plugins on first use."""
+    global _PLUGINS
+    if _PLUGINS is None:
+        _PLUGINS = _load_plugins()
+    ordered: list[SectionRenderer] = []
+    for renderer in [*_BUILTIN, *_PLUGINS, load_summary_sections, *_RENDERERS]:
+        if renderer not in ordered:  # a plugin also registered by hand renders once
+            ordered.append(renderer)
+    return ordered
+
+
+def render_sections(data: ReportData, summary: RunSummary) -> list[Section]:
+    """The sections of every renderer, in order, the generic load summary only as a fallback."""
+    renderers = section_renderers()
+    # The fallback runs last so that it knows whether another renderer claimed "load".
+    made = [None if r is load_summary_sections else list(r(data, summary)) for r in renderers]
+    if not any(s.id == LOAD_SECTION_ID for sections in made if sections for s in sections):
+        made = [list(load_summary_sections(data, summary)) if m is None else m for m in made]
+    return [s for sections in made if sections for s in sections]
 
 
 def html_table(
@@ -126,18 +188,14 @@ def _series_figure(name: str, rows: list[dict[str, Any]]) -> Any:
 
 
 def load_summary_sections(data: ReportData, summary: RunSummary) -> Sequence[Section]:
-    """``load_summary.json``: the load test's own sections (stages, saturation, plots) for a
-    ``chatsim loadtest`` run; a generic rendering of any other load summary."""
+    """``load_summary.json`` rendered generically: the fallback when no renderer (such as the
+    load test's own) gave a ``"load"`` section; see ``render_sections``."""
     if data.load_summary is None:
         return []
-    if "stages" in data.load_summary and "saturation" in data.load_summary:
-        from chatsim.loadtest import load_test_sections
-
-        return list(load_test_sections(data, summary))
     scalars = list(_flatten(data.load_summary))
     parts = [html_table(None, scalars)] if scalars else []
     parts += [figure_html(_series_figure(n, rows)) for n, rows in _series(data.load_summary)]
-    return [Section("load", "Load test", "".join(parts))]
+    return [Section(LOAD_SECTION_ID, "Load test", "".join(parts))]
 
 
 def _score(value: float | None, low: float | None, high: float | None) -> str:
@@ -173,5 +231,5 @@ def judge_sections(data: ReportData, summary: RunSummary) -> Sequence[Section]:
     return [Section("judge", "Judge scores", note + html_table(headers, rows, left=2) + rubric)]
 
 
-register_section(load_summary_sections)
-register_section(judge_sections)
+# Built in, and so not in _RENDERERS: a test or caller resetting that list keeps them.
+_BUILTIN: tuple[SectionRenderer, ...] = (judge_sections,)
