@@ -7,20 +7,19 @@ from pathlib import Path
 
 import anyio
 import pytest
-from conftest import CHATSIM, cli_env
+from e2e_kit import CHATSIM, cli_env
 
 from chatsim.protocol import Role
 from chatsim.recording import read_run
-from chatsim.testing import LoopbackServer
+from chatsim.testing import LoopbackServer, TinyModelPaths
 
 pytestmark = [pytest.mark.anyio, pytest.mark.slow]
 
 
-async def test_run_with_the_local_lora_simulator(server: LoopbackServer, tmp_path: Path) -> None:
-    pytest.importorskip("peft")
-    from chatsim.testing import build_tiny_chatbench
-
-    paths = build_tiny_chatbench(tmp_path / "tiny")
+async def test_run_with_the_local_lora_simulator(
+    server: LoopbackServer, tiny_model: TinyModelPaths, tmp_path: Path
+) -> None:
+    paths = tiny_model
     result = await anyio.run_process(
         [
             *CHATSIM,

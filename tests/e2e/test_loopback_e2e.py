@@ -8,7 +8,7 @@ from pathlib import Path
 
 import anyio
 import pytest
-from conftest import ASSISTANT_REPLY, CHATSIM, cli_env
+from e2e_kit import ASSISTANT_REPLY, CHATSIM, cli_env
 
 import chatsim
 from chatsim.protocol import Role, TerminationReason

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import anyio
 import pytest
-from conftest import ASSISTANT_REPLY, CHATSIM, cli_env
+from e2e_kit import ASSISTANT_REPLY, CHATSIM, cli_env
 
 from chatsim.protocol import Role, TerminationReason
 from chatsim.recording import EPISODES_FILE, read_run

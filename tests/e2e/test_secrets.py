@@ -7,7 +7,7 @@ from pathlib import Path
 
 import anyio
 import pytest
-from conftest import ASSISTANT_REPLY, CHATSIM, cli_env
+from e2e_kit import ASSISTANT_REPLY, CHATSIM, cli_env
 
 from chatsim.testing import FaultKind, FaultPlan, LoopbackServer, ReplyScript
 

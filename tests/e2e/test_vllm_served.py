@@ -21,11 +21,12 @@ import socket
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import anyio
 import httpx
 import pytest
-from conftest import CHATSIM, cli_env
+from e2e_kit import CHATSIM, cli_env
 
 from chatsim.protocol import Role, SimulatorStep
 from chatsim.questions import load_questions
@@ -47,10 +48,8 @@ def _free_port() -> int:
 
 
 @pytest.fixture(scope="module")
-def vllm_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    from chatsim.testing import build_tiny_chatbench
-
-    paths = build_tiny_chatbench(tmp_path_factory.mktemp("tiny"))
+def vllm_url(tiny_model: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    paths = tiny_model
     port = _free_port()
     log_path = tmp_path_factory.mktemp("vllm") / "vllm.log"
     log = log_path.open("w")

@@ -1,11 +1,9 @@
-"""Fixtures of the simulator tests: the tiny ChatBench model, built once per session."""
+"""Fixtures of the simulator tests: the tiny model (``tiny_model``, tests/conftest.py) loaded
+once per session, and requests of varied shapes."""
 
 from __future__ import annotations
 
-import hashlib
-import shutil
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -13,50 +11,6 @@ import pytest
 from chatsim.protocol import Message, Role, SimulatorStep
 from chatsim.questions import Question
 from chatsim.simulators._contract import UserTurnRequest
-
-
-def _builder_key() -> str:
-    """Changes whenever the builder or the libraries that shape its output change."""
-    import peft
-    import tokenizers
-    import torch
-    import transformers
-
-    from chatsim.testing import _tiny_model
-
-    digest = hashlib.sha256(Path(_tiny_model.__file__).read_bytes())
-    for module in (torch, transformers, peft, tokenizers):
-        digest.update(module.__version__.encode())
-    return digest.hexdigest()[:16]
-
-
-@pytest.fixture(scope="session")
-def tiny_model(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Any:
-    """Paths of a tiny base + LoRA, built once per session (seconds on a CPU).
-
-    Built under the session's temporary directory. When pytest's cache is on, the build is
-    also kept there (keyed by the builder's source and library versions) and reused by later
-    sessions, which keeps the CPU free for the tests themselves.
-    """
-    pytest.importorskip("torch")
-    pytest.importorskip("transformers")
-    pytest.importorskip("peft")
-    from chatsim.testing._tiny_model import TinyModelPaths, build_tiny_chatbench
-
-    target = tmp_path_factory.mktemp("tiny-chatbench")
-    cache = getattr(request.config, "cache", None)
-    if cache is None:
-        return build_tiny_chatbench(target)
-    kept = Path(cache.mkdir(f"chatsim-tiny-{_builder_key()}"))
-    if not (kept / "complete").exists():
-        paths = build_tiny_chatbench(target)
-        for part in ("base", "adapter"):  # copy, then mark complete: concurrent runs are safe
-            shutil.copytree(getattr(paths, part), kept / part, dirs_exist_ok=True)
-        (kept / "complete").touch()
-        return paths
-    for part in ("base", "adapter"):
-        shutil.copytree(kept / part, target / part)
-    return TinyModelPaths(base=target / "base", adapter=target / "adapter")
 
 
 @pytest.fixture(scope="session")

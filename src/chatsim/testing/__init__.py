@@ -8,7 +8,8 @@
 - ``run_conformance``: the checks every target adapter must pass.
 - ``demo_script``: the server plays a whole conversation (``python -m chatsim.testing.server
   --demo``), to try chatsim with no key.
-- ``build_tiny_chatbench``: a tiny Mistral + LoRA built offline, loadable like the real adapter.
+- ``build_tiny_chatbench``: a tiny Mistral + LoRA built offline, loadable like the real adapter;
+  ``cached_tiny_chatbench`` builds it once per set of arguments.
 """
 
 from chatsim.simulators._scripted import ScriptedSimulator, default_policy
@@ -31,7 +32,11 @@ from chatsim.testing._server_script import (
     ReplyScript,
     ScriptExhaustedError,
 )
-from chatsim.testing._tiny_model import TinyModelPaths, build_tiny_chatbench
+from chatsim.testing._tiny_model import (
+    TinyModelPaths,
+    build_tiny_chatbench,
+    cached_tiny_chatbench,
+)
 
 __all__ = [
     "CONFORMANCE_API_KEY",
@@ -56,6 +61,7 @@ __all__ = [
     "ServerStats",
     "TinyModelPaths",
     "build_tiny_chatbench",
+    "cached_tiny_chatbench",
     "default_policy",
     "demo_script",
     "run_conformance",

@@ -9,6 +9,10 @@
 - ``adapter/``: a peft LoRA with the model card's settings (r=8, alpha 32, dropout 0.05,
   ``q_proj`` and ``v_proj``).
 
+``cached_tiny_chatbench(cache_dir, ...)`` builds once per set of arguments and reuses the files
+afterwards (keyed by the arguments, this builder's source and the library versions), so a test
+session or a benchmark pays for the build once, not per test.
+
 Both are briefly trained (seconds on a CPU) on synthetic conversations rendered with a prompt
 format of the protocol, so the model really writes a short user turn and then ``[END]``, and
 ``chatsim sim check`` can tell the training format from others. Everything is seeded:
@@ -17,7 +21,12 @@ the same arguments on the same machine give the same files.
 
 from __future__ import annotations
 
+import hashlib
+import json
+import os
 import random
+import shutil
+import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,6 +40,7 @@ __all__ = [
     "TINY_MISTRAL_SHAPE",
     "TinyModelPaths",
     "build_tiny_chatbench",
+    "cached_tiny_chatbench",
     "synthetic_conversations",
 ]
 
@@ -216,9 +226,68 @@ def build_tiny_chatbench(
     lora = LoraConfig(**CARD_LORA, task_type="CAUSAL_LM")
     model: Any = get_peft_model(base, lora)
     if train_steps:
-        _train(model, tokenizer, texts, train_steps, seed)
+        # One thread: a model this small gains ~15% from a second core when the machine is
+        # quiet and loses 3x when another process holds it (measured on 2 cores: 13 s vs
+        # 38 s with one core busy); one thread also fixes the reduction order, so the same
+        # arguments give the same weights whatever the machine's core count.
+        threads = torch.get_num_threads()
+        torch.set_num_threads(1)
+        try:
+            _train(model, tokenizer, texts, train_steps, seed)
+        finally:
+            torch.set_num_threads(threads)
     model.save_pretrained(str(paths.adapter))
     # Unload (not merge) so that base + adapter reproduce the trained model exactly.
     plain = model.unload()
     plain.save_pretrained(paths.base)
+    return paths
+
+
+def _cache_key(settings: dict[str, Any]) -> str:
+    """Changes whenever the arguments, this builder or the libraries shaping its output do."""
+    import peft
+    import tokenizers
+    import torch
+    import transformers
+
+    digest = hashlib.sha256(json.dumps(settings, sort_keys=True).encode())
+    digest.update(Path(__file__).read_bytes())
+    for module in (torch, transformers, peft, tokenizers):
+        digest.update(module.__version__.encode())
+    return digest.hexdigest()[:16]
+
+
+def cached_tiny_chatbench(
+    cache_dir: str | Path,
+    *,
+    seed: int = 0,
+    train_steps: int = 120,
+    vocab_size: int = 1000,
+    prompt_format: str = "chatbench-text-v1",
+) -> TinyModelPaths:
+    """``build_tiny_chatbench`` once per set of arguments: later calls reuse the files.
+
+    The build goes to a temporary directory inside ``cache_dir`` and is renamed into place
+    when complete, so concurrent callers (parallel test sessions) never see half a model: the
+    first rename wins and the others drop their copy. Treat the returned files as read-only.
+    """
+    settings = {"seed": seed, "train_steps": train_steps, "vocab_size": vocab_size,
+                "prompt_format": prompt_format}  # fmt: skip
+    root = Path(cache_dir)
+    final = root / f"tiny-chatbench-{_cache_key(settings)}"
+    paths = TinyModelPaths(base=final / "base", adapter=final / "adapter")
+    if final.is_dir():
+        return paths
+    root.mkdir(parents=True, exist_ok=True)
+    building = Path(tempfile.mkdtemp(prefix=".building-", dir=root))
+    try:
+        build_tiny_chatbench(building, seed=seed, train_steps=train_steps,
+                             vocab_size=vocab_size, prompt_format=prompt_format)  # fmt: skip
+        try:
+            os.rename(building, final)  # atomic; fails if another caller finished first
+        except OSError:
+            if not final.is_dir():
+                raise
+    finally:
+        shutil.rmtree(building, ignore_errors=True)
     return paths
