@@ -9,8 +9,9 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 from chatsim._exceptions import DataError
 from chatsim.recording._records import Usage
+from chatsim.recording._repair import BASELINE_QUARANTINE_FILE, RecordFile, validation_summary
 
-__all__ = ["BASELINE_FILE", "BaselineMode", "BaselineRecord", "read_baseline"]
+__all__ = ["BASELINE_FILE", "BASELINE_RECORDS", "BaselineMode", "BaselineRecord", "read_baseline"]
 
 BASELINE_FILE = "baseline.jsonl"
 
@@ -47,6 +48,13 @@ class BaselineRecord(BaseModel):
     """Redacted message when the call failed for good (then ``answer`` is None)."""
 
 
+BASELINE_RECORDS = RecordFile(
+    BASELINE_FILE, BaselineRecord, BASELINE_QUARANTINE_FILE, "question_id"
+)
+"""How ``chatsim repair`` checks ``baseline.jsonl`` (``chatsim.recording`` cannot import this
+package, so the baseline describes its own file)."""
+
+
 def read_baseline(path: Path | str) -> list[BaselineRecord]:
     """Records from a ``baseline.jsonl`` (or a run directory holding one); [] when absent.
 
@@ -67,5 +75,9 @@ def read_baseline(path: Path | str) -> list[BaselineRecord]:
         except ValidationError as exc:
             if number == len(lines):
                 break
-            raise DataError(f"{path}:{number} is not a valid baseline record: {exc}") from exc
+            raise DataError(
+                f"{path}:{number} is not a valid baseline record ({validation_summary(exc)}) and "
+                "is not the last line, so it is not a torn write: the file was edited or "
+                f"damaged; to move the damaged lines aside, run: chatsim repair {path.parent}"
+            ) from exc
     return records

@@ -6,6 +6,7 @@ import typer
 
 from chatsim.cli._compare import compare_command
 from chatsim.cli._loadtest import loadtest_command
+from chatsim.cli._repair import repair_command
 from chatsim.cli._report import report_command
 from chatsim.cli._run import run_command
 from chatsim.cli._sim import sim_app
@@ -36,6 +37,7 @@ def _root(
 app.command("run")(run_command)
 app.command("report")(report_command)
 app.command("compare")(compare_command)
+app.command("repair")(repair_command)
 app.command("loadtest")(loadtest_command)
 app.add_typer(sim_app, name="sim")
 

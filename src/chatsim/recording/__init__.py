@@ -8,6 +8,16 @@ from chatsim.recording._records import (
     TurnRecord,
     Usage,
 )
+from chatsim.recording._repair import (
+    BASELINE_QUARANTINE_FILE,
+    EPISODE_RECORDS,
+    EPISODES_QUARANTINE_FILE,
+    FileRepair,
+    QuarantinedLine,
+    RecordFile,
+    RepairResult,
+    repair_run,
+)
 from chatsim.recording._run_dir import (
     EPISODES_FILE,
     HEADER_FILE,
@@ -27,7 +37,10 @@ from chatsim.recording._run_dir import (
 )
 
 __all__ = [
+    "BASELINE_QUARANTINE_FILE",
     "EPISODES_FILE",
+    "EPISODES_QUARANTINE_FILE",
+    "EPISODE_RECORDS",
     "HEADER_FILE",
     "LOAD_SUMMARY_FILE",
     "LOG_FILE",
@@ -36,7 +49,11 @@ __all__ = [
     "AttemptRecord",
     "EpisodeRecord",
     "EpisodeWriter",
+    "FileRepair",
     "JsonlWriter",
+    "QuarantinedLine",
+    "RecordFile",
+    "RepairResult",
     "RunData",
     "RunHeader",
     "TurnRecord",
@@ -46,6 +63,7 @@ __all__ = [
     "open_for_resume",
     "read_header",
     "read_run",
+    "repair_run",
     "run_dir_lock",
     "write_json_atomic",
 ]

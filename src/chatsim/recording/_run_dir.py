@@ -11,7 +11,9 @@ Layout::
 Why append-and-flush: a finished episode reaches the kernel before the next one starts, so a
 killed process (SIGKILL, OOM) loses at most the line being written. That torn last line is
 detected on resume and cut away; complete lines are never rewritten. ``fsync=True`` also
-survives power loss, at a cost per episode.
+survives power loss, at a cost per episode. A damaged line anywhere else cannot be a torn
+write, so readers refuse the run and point to ``chatsim repair`` (``_repair.py``), which moves
+such lines to a quarantine file.
 """
 
 from __future__ import annotations
@@ -134,7 +136,8 @@ def _scan(path: Path) -> tuple[list[EpisodeRecord], int | None, int]:
             raise RunDirectoryError(
                 f"{path}:{number} is not a valid episode record and is not the last line, so "
                 f"it is not a torn write: the file was edited or damaged ({exc.error_count()} "
-                "errors)"
+                "errors); to move the damaged lines aside and re-run their episodes on resume, "
+                f"run: chatsim repair {path.parent}"
             ) from exc
         if not complete and number == len(lines):
             return list(latest.values()), offset, superseded
@@ -238,7 +241,7 @@ def run_dir_lock(run_dir: Path) -> Iterator[None]:
         except BlockingIOError:
             raise RunDirectoryError(
                 f"{run_dir} is being written by another chatsim process; wait for it to "
-                "finish (or stop it) before resuming"
+                "finish (or stop it) before resuming or repairing it"
             ) from None
         try:
             yield
