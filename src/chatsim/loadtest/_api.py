@@ -31,10 +31,10 @@ from chatsim.recording import (
     create_run_dir,
     write_json_atomic,
 )
-from chatsim.runner import TurnSource, package_versions
+from chatsim.runner import TurnSource, package_versions, simulator_settings
 from chatsim.simulators import SimulatorBackend
 from chatsim.simulators._registry import SimulatorSettings, create_simulator, open_turn_source
-from chatsim.targets import CallPolicy, TargetAdapter, TargetSettings, create_adapter
+from chatsim.targets import CallPolicy, TargetAdapter, build_caller
 
 __all__ = [
     "LOAD_SUMMARY_FILE",
@@ -81,14 +81,8 @@ def read_load_summary(run_dir: Path | str) -> LoadSummary:
 def _simulator(
     config: LoadTestConfig, given: str | SimulatorBackend, clock: Clock
 ) -> tuple[SimulatorBackend, SimulatorSettings]:
-    settings = SimulatorSettings(
-        base_url=config.simulator_base_url or config.base_url,
-        temperature=config.simulator_temperature,
-        max_tokens=config.simulator_max_tokens,
-        prompt_format=config.prompt_format,
-        concurrency=config.max_in_flight,
-        options=dict(config.simulator_options),
-    )
+    # The same settings (and endpoint guard) as a run's simulator: one conversation config.
+    settings = simulator_settings(config, concurrency=config.max_in_flight)
     if isinstance(given, SimulatorBackend):
         return given, settings
     return create_simulator(config.simulator, settings, clock), settings
@@ -130,9 +124,16 @@ async def run_loadtest(
     if not questions:
         raise ConfigError(f"no questions selected from {config.source!r}")
     policy = CallPolicy().with_overrides(config.call_policy())
-    target = adapter or create_adapter(config.model, TargetSettings(base_url=config.base_url))
     stats = LiveStats(window=config.window)
-    caller = ObservedCaller(target, policy, clock=clock, stats=stats)
+    if adapter is not None:
+        caller = ObservedCaller(adapter, policy, clock=clock, stats=stats)
+    else:  # the one builder: a hosted model's key stays on its provider's endpoint
+        built = build_caller(
+            config.model, base_url=config.base_url, options=config.target_options,
+            policy=policy, clock=clock, caller_type=ObservedCaller, stats=stats,
+        )  # fmt: skip
+        assert isinstance(built, ObservedCaller)
+        caller = built
     owned = not isinstance(simulator, SimulatorBackend)
     backend, sim_settings = _simulator(config, simulator or config.simulator, clock)
     run_id = run_id or time.strftime("%Y%m%d-%H%M%S-") + uuid.uuid4().hex[:6]

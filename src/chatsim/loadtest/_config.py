@@ -11,10 +11,10 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Final, Literal, Self
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import Field, ValidationError, model_validator
 
 from chatsim._exceptions import ConfigError
-from chatsim.runner import DEFAULT_SYSTEM_PROMPT, DEFAULT_TARGET_TEMPERATURE
+from chatsim.runner import ConversationConfig
 
 __all__ = [
     "DEFAULT_BUCKET",
@@ -47,19 +47,12 @@ DEFAULT_LOADTEST_POLICY: Final[dict[str, Any]] = {"max_attempts": 1, "adaptive":
 ``policy`` overrides it (for example ``{"max_attempts": 3}`` to load-test with retries)."""
 
 
-class LoadTestConfig(BaseModel):
-    """Everything that determines what a load test offers and how it is judged."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
+class LoadTestConfig(ConversationConfig):
+    """Everything that determines what a load test offers and how it is judged: the shared
+    ``ConversationConfig`` (validated as for ``chatsim run``) plus the load and its objectives."""
 
     model: str
     """The target model spec, e.g. ``vllm:llama`` or ``gpt-4o``."""
-    base_url: str | None = None
-    """Endpoint of the target (OpenAI-compatible servers)."""
-    simulator: str = "scripted"
-    """Simulator spec (see ``chatsim run --simulator``); ``scripted`` needs no model."""
-    simulator_base_url: str | None = None
-    """Endpoint of a served or prompted simulator; defaults to ``base_url``."""
     mode: Mode = "open"
     """``open``: new conversations arrive at ``rate`` per second whatever the target does;
     ``closed``: ``users`` users each start a new conversation when their last one ends."""
@@ -93,19 +86,6 @@ class LoadTestConfig(BaseModel):
     slo_basis: Literal["scheduled", "sent"] = "scheduled"
     """Latency the objectives judge: from the scheduled time (what users felt, client queueing
     included: no coordinated omission) or from the request's send time."""
-    source: str = "chatbench"
-    """Questions: a subset name, ``hf:<subject>``, or a CSV/JSONL file."""
-    selection: str = "redux-ok"
-    """Which bundled questions: ``redux-ok``, ``redux``, ``all``."""
-    seed: int = 0
-    """Seed of arrivals, question order, think times and simulator turns."""
-    max_turns: Annotated[int, Field(ge=1)] = 10
-    """User messages before the simulator is asked only for its answer."""
-    system_prompt: str | None = DEFAULT_SYSTEM_PROMPT
-    target_temperature: float | None = DEFAULT_TARGET_TEMPERATURE
-    target_max_tokens: int | None = None
-    stream: bool = True
-    """Stream replies (time to first token needs it)."""
     max_in_flight: Annotated[int, Field(ge=1)] = DEFAULT_MAX_IN_FLIGHT
     """Open loop: most conversations in flight at once; later arrivals wait (recorded late)."""
     drain_timeout: Annotated[float, Field(ge=0)] | None = DEFAULT_DRAIN_TIMEOUT
@@ -113,14 +93,6 @@ class LoadTestConfig(BaseModel):
     cancelled and counted as abandoned. None waits for all (up to ``episode_timeout``)."""
     episode_timeout: Annotated[float, Field(gt=0)] | None = DEFAULT_EPISODE_TIMEOUT
     """Seconds one conversation may take."""
-    policy: dict[str, Any] = Field(default_factory=dict)
-    """Overrides of the target call policy (on top of ``DEFAULT_LOADTEST_POLICY``)."""
-    simulator_options: dict[str, Any] = Field(default_factory=dict)
-    """Backend options for the simulator (dtype, batch size, ...)."""
-    simulator_temperature: Annotated[float, Field(ge=0, allow_inf_nan=False)] = 1.0
-    simulator_max_tokens: Annotated[int, Field(ge=1)] = 256
-    prompt_format: str | None = None
-    """Prompt format name or file; None picks the simulator's natural format."""
     gc_freeze: bool = True
     """Keep Python's cyclic garbage collector from pausing the run (``chatsim._util._gc``):
     freeze the heap every sample tick, collect fully between stages. False leaves it alone."""

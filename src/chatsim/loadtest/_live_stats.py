@@ -12,11 +12,11 @@ import os
 import sys
 from collections import deque
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
 from chatsim._exceptions import TargetError
-from chatsim._util._clock import Clock
 from chatsim.targets import CallPolicy, TargetAdapter, TargetCaller, TargetReply, TargetRequest
 
 __all__ = ["LiveStats", "ObservedCaller", "Sample", "resident_memory"]
@@ -115,10 +115,10 @@ class ObservedCaller(TargetCaller):
         adapter: TargetAdapter,
         policy: CallPolicy,
         *,
-        clock: Clock,
         stats: LiveStats,
+        **caller_args: Any,
     ) -> None:
-        super().__init__(adapter, policy, clock=clock)
+        super().__init__(adapter, policy, **caller_args)
         self.live = stats
 
     async def call(self, request: TargetRequest, *, deadline: float | None = None) -> TargetReply:

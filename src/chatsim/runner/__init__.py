@@ -1,8 +1,19 @@
 """Running episodes: configuration, seeds, the episode loop, preparing a run and executing it."""
 
-from chatsim.runner._config import DEFAULT_SYSTEM_PROMPT, DEFAULT_TARGET_TEMPERATURE, RunConfig
+from chatsim.runner._config import (
+    DEFAULT_SYSTEM_PROMPT,
+    DEFAULT_TARGET_TEMPERATURE,
+    ConversationConfig,
+    RunConfig,
+)
 from chatsim.runner._episode import EpisodePlan, EpisodeSettings, TurnSource, run_episode
-from chatsim.runner._prepare import RunSetup, package_versions, plan_episodes, prepare_run
+from chatsim.runner._prepare import (
+    RunSetup,
+    package_versions,
+    plan_episodes,
+    prepare_run,
+    simulator_settings,
+)
 from chatsim.runner._run import (
     Progress,
     RunCrashed,
@@ -16,6 +27,7 @@ from chatsim.runner._seeds import derive_seed, episode_id
 __all__ = [
     "DEFAULT_SYSTEM_PROMPT",
     "DEFAULT_TARGET_TEMPERATURE",
+    "ConversationConfig",
     "EpisodePlan",
     "EpisodeSettings",
     "Progress",
@@ -33,4 +45,5 @@ __all__ = [
     "plan_episodes",
     "prepare_run",
     "run_episode",
+    "simulator_settings",
 ]

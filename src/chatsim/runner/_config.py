@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 __all__ = [
     "DEFAULT_SYSTEM_PROMPT",
     "DEFAULT_TARGET_TEMPERATURE",
+    "ConversationConfig",
     "RunConfig",
 ]
 
@@ -23,29 +24,23 @@ DEFAULT_SYSTEM_PROMPT = "You are a helpful AI assistant."
 DEFAULT_TARGET_TEMPERATURE = 0.7
 
 
-class RunConfig(BaseModel):
-    """Everything that determines which episodes a run schedules and how they behave.
+class ConversationConfig(BaseModel):
+    """What every conversation needs, validated once: the questions, the simulator and its
+    endpoint, the assistant's prompt and sampling, endpoints and call policy, and limits.
 
-    Resume compares the ``resume_key()`` of a new config with the header's: a run can only be
-    continued with the same questions, models, simulator and protocol settings.
+    ``RunConfig`` (``chatsim run``) and ``LoadTestConfig`` (``chatsim loadtest``) extend it with
+    only what is theirs, so a value one command refuses, the other refuses too.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    models: Annotated[tuple[str, ...], Field(min_length=1)]
-    """Target model specs, e.g. ``("gpt-4o", "vllm:llama")``."""
     source: str = "chatbench"
     """A subset name, ``hf:<subject>``, or a CSV/JSONL file of questions."""
     selection: str = "redux-ok"
     """Which bundled questions: ``redux-ok`` (default), ``redux``, ``all``."""
-    limit: Annotated[int, Field(ge=1)] | None = None
-    """At most this many questions (seeded, stratified sample)."""
-    question_seed: int = 0
-    """Seed of the question sample."""
-    repeats: Annotated[int, Field(ge=1)] = 1
-    """Conversations per question and model (the paper used 10)."""
     seed: int = 0
-    """Run seed: episode seeds derive from it, the same for every model (paired comparison)."""
+    """Seed: episode seeds derive from it, the same for every model (paired comparison); a
+    load test's arrivals, question order and think times too."""
     simulator: str = "scripted"
     """Simulator spec: ``hf:<base>+<adapter>``, ``served:<model>``, ``prompted:<model spec>``,
     ``scripted``."""
@@ -71,21 +66,38 @@ class RunConfig(BaseModel):
     """Base URL of the target endpoint (``vllm:`` and other OpenAI-compatible servers)."""
     stream: bool = True
     """Stream assistant replies (needed for time to first token)."""
-    concurrency: Annotated[int, Field(ge=1)] = 32
-    """Assistant calls in flight at once, per target."""
-    max_episodes_in_flight: Annotated[int, Field(ge=1)] | None = None
-    """Episodes running at once; None sizes it from the concurrency and the simulator's batch."""
     episode_timeout: Annotated[float, Field(gt=0, allow_inf_nan=False)] | None = 1800.0
     """Seconds one episode may take in all; None for no deadline."""
     target_options: dict[str, Any] = Field(default_factory=dict)
     """Adapter options (for the OpenAI adapter e.g. ``{"transport": "sdk"}``)."""
-    baseline: tuple[Literal["zero_shot", "five_shot", "free_text"], ...] = ()
-    """AI-alone baseline modes to measure too (``zero_shot``, ``five_shot``, ``free_text``);
-    empty for none. Not part of the resume check: a baseline can be added to a finished run."""
     policy: dict[str, Any] = Field(default_factory=dict)
     """Overrides of the target call policy (retries, timeouts, rate limits)."""
     simulator_options: dict[str, Any] = Field(default_factory=dict)
     """Backend options for the simulator (dtype, batch size, ...)."""
+
+
+class RunConfig(ConversationConfig):
+    """Everything that determines which episodes a run schedules and how they behave.
+
+    Resume compares the ``resume_key()`` of a new config with the header's: a run can only be
+    continued with the same questions, models, simulator and protocol settings.
+    """
+
+    models: Annotated[tuple[str, ...], Field(min_length=1)]
+    """Target model specs, e.g. ``("gpt-4o", "vllm:llama")``."""
+    limit: Annotated[int, Field(ge=1)] | None = None
+    """At most this many questions (seeded, stratified sample)."""
+    question_seed: int = 0
+    """Seed of the question sample."""
+    repeats: Annotated[int, Field(ge=1)] = 1
+    """Conversations per question and model (the paper used 10)."""
+    concurrency: Annotated[int, Field(ge=1)] = 32
+    """Assistant calls in flight at once, per target."""
+    max_episodes_in_flight: Annotated[int, Field(ge=1)] | None = None
+    """Episodes running at once; None sizes it from the concurrency and the simulator's batch."""
+    baseline: tuple[Literal["zero_shot", "five_shot", "free_text"], ...] = ()
+    """AI-alone baseline modes to measure too (``zero_shot``, ``five_shot``, ``free_text``);
+    empty for none. Not part of the resume check: a baseline can be added to a finished run."""
 
     @field_validator("models")
     @classmethod

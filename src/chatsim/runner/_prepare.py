@@ -20,19 +20,12 @@ from chatsim._exceptions import ConfigError, RunDirectoryError
 from chatsim._util._clock import Clock, MonotonicWallClock
 from chatsim.questions import Question, load_questions
 from chatsim.recording import RunHeader, read_run
-from chatsim.runner._config import RunConfig
+from chatsim.runner._config import ConversationConfig, RunConfig
 from chatsim.runner._episode import EpisodePlan
 from chatsim.runner._seeds import derive_seed, episode_id
 from chatsim.simulators import SimulatorBackend
 from chatsim.simulators._registry import SimulatorSettings, create_simulator
-from chatsim.targets import (
-    CallerPool,
-    CallPolicy,
-    TargetCaller,
-    TargetSettings,
-    endpoint_for,
-    parse_model_spec,
-)
+from chatsim.targets import CallerPool, CallPolicy, TargetCaller, build_caller
 
 __all__ = [
     "RunSetup",
@@ -42,6 +35,7 @@ __all__ = [
     "prepare_run",
     "questions_digest",
     "run_header",
+    "run_simulator_settings",
     "simulator_settings",
 ]
 
@@ -114,13 +108,11 @@ def plan_episodes(config: RunConfig, questions: Sequence[Question]) -> list[Epis
 def _build_callers(config: RunConfig, clock: Clock) -> tuple[CallerPool, dict[str, TargetCaller]]:
     """One caller per provider budget: labels that reach the same deployment share it."""
     pool = CallerPool(call_policy(config), clock=clock)
-    callers = {}
-    for label in config.models:
-        spec = parse_model_spec(label)
-        settings = TargetSettings(
-            base_url=endpoint_for(spec, config.base_url), options=dict(config.target_options)
-        )
-        callers[label] = pool.get(spec, settings)
+    options = config.target_options
+    callers = {
+        label: build_caller(label, base_url=config.base_url, options=options, pool=pool)
+        for label in config.models
+    }
     return pool, callers
 
 
@@ -129,18 +121,33 @@ def call_policy(config: RunConfig) -> CallPolicy:
     return CallPolicy(max_concurrency=config.concurrency).with_overrides(config.policy)
 
 
-def simulator_settings(config: RunConfig, pool: CallerPool | None = None) -> SimulatorSettings:
-    """How to build the run's simulator; ``pool`` lets a prompted one share a target's budget."""
+def simulator_settings(
+    config: ConversationConfig,
+    *,
+    concurrency: int,
+    policy: CallPolicy | None = None,
+    pool: CallerPool | None = None,
+) -> SimulatorSettings:
+    """How to build the simulator of a run or a load test; ``pool`` lets a prompted one share
+    a target's budget. Its endpoint is its own (``simulator_base_url``), else the generic
+    ``base_url`` where the simulator's model is self-hosted (the guard of ``build_caller``)."""
     return SimulatorSettings(
         base_url=config.simulator_base_url,
         fallback_base_url=config.base_url,
-        policy=call_policy(config),
+        policy=policy,
         pool=pool,
         temperature=config.simulator_temperature,
         max_tokens=config.simulator_max_tokens,
         prompt_format=config.prompt_format,
-        concurrency=config.concurrency,
+        concurrency=concurrency,
         options=dict(config.simulator_options),
+    )
+
+
+def run_simulator_settings(config: RunConfig, pool: CallerPool | None = None) -> SimulatorSettings:
+    """A run's simulator settings: the run's concurrency and call policy."""
+    return simulator_settings(
+        config, concurrency=config.concurrency, policy=call_policy(config), pool=pool
     )
 
 
@@ -178,7 +185,7 @@ def prepare_run(
         _check_questions(data.header, questions, resume_dir)
     pool, callers = _build_callers(config, clock)
     # Nothing is connected yet (clients connect on first use), so a failure here leaks nothing.
-    sim_settings = simulator_settings(config, pool)
+    sim_settings = run_simulator_settings(config, pool)
     simulator = create_simulator(config.simulator, sim_settings, clock)
     return RunSetup(
         config,

@@ -29,7 +29,7 @@ from chatsim.recording import (
 from chatsim.runner._baseline_step import run_baseline_step
 from chatsim.runner._config import RunConfig
 from chatsim.runner._episode import EpisodePlan, EpisodeSettings, TurnSource, run_episode
-from chatsim.runner._prepare import RunSetup, run_header, simulator_settings
+from chatsim.runner._prepare import RunSetup, run_header, run_simulator_settings
 from chatsim.simulators import SimulatorBackend
 from chatsim.simulators._registry import open_turn_source
 
@@ -137,7 +137,7 @@ async def _execute(
     _log.info("run started", run_dir=str(setup.run_dir), planned=len(setup.plans), todo=len(todo))
     try:
         with bound_ids(run_id=setup.run_id):
-            sim_settings = setup.simulator_settings or simulator_settings(config, setup.pool)
+            sim_settings = setup.simulator_settings or run_simulator_settings(config, setup.pool)
             async with open_turn_source(setup.simulator, sim_settings) as source:
                 loop.gc.start()  # after the simulator's set-up: its model is frozen too
                 await loop.run(todo, source, handle_signals=handle_signals)

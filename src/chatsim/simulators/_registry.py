@@ -25,15 +25,7 @@ from chatsim._exceptions import ConfigError, UnknownNameError
 from chatsim._util._clock import Clock
 from chatsim.protocol import PromptFormat, get_format, load_format
 from chatsim.simulators._contract import SimulatorBackend, UserTurn, UserTurnRequest
-from chatsim.targets import (
-    CallerPool,
-    CallPolicy,
-    TargetCaller,
-    TargetSettings,
-    create_adapter,
-    endpoint_for,
-    parse_model_spec,
-)
+from chatsim.targets import CallerPool, CallPolicy, build_caller, parse_model_spec
 
 __all__ = [
     "DEFAULT_HF_SPEC",
@@ -180,20 +172,19 @@ def _prompted(spec: str, rest: str, settings: SimulatorSettings, clock: Clock) -
     from chatsim.simulators._prompted import PromptedSimulator
 
     model = parse_model_spec(rest)
-    target = TargetSettings(
-        base_url=settings.base_url or endpoint_for(model, settings.fallback_base_url)
-    )
     fmt = _format(settings, "chatbench-chat-v1")
     if fmt.kind != "chat":
         raise ConfigError(
             f"prompted simulators need a chat prompt format; {fmt.name!r} is a {fmt.kind} format "
             "(use chatbench-chat-v1, or a served:/hf: simulator for text formats)"
         )
-    if settings.pool is not None:  # one budget with any target on the same deployment
-        caller, owns = settings.pool.get(model, target), False
-    else:
-        policy = settings.policy or CallPolicy(max_concurrency=settings.concurrency)
-        caller, owns = TargetCaller(create_adapter(model, target), policy, clock=clock), True
+    # The pool (a run's) gives one budget with any target on the same deployment and owns it.
+    policy = settings.policy or CallPolicy(max_concurrency=settings.concurrency)
+    caller = build_caller(
+        model, base_url=settings.fallback_base_url, endpoint=settings.base_url,
+        policy=policy, pool=settings.pool, clock=clock,
+    )  # fmt: skip
+    owns = settings.pool is None
     return PromptedSimulator(
         caller,
         fmt,

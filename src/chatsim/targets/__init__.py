@@ -1,6 +1,7 @@
 """The assistant side: the adapter contract, model specs, and the core's call policy."""
 
 from chatsim.targets._adaptive import LimitChange
+from chatsim.targets._build import build_caller, target_settings
 from chatsim.targets._caller import CallerStats, TargetCaller
 from chatsim.targets._contract import AdapterReply, TargetAdapter, TargetReply, TargetRequest
 from chatsim.targets._policy import CallPolicy
@@ -33,10 +34,12 @@ __all__ = [
     "TargetRequest",
     "TargetSettings",
     "available_adapters",
+    "build_caller",
     "classify",
     "create_adapter",
     "endpoint_for",
     "parse_model_spec",
     "parse_retry_after",
     "register_adapter",
+    "target_settings",
 ]
