@@ -18,8 +18,8 @@ from chatsim.loadtest import (
 )
 from chatsim.protocol import Role
 from chatsim.recording import EpisodeRecord
-from chatsim.runner import TurnSource, derive_seed
-from chatsim.simulators import UserTurnRequest
+from chatsim.runner import derive_seed
+from chatsim.simulators import TurnSource, UserTurnRequest
 from chatsim.simulators._registry import DirectTurnSource
 from chatsim.targets import TargetAdapter
 from chatsim.testing import ScriptedSimulator

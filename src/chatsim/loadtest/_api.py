@@ -31,8 +31,8 @@ from chatsim.recording import (
     create_run_dir,
     write_json_atomic,
 )
-from chatsim.runner import TurnSource, package_versions, simulator_settings
-from chatsim.simulators import SimulatorBackend
+from chatsim.runner import package_versions, simulator_settings
+from chatsim.simulators import SimulatorBackend, TurnSource
 from chatsim.simulators._registry import SimulatorSettings, create_simulator, open_turn_source
 from chatsim.targets import CallPolicy, TargetAdapter, build_caller
 

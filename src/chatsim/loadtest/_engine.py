@@ -39,11 +39,11 @@ from chatsim.recording import EpisodeRecord
 from chatsim.runner import (
     EpisodePlan,
     EpisodeSettings,
-    TurnSource,
     derive_seed,
     episode_id,
     run_episode,
 )
+from chatsim.simulators import TurnSource
 from chatsim.targets import TargetCaller
 
 __all__ = ["LoadEngine", "StageRun"]

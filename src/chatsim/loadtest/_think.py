@@ -16,8 +16,8 @@ import anyio
 
 from chatsim._util._clock import Clock
 from chatsim.protocol import SimulatorStep
-from chatsim.runner import TurnSource, derive_seed
-from chatsim.simulators import UserTurn, UserTurnRequest
+from chatsim.runner import derive_seed
+from chatsim.simulators import TurnSource, UserTurn, UserTurnRequest
 
 __all__ = ["ThinkingTurnSource", "think_seconds"]
 

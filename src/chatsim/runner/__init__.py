@@ -6,7 +6,7 @@ from chatsim.runner._config import (
     ConversationConfig,
     RunConfig,
 )
-from chatsim.runner._episode import EpisodePlan, EpisodeSettings, TurnSource, run_episode
+from chatsim.runner._episode import EpisodePlan, EpisodeSettings, run_episode
 from chatsim.runner._prepare import (
     RunSetup,
     package_versions,
@@ -36,7 +36,6 @@ __all__ = [
     "RunInterrupted",
     "RunOutcome",
     "RunSetup",
-    "TurnSource",
     "derive_seed",
     "episode_id",
     "episodes_in_flight",

@@ -8,7 +8,6 @@ a stopping run) and an authentication failure (the run stops; fix the key, then 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Protocol
 
 import anyio
 
@@ -27,15 +26,14 @@ from chatsim.protocol import (
 )
 from chatsim.questions import Question
 from chatsim.recording import EpisodeRecord, TurnRecord
+from chatsim.runner._config import ConversationConfig
 from chatsim.runner._seeds import derive_seed
-from chatsim.simulators import UserTurn, UserTurnRequest
+from chatsim.simulators import TurnSource, UserTurn, UserTurnRequest
 from chatsim.targets import DeadlineExceededError, TargetCaller, TargetReply, TargetRequest
 
 __all__ = [
-    "ConversationConfig",
     "EpisodePlan",
     "EpisodeSettings",
-    "TurnSource",
     "run_episode",
 ]
 
@@ -47,12 +45,6 @@ _BACKSTOP_SLACK = 1.0
 """Seconds the episode's own scope waits past the deadline for the caller to report it."""
 
 
-class TurnSource(Protocol):
-    """What an episode awaits for one user turn (a micro-batcher or a pass-through)."""
-
-    async def request(self, request: UserTurnRequest) -> UserTurn: ...
-
-
 @dataclass(frozen=True, slots=True)
 class EpisodePlan:
     """One scheduled episode."""
@@ -62,24 +54,6 @@ class EpisodePlan:
     question: Question
     repeat: int
     seed: int
-
-
-class ConversationConfig(Protocol):
-    """The configuration fields that shape a conversation (``RunConfig``, ``LoadTestConfig``)."""
-
-    # Read-only properties, so frozen pydantic models satisfy the protocol.
-    @property
-    def max_turns(self) -> int: ...
-    @property
-    def system_prompt(self) -> str | None: ...
-    @property
-    def target_temperature(self) -> float | None: ...
-    @property
-    def target_max_tokens(self) -> int | None: ...
-    @property
-    def stream(self) -> bool: ...
-    @property
-    def episode_timeout(self) -> float | None: ...
 
 
 @dataclass(frozen=True, slots=True)

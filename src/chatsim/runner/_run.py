@@ -28,9 +28,9 @@ from chatsim.recording import (
 )
 from chatsim.runner._baseline_step import run_baseline_step
 from chatsim.runner._config import RunConfig
-from chatsim.runner._episode import EpisodePlan, EpisodeSettings, TurnSource, run_episode
+from chatsim.runner._episode import EpisodePlan, EpisodeSettings, run_episode
 from chatsim.runner._prepare import RunSetup, run_header, run_simulator_settings
-from chatsim.simulators import SimulatorBackend
+from chatsim.simulators import SimulatorBackend, TurnSource
 from chatsim.simulators._registry import open_turn_source
 
 __all__ = [

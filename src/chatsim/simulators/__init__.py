@@ -5,7 +5,7 @@ when a simulator is created, so importing this package stays light.
 """
 
 from chatsim.simulators._batcher import BatcherStats, BatchItemErrors, MicroBatcher
-from chatsim.simulators._contract import SimulatorBackend, UserTurn, UserTurnRequest
+from chatsim.simulators._contract import SimulatorBackend, TurnSource, UserTurn, UserTurnRequest
 from chatsim.simulators._hf import HFOptions, HFSimulator, create_hf_simulator
 from chatsim.simulators._prompted import PromptedSimulator
 from chatsim.simulators._registry import (
@@ -32,6 +32,7 @@ __all__ = [
     "SimCheckResult",
     "SimulatorBackend",
     "SimulatorSettings",
+    "TurnSource",
     "UserTurn",
     "UserTurnRequest",
     "create_hf_simulator",

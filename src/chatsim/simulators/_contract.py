@@ -11,12 +11,13 @@ from __future__ import annotations
 import abc
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from chatsim.protocol._types import Message, SimulatorStep
 from chatsim.questions._model import Question
 from chatsim.recording._records import AttemptRecord, Usage
 
-__all__ = ["SimulatorBackend", "UserTurn", "UserTurnRequest"]
+__all__ = ["SimulatorBackend", "TurnSource", "UserTurn", "UserTurnRequest"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,3 +82,11 @@ class SimulatorBackend(abc.ABC):
     def describe_prompt(self, request: UserTurnRequest) -> str:
         """The prompt this backend would send for ``request`` (for ``--dry-run``)."""
         return ""
+
+
+class TurnSource(Protocol):
+    """What an episode awaits for one user turn: a micro-batcher in front of a batched (GPU)
+    backend, a pass-through for the others (``open_turn_source``), or a wrapper such as the
+    load test's think time. Simulators implement it; the runner only awaits it."""
+
+    async def request(self, request: UserTurnRequest) -> UserTurn: ...

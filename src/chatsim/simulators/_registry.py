@@ -24,7 +24,7 @@ from pydantic import TypeAdapter, ValidationError
 from chatsim._exceptions import ConfigError, UnknownNameError
 from chatsim._util._clock import Clock
 from chatsim.protocol import PromptFormat, get_format, load_format
-from chatsim.simulators._contract import SimulatorBackend, UserTurn, UserTurnRequest
+from chatsim.simulators._contract import SimulatorBackend, TurnSource, UserTurn, UserTurnRequest
 from chatsim.targets import CallerPool, CallPolicy, build_caller, parse_model_spec
 
 __all__ = [
@@ -209,7 +209,7 @@ class DirectTurnSource:
 @asynccontextmanager
 async def open_turn_source(
     backend: SimulatorBackend, settings: SimulatorSettings
-) -> AsyncIterator[DirectTurnSource | Any]:
+) -> AsyncIterator[TurnSource]:
     """A micro-batcher in front of batched (GPU) backends, a pass-through otherwise."""
     if not backend.batched:
         yield DirectTurnSource(backend)
