@@ -4,7 +4,8 @@
   calls that were retried (a served or prompted simulator) are counted on their own;
 - recovered episodes: episodes that met at least one rate-limit, transient or timeout failure
   and still reached an answer;
-- episodes lost to target errors: ``target_error`` and ``auth_error`` terminations;
+- episodes lost to target errors: ``target_error`` terminations (a refused credential stops
+  the run without writing a record);
 - latency added by retries: time spent in failed attempts plus the waits after them.
 """
 
@@ -20,7 +21,6 @@ from chatsim.recording._records import EpisodeRecord, TurnRecord
 __all__ = ["RecoverySummary", "recovery_summary", "retry_time"]
 
 _RETRYABLE = frozenset({"rate_limit", "transient", "timeout"})
-_LOST = frozenset({TerminationReason.TARGET_ERROR, TerminationReason.AUTH_ERROR})
 
 
 class RecoverySummary(BaseModel):
@@ -41,7 +41,7 @@ class RecoverySummary(BaseModel):
     recovered_episodes: int
     """Of those, episodes that still reached an answer."""
     lost_to_target_errors: int
-    """Episodes that ended in ``target_error`` or ``auth_error``."""
+    """Episodes that ended in ``target_error``."""
     retry_seconds: float
     """Total time in failed attempts plus the waits after them."""
     retry_seconds_per_retried_call: float | None
@@ -86,7 +86,9 @@ def recovery_summary(episodes: Sequence[EpisodeRecord]) -> RecoverySummary:
         failed_attempts=dict(sorted(failed.items())),
         episodes_with_failures=met,
         recovered_episodes=recovered,
-        lost_to_target_errors=sum(ep.termination in _LOST for ep in episodes),
+        lost_to_target_errors=sum(
+            ep.termination is TerminationReason.TARGET_ERROR for ep in episodes
+        ),
         retry_seconds=seconds,
         retry_seconds_per_retried_call=seconds / retried if retried else None,
     )

@@ -47,8 +47,6 @@ class TerminationReason(StrEnum):
     """The user's final answer could not be parsed to a letter; counts as incorrect."""
     TARGET_ERROR = "target_error"
     """The assistant failed for good (permanent error, or retries exhausted)."""
-    AUTH_ERROR = "auth_error"
-    """The assistant refused the credentials; the run stopped early."""
     SIMULATOR_ERROR = "simulator_error"
     """The simulated user could not produce a turn."""
     TIMEOUT = "timeout"
