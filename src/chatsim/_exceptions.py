@@ -1,7 +1,9 @@
 """The one exception tree of chatsim.
 
 Foreign errors (HTTP libraries, vendor SDKs, torch) are translated into this tree at one
-boundary each (the target adapter, the simulator backend) and chained with ``from``::
+boundary each (the target adapter, the simulator backend) and chained with ``from``. Classes
+marked with a module are defined there, next to the code that raises them (this module
+imports nothing of chatsim)::
 
     ChatsimError
     ├── ConfigError               bad configuration or arguments; nothing was sent
@@ -14,10 +16,14 @@ boundary each (the target adapter, the simulator backend) and chained with ``fro
     │   ├── RateLimitError        429; carries retry_after
     │   ├── TransientError        408/409/5xx, connection reset, read timeout, cut stream
     │   │   └── AttemptTimeoutError  the per-attempt timeout elapsed
+    │   │       └── DeadlineExceededError  (targets) the episode's deadline; also a TimeoutError
     │   ├── PermanentError        400/404/422, context length exceeded: retrying cannot help
     │   └── AuthenticationError   401/403: the run stops early
     │       └── QuotaExceededError   429 insufficient_quota: the account is spent; stops too
-    └── SimulatorError            the user side failed
+    ├── SimulatorError            the user side failed
+    │   └── BatchItemErrors       (simulators) some turns of a batch failed, others did not
+    ├── RunCrashed                (runner) an episode failed unexpectedly (a bug); run stopped
+    └── RunInterrupted            (runner) Ctrl-C / SIGTERM stopped the run; resume it
 """
 
 from __future__ import annotations

@@ -68,8 +68,12 @@ class RunCrashed(ChatsimError):
         )
 
 
-class RunInterrupted(Exception):
-    """The run was stopped (Ctrl-C / SIGTERM); finished episodes are on disk."""
+class RunInterrupted(ChatsimError):
+    """The run was stopped (Ctrl-C / SIGTERM); finished episodes are on disk.
+
+    A ``ChatsimError`` like the rest, so ``except ChatsimError`` sees it; the CLI's ``run``
+    catches it before ``cli_errors`` does, to exit 130 with the resume hint.
+    """
 
     def __init__(self, run_dir: Path) -> None:
         self.run_dir = run_dir
