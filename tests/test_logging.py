@@ -25,6 +25,7 @@ from chatsim._util._redact import register_secret
 from chatsim.protocol._types import Message, Role
 from chatsim.targets._caller import CallPolicy, TargetCaller
 from chatsim.targets._contract import AdapterReply, TargetAdapter, TargetRequest
+from chatsim.testing import FakeClock
 
 SECRET = "sk-proj-PLANTED0123456789abcdefSECRET"
 BARE_SECRET = "bare-planted-token-value-42"  # not key-shaped: only registration catches it
@@ -164,21 +165,8 @@ class _RateLimitedOnce(TargetAdapter):
 @pytest.mark.anyio
 async def test_caller_retry_warnings_reach_the_log_file(tmp_path: Path) -> None:
     configure_logging(tmp_path, json=True, stream=io.StringIO())
-    slept: list[float] = []
-
-    class Clock:
-        t = 1_700_000_000.0
-
-        def now(self) -> float:
-            return self.t
-
-    clock = Clock()
-
-    async def sleep(seconds: float) -> None:
-        slept.append(seconds)
-        clock.t += seconds
-
-    caller = TargetCaller(_RateLimitedOnce(), CallPolicy(), clock=clock, sleep=sleep)
+    clock = FakeClock()
+    caller = TargetCaller(_RateLimitedOnce(), CallPolicy(), clock=clock, sleep=clock.sleep)
     with bound_ids(run_id="r", episode_id="e"):
         await caller.call(TargetRequest(messages=(Message(Role.USER, "hi"),)))
     shutdown_logging()
@@ -187,5 +175,5 @@ async def test_caller_retry_warnings_reach_the_log_file(tmp_path: Path) -> None:
     assert event["event"] == "retrying target call"
     assert (event["outcome"], event["wait"], event["status"]) == ("rate_limit", 2.0, 429)
     assert (event["run_id"], event["episode_id"], event["level"]) == ("r", "e", "warning")
-    assert slept == [2.0]
+    assert clock.sleeps == [2.0]
     assert SECRET not in text

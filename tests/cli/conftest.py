@@ -7,9 +7,8 @@ from collections.abc import Iterator
 import pytest
 from typer.testing import CliRunner
 
-from chatsim.targets import TargetSettings, register_adapter
-from chatsim.targets._registry import _overrides
-from chatsim.testing import FakeTarget
+from chatsim.targets import TargetSettings
+from chatsim.testing import FakeTarget, registered_adapter
 
 
 @pytest.fixture
@@ -27,6 +26,5 @@ def fake_adapter() -> Iterator[list[FakeTarget]]:
         made.append(target)
         return target
 
-    register_adapter("fake", factory)
-    yield made
-    _overrides.pop("fake", None)
+    with registered_adapter("fake", factory):
+        yield made

@@ -12,8 +12,7 @@ from chatsim import PermanentError
 from chatsim.cli import app
 from chatsim.recording import read_run
 from chatsim.runner import RunConfig, prepare_run
-from chatsim.targets import TargetRequest, TargetSettings, register_adapter
-from chatsim.targets._registry import _overrides
+from chatsim.targets import TargetRequest, TargetSettings, register_adapter, unregister_adapter
 from chatsim.testing import FakeTarget
 
 
@@ -140,7 +139,7 @@ def test_retry_errors_reruns_failed_episodes_and_supersedes_their_records(
         assert len(data.episodes) == 3 and data.duplicates == 3
         assert not any(e.termination.is_error for e in data.episodes)
     finally:
-        _overrides.pop("flaky", None)
+        unregister_adapter("flaky")
 
 
 def test_resume_refuses_a_changed_question_file(

@@ -1,4 +1,5 @@
-"""Test doubles for the load tests: a fake clock, an in-flight-counting target, scripts."""
+"""Test doubles for the load tests: an in-flight-counting target, scripts (the clock is
+``chatsim.testing.FakeClock``)."""
 
 from __future__ import annotations
 
@@ -14,8 +15,7 @@ from chatsim.questions import Question
 from chatsim.recording import EpisodeRecord
 from chatsim.simulators import UserTurnRequest
 from chatsim.targets import AdapterReply, CallPolicy, TargetAdapter, TargetRequest
-
-START = 1_700_000_000.0
+from chatsim.testing import FakeClock
 
 QUESTIONS = [
     Question(
@@ -29,29 +29,12 @@ QUESTIONS = [
 ]
 
 
-class FakeTime:
-    """A clock that moves only when someone sleeps: the sleeper yields first (so tasks it
-    just started run at the time they were started), then the clock jumps."""
-
-    def __init__(self, start: float = START) -> None:
-        self.t = start
-        self.sleeps: list[float] = []
-
-    def now(self) -> float:
-        return self.t
-
-    async def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        await anyio.lowlevel.checkpoint()
-        self.t += max(0.0, seconds)
-
-
 class CountingTarget(TargetAdapter):
     """Replies "The answer is B." after ``delay`` real seconds; tracks calls in flight."""
 
     name = "counting"
 
-    def __init__(self, delay: float = 0.0, time: FakeTime | None = None) -> None:
+    def __init__(self, delay: float = 0.0, time: FakeClock | None = None) -> None:
         self.delay = delay
         self.time = time
         self.in_flight = 0

@@ -22,9 +22,9 @@ from chatsim.runner import derive_seed
 from chatsim.simulators import TurnSource, UserTurnRequest
 from chatsim.simulators._registry import DirectTurnSource
 from chatsim.targets import TargetAdapter
-from chatsim.testing import ScriptedSimulator
+from chatsim.testing import FakeClock, ScriptedSimulator
 
-from .helpers import QUESTIONS, CountingTarget, FakeTime, answer_after, caller, config, load_extra
+from .helpers import QUESTIONS, CountingTarget, answer_after, caller, config, load_extra
 
 pytestmark = pytest.mark.anyio
 
@@ -54,7 +54,7 @@ async def _run(
 
 
 async def test_open_loop_poisson_arrivals_follow_the_seeded_schedule() -> None:
-    time = FakeTime()
+    time = FakeClock()
     cfg = config(rate=40.0, duration=10.0, seed=5)
     engine, records = await _run(cfg, CountingTarget(), time, sleep=time.sleep)
     (stage,) = engine.stages
@@ -75,7 +75,7 @@ async def test_open_loop_poisson_arrivals_follow_the_seeded_schedule() -> None:
 
 
 async def test_open_loop_conversation_count_bounds_a_stage() -> None:
-    time = FakeTime()
+    time = FakeClock()
     cfg = config(rate=100.0, conversations=7, arrival="constant")
     engine, records = await _run(cfg, CountingTarget(), time, sleep=time.sleep)
     assert engine.stages[0].arrivals == len(records) == 7
@@ -84,7 +84,7 @@ async def test_open_loop_conversation_count_bounds_a_stage() -> None:
 
 
 async def test_sweep_runs_one_stage_per_load_in_increasing_order() -> None:
-    time = FakeTime()
+    time = FakeClock()
     cfg = config(sweep=(20.0, 10.0), duration=1.0, arrival="constant")
     engine, records = await _run(cfg, CountingTarget(), time, sleep=time.sleep)
     assert [(s.index, s.load, s.arrivals) for s in engine.stages] == [(0, 10.0, 10), (1, 20.0, 20)]
@@ -117,14 +117,14 @@ async def test_closed_loop_keeps_every_user_in_a_conversation() -> None:
 
 
 async def test_closed_loop_conversation_count_is_shared_by_the_users() -> None:
-    time = FakeTime()
+    time = FakeClock()
     cfg = config(mode="closed", users=3, conversations=7)
     engine, records = await _run(cfg, CountingTarget(), time, sleep=time.sleep)
     assert engine.stages[0].arrivals == len(records) == 7
 
 
 async def test_think_time_separates_a_reply_from_the_next_turn() -> None:
-    time = FakeTime()
+    time = FakeClock()
     cfg = config(mode="closed", users=1, conversations=2, think_time=2.0)
     _, records = await _run(cfg, CountingTarget(), time, policy=answer_after(2), sleep=time.sleep)
     assert len(records) == 2

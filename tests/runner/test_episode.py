@@ -204,8 +204,7 @@ def test_episodes_in_flight_cover_target_slots_and_gpu_batches() -> None:
 
 async def test_an_unexpected_exception_stops_the_run_and_keeps_the_records(tmp_path) -> None:  # type: ignore[no-untyped-def]
     from chatsim.runner import RunConfig, RunCrashed, execute_run, prepare_run
-    from chatsim.targets import register_adapter
-    from chatsim.targets._registry import _overrides
+    from chatsim.targets import register_adapter, unregister_adapter
 
     register_adapter("fake", lambda model, settings: FakeTarget())
     try:
@@ -237,15 +236,14 @@ async def test_an_unexpected_exception_stops_the_run_and_keeps_the_records(tmp_p
 
         assert len(read_run(tmp_path / "r").episodes) == 4
     finally:
-        _overrides.pop("fake", None)
+        unregister_adapter("fake")
 
 
 async def test_a_run_keeps_the_garbage_collectors_full_passes_off_its_set_up(tmp_path) -> None:  # type: ignore[no-untyped-def]
     import gc
 
     from chatsim.runner import RunConfig, execute_run, prepare_run
-    from chatsim.targets import register_adapter
-    from chatsim.targets._registry import _overrides
+    from chatsim.targets import register_adapter, unregister_adapter
 
     seen: list[int] = []
 
@@ -260,6 +258,6 @@ async def test_a_run_keeps_the_garbage_collectors_full_passes_off_its_set_up(tmp
         assert gc.get_freeze_count() == 0
         await execute_run(setup)
     finally:
-        _overrides.pop("fake", None)
+        unregister_adapter("fake")
     assert len(seen) == 3 and min(seen) > 1000  # modules, questions, callers: frozen
     assert gc.get_freeze_count() == 0  # and handed back afterwards

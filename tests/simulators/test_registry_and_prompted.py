@@ -14,9 +14,8 @@ from chatsim.simulators import UserTurnRequest
 from chatsim.simulators._prompted import PromptedSimulator
 from chatsim.simulators._registry import SimulatorSettings, create_simulator, default_simulator_spec
 from chatsim.simulators._scripted import ScriptedSimulator, default_policy
-from chatsim.targets import TargetSettings, register_adapter
-from chatsim.targets._registry import _overrides
-from chatsim.testing import FakeTarget
+from chatsim.targets import TargetSettings
+from chatsim.testing import FakeTarget, registered_adapter
 
 pytestmark = pytest.mark.anyio
 
@@ -37,9 +36,8 @@ def fake() -> Iterator[list[FakeTarget]]:
         made.append(FakeTarget(default="Hi, can you help me with 2+2? [END]"))
         return made[-1]
 
-    register_adapter("fake", factory)
-    yield made
-    _overrides.pop("fake", None)
+    with registered_adapter("fake", factory):
+        yield made
 
 
 def test_scripted_policy_is_deterministic_and_ends_with_an_answer() -> None:

@@ -1,4 +1,4 @@
-"""Test doubles for the target caller: a fake clock with an instant sleep, a scripted adapter."""
+"""Test doubles for the target caller: a scripted adapter (the clock is ``FakeClock``)."""
 
 from __future__ import annotations
 
@@ -11,27 +11,9 @@ import anyio.lowlevel
 from chatsim.protocol._types import Message, Role
 from chatsim.recording._records import Usage
 from chatsim.targets._contract import AdapterReply, TargetAdapter, TargetRequest
+from chatsim.testing import FakeClock
 
-START = 1_700_000_000.0
-
-
-class FakeTime:
-    """A clock that only moves when someone sleeps (or a test calls ``advance``)."""
-
-    def __init__(self, start: float = START) -> None:
-        self.t = start
-        self.sleeps: list[float] = []
-
-    def now(self) -> float:
-        return self.t
-
-    def advance(self, seconds: float) -> None:
-        self.t += seconds
-
-    async def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.t += max(0.0, seconds)
-        await anyio.lowlevel.checkpoint()
+START = FakeClock().now()  # where a default FakeClock starts
 
 
 Step = BaseException | AdapterReply | Callable[[TargetRequest], Awaitable[AdapterReply]]
@@ -53,7 +35,7 @@ class ScriptedAdapter(TargetAdapter):
         self,
         script: list[Step] | None = None,
         *,
-        time: FakeTime | None = None,
+        time: FakeClock | None = None,
         duration: float = 0.0,
     ) -> None:
         self.script = list(script or [])

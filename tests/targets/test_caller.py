@@ -21,8 +21,9 @@ from chatsim._util._redact import register_secret
 from chatsim.targets._caller import CallPolicy, TargetCaller
 from chatsim.targets._contract import AdapterReply, TargetRequest
 from chatsim.targets._retry import DeadlineExceededError
+from chatsim.testing import FakeClock
 
-from .fakes import START, FakeTime, ScriptedAdapter, Step, reply, request, usage
+from .fakes import START, ScriptedAdapter, Step, reply, request, usage
 
 pytestmark = pytest.mark.anyio
 
@@ -31,8 +32,8 @@ FAST = CallPolicy(max_attempts=4, backoff_initial=1.0, backoff_max=8.0, jitter=0
 
 def _caller(
     script: list[Step], policy: CallPolicy = FAST, *, rand: Callable[[], float] = lambda: 0.0
-) -> tuple[TargetCaller, ScriptedAdapter, FakeTime]:
-    time = FakeTime()
+) -> tuple[TargetCaller, ScriptedAdapter, FakeClock]:
+    time = FakeClock()
     adapter = ScriptedAdapter(script, time=time)
     return TargetCaller(adapter, policy, clock=time, sleep=time.sleep, rand=rand), adapter, time
 
@@ -328,7 +329,7 @@ async def test_queue_time_counts_bucket_waits() -> None:
 
 
 async def test_queue_time_counts_waiting_for_a_slot() -> None:
-    time = FakeTime()
+    time = FakeClock()
     gate = anyio.Event()
 
     async def busy(_: TargetRequest) -> AdapterReply:

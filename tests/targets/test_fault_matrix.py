@@ -18,10 +18,11 @@ import pytest
 from chatsim import AuthenticationError, PermanentError, TargetError, TransientError
 from chatsim.targets._caller import CallPolicy, TargetCaller
 from chatsim.targets._registry import ModelSpec, TargetSettings, available_adapters, create_adapter
+from chatsim.testing import FakeClock
 from chatsim.testing._faults import Fault, FaultKind
 from chatsim.testing._server import LoopbackServer
 
-from .fakes import FakeTime, request
+from .fakes import request
 
 pytestmark = [
     pytest.mark.anyio,
@@ -96,12 +97,12 @@ async def server() -> AsyncIterator[LoopbackServer]:
 
 def _caller(
     server: LoopbackServer, transport: str, policy: CallPolicy = POLICY
-) -> tuple[TargetCaller, FakeTime]:
+) -> tuple[TargetCaller, FakeClock]:
     settings = TargetSettings(
         base_url=server.base_url, api_key=KEY, options={"transport": transport}
     )
     adapter = create_adapter(ModelSpec("openai", "loopback-model", "loopback"), settings)
-    clock = FakeTime(start=time.time())  # wall-anchored, so HTTP-date hints read right
+    clock = FakeClock(start=time.time())  # wall-anchored, so HTTP-date hints read right
     return TargetCaller(adapter, policy, clock=clock, sleep=clock.sleep), clock
 
 

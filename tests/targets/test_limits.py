@@ -12,8 +12,9 @@ from chatsim.targets._contract import TargetRequest
 from chatsim.targets._limits import RateLimits, TokenBucket, estimate_tokens, parse_reset
 from chatsim.targets._policy import CallPolicy
 from chatsim.targets._retry import DeadlineExceededError
+from chatsim.testing import FakeClock
 
-from .fakes import START, FakeTime
+from .fakes import START
 
 pytestmark = pytest.mark.anyio
 
@@ -91,20 +92,20 @@ def test_estimate_tokens_documented_formula() -> None:
     assert estimate_tokens(no_cap, 512) == 0 + 4 + 3 + 512
 
 
-def _limits(time: FakeTime, **policy: object) -> RateLimits:
+def _limits(time: FakeClock, **policy: object) -> RateLimits:
     return RateLimits(CallPolicy(**policy), time, time.sleep)  # type: ignore[arg-type]
 
 
 async def test_requests_per_minute_spaces_requests_after_the_burst() -> None:
-    time = FakeTime()
+    time = FakeClock()
     limits = _limits(time, requests_per_minute=60, burst_seconds=2)  # 1/s, burst 2
     waits = [await limits.acquire(0, None) for _ in range(5)]
     assert waits == [0.0, 0.0, pytest.approx(1.0), pytest.approx(1.0), pytest.approx(1.0)]
-    assert time.t == pytest.approx(START + 3.0)
+    assert time.now() == pytest.approx(START + 3.0)
 
 
 async def test_tokens_per_minute_waits_for_the_shortfall() -> None:
-    time = FakeTime()
+    time = FakeClock()
     limits = _limits(time, tokens_per_minute=6000, burst_seconds=1)  # 100/s, capacity 100
     assert await limits.acquire(100, None) == 0.0
     assert await limits.acquire(50, None) == pytest.approx(0.5)
@@ -113,7 +114,7 @@ async def test_tokens_per_minute_waits_for_the_shortfall() -> None:
 
 
 async def test_acquire_refuses_a_wait_past_the_deadline_without_sleeping() -> None:
-    time = FakeTime()
+    time = FakeClock()
     limits = _limits(time, requests_per_minute=60, burst_seconds=1)
     await limits.acquire(0, None)
     with pytest.raises(DeadlineExceededError):
@@ -123,7 +124,7 @@ async def test_acquire_refuses_a_wait_past_the_deadline_without_sleeping() -> No
 
 
 async def test_pause_holds_everyone_until_it_ends() -> None:
-    time = FakeTime()
+    time = FakeClock()
     limits = _limits(time)
     limits.pause(7.0, time.now())
     limits.pause(3.0, time.now())  # a shorter pause never shortens a longer one
@@ -132,7 +133,7 @@ async def test_pause_holds_everyone_until_it_ends() -> None:
 
 
 async def test_headers_feed_the_buckets() -> None:
-    time = FakeTime()
+    time = FakeClock()
     limits = _limits(time, requests_per_minute=600, tokens_per_minute=60_000)
     limits.observe_headers(
         {
@@ -149,7 +150,7 @@ async def test_headers_feed_the_buckets() -> None:
 
 
 async def test_headers_ignored_when_disabled_or_malformed() -> None:
-    time = FakeTime()
+    time = FakeClock()
     limits = _limits(time, requests_per_minute=600, use_rate_limit_headers=False)
     limits.observe_headers({"x-ratelimit-remaining-requests": "0"}, time.now())
     assert await limits.acquire(0, None) == 0.0
@@ -159,7 +160,7 @@ async def test_headers_ignored_when_disabled_or_malformed() -> None:
 
 
 async def test_waiters_are_served_in_arrival_order() -> None:
-    time = FakeTime()
+    time = FakeClock()
     limits = _limits(time, requests_per_minute=60, burst_seconds=1)
     await limits.acquire(0, None)  # empty the bucket
     order: list[int] = []

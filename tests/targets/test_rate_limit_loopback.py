@@ -12,10 +12,11 @@ import pytest
 
 from chatsim.targets._caller import CallPolicy, TargetCaller
 from chatsim.targets._registry import ModelSpec, TargetSettings, available_adapters, create_adapter
+from chatsim.testing import FakeClock
 from chatsim.testing._server import LoopbackServer
 from chatsim.testing._server_capacity import RateLimits
 
-from .fakes import FakeTime, request
+from .fakes import request
 
 pytestmark = [
     pytest.mark.anyio,
@@ -29,7 +30,7 @@ KEY = "sk-loopback-rate-0123456789abcdef"
 
 async def _run(calls: int, server_rpm: int, **policy: object) -> tuple[list[str], float, int]:
     """Outcomes of every attempt, total queue time, and requests the server saw."""
-    clock = FakeTime(start=time.time())
+    clock = FakeClock(start=time.time())
     limits = RateLimits(requests_per_minute=server_rpm, enforce=True)
     async with LoopbackServer("ok", api_key=KEY, rate_limits=limits, clock=clock.now) as server:
         settings = TargetSettings(base_url=server.base_url, api_key=KEY)

@@ -15,6 +15,7 @@ from chatsim.targets._registry import (
     endpoint_for,
     parse_model_spec,
     register_adapter,
+    unregister_adapter,
 )
 from chatsim.targets._retry import DeadlineExceededError, classify, parse_retry_after
 
@@ -42,4 +43,5 @@ __all__ = [
     "parse_retry_after",
     "register_adapter",
     "target_settings",
+    "unregister_adapter",
 ]

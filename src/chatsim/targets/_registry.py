@@ -26,6 +26,7 @@ __all__ = [
     "endpoint_for",
     "parse_model_spec",
     "register_adapter",
+    "unregister_adapter",
 ]
 
 ENTRY_POINT_GROUP = "chatsim.targets"
@@ -75,9 +76,24 @@ AdapterFactory = Callable[[str, TargetSettings], TargetAdapter]
 _overrides: dict[str, AdapterFactory] = {}
 
 
-def register_adapter(name: str, factory: AdapterFactory) -> None:
-    """Register an adapter in-process (tests, notebooks); entry points need no call."""
+def register_adapter(name: str, factory: AdapterFactory) -> AdapterFactory | None:
+    """Register an adapter in-process (tests, notebooks); entry points need no call.
+
+    It wins over an installed adapter of the same name. Returns the in-process factory it
+    replaced, if any, so that a caller can put it back.
+    """
+    previous = _overrides.get(name)
     _overrides[name] = factory
+    return previous
+
+
+def unregister_adapter(name: str) -> AdapterFactory | None:
+    """Undo ``register_adapter``: remove ``name``'s in-process factory and return it.
+
+    An installed (entry-point) adapter of that name is visible again afterwards. A name with
+    no in-process registration is ignored (returns None), so clean-up code can always call it.
+    """
+    return _overrides.pop(name, None)
 
 
 def available_adapters() -> list[str]:

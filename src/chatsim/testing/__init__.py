@@ -5,6 +5,8 @@
   it as a process.
 - ``FakeTarget``: an in-process target adapter with scripted replies and errors.
 - ``ScriptedSimulator``: a deterministic simulated user.
+- ``FakeClock``: a clock that moves only when told to, with an instant ``sleep`` to inject.
+- ``registered_adapter``: an adapter registered for one ``with`` block, then unregistered.
 - ``run_conformance``: the checks every target adapter must pass.
 - ``demo_script``: the server plays a whole conversation (``python -m chatsim.testing.server
   --demo``), to try chatsim with no key.
@@ -13,6 +15,8 @@
 """
 
 from chatsim.simulators._scripted import ScriptedSimulator, default_policy
+from chatsim.testing._adapters import registered_adapter
+from chatsim.testing._clock import FakeClock
 from chatsim.testing._conformance import (
     CONFORMANCE_API_KEY,
     CONFORMANCE_CHECKS,
@@ -44,6 +48,7 @@ __all__ = [
     "Capacity",
     "ConformanceCheck",
     "ConformanceFailure",
+    "FakeClock",
     "FakeTarget",
     "Fault",
     "FaultKind",
@@ -64,5 +69,6 @@ __all__ = [
     "cached_tiny_chatbench",
     "default_policy",
     "demo_script",
+    "registered_adapter",
     "run_conformance",
 ]
