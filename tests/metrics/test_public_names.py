@@ -8,11 +8,15 @@ import sys
 import pytest
 
 import chatsim.baseline
+import chatsim.judge
 import chatsim.metrics
+import chatsim.recording
 import chatsim.report
 
 
-@pytest.mark.parametrize("module", [chatsim.metrics, chatsim.report, chatsim.baseline])
+@pytest.mark.parametrize(
+    "module", [chatsim.metrics, chatsim.report, chatsim.baseline, chatsim.judge, chatsim.recording]
+)
 def test_all_names_exist_and_are_public(module: object) -> None:
     names = module.__all__  # type: ignore[attr-defined]
     assert names == sorted(names, key=lambda n: (not n.isupper(), n))
@@ -23,7 +27,7 @@ def test_all_names_exist_and_are_public(module: object) -> None:
 
 def test_importing_reports_does_not_import_heavy_libraries() -> None:
     code = (
-        "import sys, chatsim.metrics, chatsim.report, chatsim.baseline;"
+        "import sys, chatsim.metrics, chatsim.report, chatsim.baseline, chatsim.judge;"
         "print(sorted(m for m in ('pandas', 'plotly', 'pyarrow', 'torch') if m in sys.modules))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

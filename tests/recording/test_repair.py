@@ -12,14 +12,21 @@ from pydantic import ValidationError
 
 from chatsim import RunDirectoryError
 from chatsim._exceptions import DataError
-from chatsim.baseline._records import BASELINE_FILE, BASELINE_RECORDS, BaselineRecord, read_baseline
+from chatsim.baseline import read_baseline
+from chatsim.cli._repair import repair_lines
+from chatsim.judge import read_judge
 from chatsim.protocol import Role, TerminationReason
 from chatsim.recording import (
+    BASELINE_FILE,
     BASELINE_QUARANTINE_FILE,
     EPISODE_RECORDS,
     EPISODES_FILE,
     EPISODES_QUARANTINE_FILE,
+    JUDGE_FILE,
+    JUDGE_QUARANTINE_FILE,
+    BaselineRecord,
     EpisodeRecord,
+    JudgeRecord,
     RunHeader,
     TurnRecord,
     create_run_dir,
@@ -27,7 +34,8 @@ from chatsim.recording import (
     repair_run,
     run_dir_lock,
 )
-from chatsim.recording._repair import recover_ids, validation_summary
+from chatsim.recording._jsonl import validation_summary
+from chatsim.recording._repair import recover_ids
 
 
 def _record(i: int) -> EpisodeRecord:
@@ -144,7 +152,7 @@ def test_the_baseline_file_is_repaired_too(tmp_path: Path) -> None:
     (run_dir / BASELINE_FILE).write_bytes(_baseline("q1") + damaged + _baseline("q3"))
     with pytest.raises(DataError, match=f"run: chatsim repair {run_dir}$"):
         read_baseline(run_dir)
-    result = repair_run(run_dir, (EPISODE_RECORDS, BASELINE_RECORDS))
+    result = repair_run(run_dir)
     episodes, baseline = result.files
     assert not episodes.quarantined and episodes.kept == 1
     (bad,) = baseline.quarantined
@@ -154,10 +162,41 @@ def test_the_baseline_file_is_repaired_too(tmp_path: Path) -> None:
     assert [r.question_id for r in read_baseline(run_dir)] == ["q1", "q3"]
 
 
-def test_the_episodes_alone_are_checked_by_default(tmp_path: Path) -> None:
-    run_dir = _run_dir(tmp_path, [_line(0)])
+def _judgement(episode: int, judge: str = "j") -> bytes:
+    record = JudgeRecord(
+        episode_id=f"m|q{episode}|0", model="m", question_id=f"q{episode}", judge=judge,
+        coherence=4, satisfaction=5, raw="{}", episode_ended_at=2,
+    )  # fmt: skip
+    return record.model_dump_json().encode() + b"\n"
+
+
+def test_the_judge_file_is_repaired_too(tmp_path: Path) -> None:
+    run_dir = _run_dir(tmp_path, [_line(0), _line(1), _line(2)])
+    damaged = _judgement(1).replace(b'"coherence":4', b'"coherence":"four"')
+    (run_dir / JUDGE_FILE).write_bytes(_judgement(0) + damaged + _judgement(2))
+    with pytest.raises(RunDirectoryError, match=r"judge\.jsonl:2 is not a valid judge record"):
+        read_judge(run_dir)
+    result = repair_run(run_dir)
+    episodes, judge = result.files  # no baseline.jsonl: not checked
+    assert repair_lines(result)[-1].startswith(f"next: chatsim report {run_dir} --judge JUDGE")
+    assert not episodes.quarantined and judge.path == run_dir / JUDGE_FILE
+    (bad,) = judge.quarantined
+    assert (bad.number, bad.record_ids, judge.id_field) == (2, ("m|q1|0",), "episode_id")
+    assert bad.reason.startswith("coherence: Input should be a valid integer")
+    assert (run_dir / JUDGE_QUARANTINE_FILE).read_bytes() == damaged
+    assert [r.episode_id for r in read_judge(run_dir)] == ["m|q0|0", "m|q2|0"]
+
+
+def test_every_record_file_is_checked_by_default_and_only_those(tmp_path: Path) -> None:
+    run_dir = _run_dir(tmp_path, [_line(0), b"damage\n"])
     (run_dir / BASELINE_FILE).write_bytes(b"damage\n" + _baseline("q1"))
-    assert [f.path.name for f in repair_run(run_dir).files] == [EPISODES_FILE]
+    (run_dir / JUDGE_FILE).write_bytes(b"damage\n" + _judgement(0))
+    (run_dir / "log.jsonl").write_bytes(b"not a record\n{}\n")
+    result = repair_run(run_dir)
+    assert [f.path.name for f in result.files] == [EPISODES_FILE, BASELINE_FILE, JUDGE_FILE]
+    assert all(len(f.quarantined) == 1 and f.kept == 1 for f in result.files)
+    assert (run_dir / "log.jsonl").read_bytes() == b"not a record\n{}\n"
+    assert [f.path.name for f in repair_run(run_dir, (EPISODE_RECORDS,)).files] == [EPISODES_FILE]
 
 
 def test_a_run_being_written_is_refused(tmp_path: Path) -> None:

@@ -13,10 +13,17 @@ import typer
 from rich.console import Console
 
 from chatsim._util._redact import scrub
-from chatsim.baseline._records import BASELINE_RECORDS
 from chatsim.cli._console import stdout_console
 from chatsim.cli._errors import cli_errors
-from chatsim.recording import EPISODE_RECORDS, FileRepair, RepairResult, read_header, repair_run
+from chatsim.recording import (
+    BASELINE_RECORDS,
+    EPISODE_RECORDS,
+    JUDGE_RECORDS,
+    FileRepair,
+    RepairResult,
+    read_header,
+    repair_run,
+)
 
 __all__ = ["repair_command", "repair_lines"]
 
@@ -58,6 +65,10 @@ def repair_lines(result: RepairResult) -> list[str]:
             f"next: chatsim run --resume {run_dir}{flag}   re-measures the quarantined "
             "AI-alone answers"
         )
+    if JUDGE_RECORDS.name in names:
+        lines.append(
+            f"next: chatsim report {run_dir} --judge JUDGE   re-scores the quarantined judgements"
+        )
     return [scrub(line) for line in lines]
 
 
@@ -66,12 +77,13 @@ def repair_command(
 ) -> None:
     """Move damaged record lines to quarantine files, so that the run can be resumed.
 
-    Damaged lines go byte for byte to episodes.quarantine.jsonl (or baseline.quarantine.jsonl).
-    Valid records stay as they were; then `chatsim run --resume RUN_DIR` re-runs the episodes.
+    Damaged lines go byte for byte to episodes.quarantine.jsonl (baseline.quarantine.jsonl,
+    judge.quarantine.jsonl). Valid records stay as they were; then `chatsim run --resume
+    RUN_DIR` re-runs the episodes.
     """
     console = Console(stderr=True)
     with cli_errors(console):
-        lines = repair_lines(repair_run(run_dir, (EPISODE_RECORDS, BASELINE_RECORDS)))
+        lines = repair_lines(repair_run(run_dir))
     out = stdout_console()
     for line in lines:
         out.print(line, markup=False, highlight=False, soft_wrap=True)

@@ -15,36 +15,24 @@ from rich.table import Table
 from chatsim._exceptions import ConfigError, DataError
 from chatsim.cli._console import stdout_console
 from chatsim.cli._errors import cli_errors
+from chatsim.judge import judge_run, judge_summary
 from chatsim.metrics import load_prices, render_summary
 from chatsim.metrics._stats import IntervalMethod
-from chatsim.recording import JsonlWriter
 from chatsim.report import (
-    JUDGE_FILE,
     ReportData,
     export_tables,
-    judge_episodes,
-    judge_summary,
     load_report_data,
     summarize_run,
     write_html_report,
 )
-from chatsim.report._judge import scored_by
 from chatsim.report._sections import judge_rows
-from chatsim.targets import TargetCaller, TargetSettings, create_adapter
 
 __all__ = ["report_command"]
 
 
 async def _run_judge(data: ReportData, spec: str, base_url: str | None) -> int:
-    """Judge the episodes this judge has not scored yet; append to judge.jsonl."""
-    caller = TargetCaller(create_adapter(spec, TargetSettings(base_url=base_url)), name=spec)
-    done = scored_by(data.judge, spec)  # failed judgements are tried again
-    try:
-        # Appends one flushed line per record, after cutting a line an earlier run died in.
-        with JsonlWriter(data.path / JUDGE_FILE) as writer:
-            records = await judge_episodes(data.episodes, caller, spec, writer.append, done=done)
-    finally:
-        await caller.aclose()
+    """Judge the episodes this judge has not scored yet (appended to judge.jsonl)."""
+    records = await judge_run(data.path, data.episodes, spec, judged=data.judge, base_url=base_url)
     return len(records)
 
 

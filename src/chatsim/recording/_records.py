@@ -2,6 +2,9 @@
 
 Every timestamp is epoch seconds (float) from the run's ``Clock``; every duration is seconds.
 Records never hold secrets: headers are filtered through ``chatsim._util.redact`` first.
+The records other features keep in a run directory live beside this module, so that the
+directory's owner knows them all: ``_records_baseline.py`` (AI-alone answers) and
+``_records_judge.py`` (judge scores).
 
 Schema history:
   1: first version.

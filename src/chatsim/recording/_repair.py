@@ -15,9 +15,9 @@ quarantined twice. The quarantined episodes are then simply missing, so ``chatsi
 --resume`` re-runs exactly them. Blank lines are not records: they never cause a repair, and a
 rewritten file leaves them out.
 
-``chatsim.recording`` may not import ``chatsim.baseline`` (the subpackage import graph has no
-cycles), so files other than ``episodes.jsonl`` are described by their owners as a
-``RecordFile`` and passed in: the baseline's is ``chatsim.baseline._records.BASELINE_RECORDS``.
+Damage is decided by ``check_lines``, the check the readers use (``_jsonl.py``): a line is
+quarantined exactly when a reader would refuse the file for it or skip it as a torn tail. Every
+record file of the run (``RECORD_FILES``: episodes, baseline, judge) is checked by default.
 """
 
 from __future__ import annotations
@@ -28,45 +28,14 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-
-from pydantic import BaseModel, ValidationError
+from typing import Any
 
 from chatsim._exceptions import RunDirectoryError
-from chatsim.recording._records import EpisodeRecord
-from chatsim.recording._run_dir import EPISODES_FILE, _iter_lines, read_header, run_dir_lock
+from chatsim.recording._files import RECORD_FILES, RecordFile
+from chatsim.recording._jsonl import check_lines
+from chatsim.recording._run_dir import read_header, run_dir_lock
 
-__all__ = [
-    "BASELINE_QUARANTINE_FILE",
-    "EPISODES_QUARANTINE_FILE",
-    "EPISODE_RECORDS",
-    "FileRepair",
-    "QuarantinedLine",
-    "RecordFile",
-    "RepairResult",
-    "recover_ids",
-    "repair_run",
-    "validation_summary",
-]
-
-EPISODES_QUARANTINE_FILE = "episodes.quarantine.jsonl"
-BASELINE_QUARANTINE_FILE = "baseline.quarantine.jsonl"
-
-
-@dataclass(frozen=True)
-class RecordFile:
-    """A JSON-lines record file of a run directory, and how to check one of its lines."""
-
-    name: str
-    """The file's name inside the run directory (``episodes.jsonl``)."""
-    model: type[BaseModel]
-    """The record type every line must validate as."""
-    quarantine: str
-    """The name of the file damaged lines are appended to."""
-    id_field: str
-    """The field that names a record, recovered from damaged lines when it can be."""
-
-
-EPISODE_RECORDS = RecordFile(EPISODES_FILE, EpisodeRecord, EPISODES_QUARANTINE_FILE, "episode_id")
+__all__ = ["FileRepair", "QuarantinedLine", "RepairResult", "recover_ids", "repair_run"]
 
 
 @dataclass(frozen=True)
@@ -110,18 +79,6 @@ class RepairResult:
         return not any(f.quarantined for f in self.files)
 
 
-def validation_summary(exc: ValidationError) -> str:
-    """The first error of ``exc`` in one line, without the input: a record may hold text a
-    user would not want in an error message, and pydantic's ``str(exc)`` quotes it."""
-    errors = exc.errors(include_url=False, include_input=False, include_context=False)
-    if not errors:
-        return exc.title
-    first = errors[0]
-    loc = ".".join(str(part) for part in first["loc"])
-    more = f" (+{len(errors) - 1} more)" if len(errors) > 1 else ""
-    return f"{loc + ': ' if loc else ''}{first['msg']}{more}"
-
-
 def recover_ids(line: bytes, field: str) -> tuple[str, ...]:
     """The values of ``field`` in a damaged line: parsed when the JSON still parses, else
     found by pattern (the line may be cut anywhere, or glued to the next one)."""
@@ -145,30 +102,17 @@ def recover_ids(line: bytes, field: str) -> tuple[str, ...]:
     return tuple(found)
 
 
-def _problem(line: bytes, complete: bool, model: type[BaseModel]) -> str | None:
-    """Why ``line`` cannot stay in the records file, or None when it is a valid record."""
-    torn = "torn last line (no newline)"
-    try:
-        model.model_validate_json(line)
-    except ValidationError as exc:
-        return f"{torn}: {validation_summary(exc)}" if not complete else validation_summary(exc)
-    # Readers treat a last line without its newline as a write the process died in.
-    return None if complete else f"{torn}: a write the process died in"
-
-
-def _find_damage(path: Path, kind: RecordFile) -> tuple[int, list[QuarantinedLine]]:
+def _find_damage(path: Path, kind: RecordFile[Any]) -> tuple[int, list[QuarantinedLine]]:
     """(valid records, damaged lines) of one file; reads it, changes nothing."""
     kept = 0
     damaged: list[QuarantinedLine] = []
-    for number, (_, line, complete) in enumerate(_iter_lines(path), start=1):
-        if not line.strip():
-            continue
-        problem = _problem(line, complete, kind.model)
-        if problem is None:
+    for checked in check_lines(path, kind.model):
+        line = checked.line
+        if checked.problem is None:
             kept += 1
         else:
-            ids = recover_ids(line, kind.id_field)
-            damaged.append(QuarantinedLine(number, len(line), problem, ids))
+            ids = recover_ids(line.data, kind.id_field)
+            damaged.append(QuarantinedLine(line.number, len(line.data), checked.problem, ids))
     return kept, damaged
 
 
@@ -212,7 +156,7 @@ def _ends_with_newline(path: Path) -> bool:
         return fh.read(1) == b"\n"
 
 
-def _repair_file(run_dir: Path, kind: RecordFile) -> FileRepair:
+def _repair_file(run_dir: Path, kind: RecordFile[Any]) -> FileRepair:
     path, quarantine = run_dir / kind.name, run_dir / kind.quarantine
     kept, damaged = _find_damage(path, kind)
     if damaged:
@@ -221,14 +165,14 @@ def _repair_file(run_dir: Path, kind: RecordFile) -> FileRepair:
 
 
 def repair_run(
-    run_dir: Path | str, files: Sequence[RecordFile] = (EPISODE_RECORDS,)
+    run_dir: Path | str, files: Sequence[RecordFile[Any]] = RECORD_FILES
 ) -> RepairResult:
     """Move the damaged lines of a run's record files to their quarantine files.
 
-    ``files`` are the record files to check (those absent are skipped); the CLI passes the
-    episodes' and the baseline's. Holds the run directory's lock, so it never races a writer:
-    a run still going gives a ``RunDirectoryError``, as does a directory that is not a run.
-    A run with nothing damaged is left untouched, so a second repair finds nothing.
+    ``files`` are the record files to check (those absent are skipped): by default every one a
+    run can hold (episodes, baseline, judge). Holds the run directory's lock, so it never races
+    a writer: a run still going gives a ``RunDirectoryError``, as does a directory that is not a
+    run. A run with nothing damaged is left untouched, so a second repair finds nothing.
     """
     path = Path(run_dir)
     read_header(path)  # before the lock, which would create RUN_DIR/.lock anywhere

@@ -1,19 +1,9 @@
-"""A run directory on disk: crash-safe writing, tolerant reading, repair on resume.
+"""A run directory on disk: its header, crash-safe writing, tolerant reading, resume.
 
-Layout::
-
-    RUN_DIR/header.json      RunHeader, written once, atomically (temp file + rename)
-    RUN_DIR/episodes.jsonl   one EpisodeRecord per line, appended and flushed per episode
-    RUN_DIR/summary.json     the summary, rewritten atomically at the end (derived data)
-    RUN_DIR/log.jsonl        structured log
-    RUN_DIR/load_summary.json   load tests only: throughput, latency over time, goodput
-
-Why append-and-flush: a finished episode reaches the kernel before the next one starts, so a
-killed process (SIGKILL, OOM) loses at most the line being written. That torn last line is
-detected on resume and cut away; complete lines are never rewritten. ``fsync=True`` also
-survives power loss, at a cost per episode. A damaged line anywhere else cannot be a torn
-write, so readers refuse the run and point to ``chatsim repair`` (``_repair.py``), which moves
-such lines to a quarantine file.
+The layout is drawn in ``_layout.py``; the record files are JSON lines, appended and flushed
+per record and read by the one tolerant reader of ``_jsonl.py``: a torn last line (the writer
+was killed mid-line) is skipped on reading and cut away on resume; a damaged line anywhere else
+makes readers refuse the run and point to ``chatsim repair`` (``_repair.py``).
 """
 
 from __future__ import annotations
@@ -23,38 +13,28 @@ import json
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any
 
-from pydantic import BaseModel, ValidationError
+from pydantic import ValidationError
 
 from chatsim._exceptions import RunDirectoryError
+from chatsim.recording._files import EPISODE_RECORDS
+from chatsim.recording._jsonl import JsonlWriter, TornTail
+from chatsim.recording._layout import EPISODES_FILE, HEADER_FILE, LOCK_FILE
 from chatsim.recording._records import SCHEMA_VERSION, EpisodeRecord, RunHeader
 
 __all__ = [
-    "EPISODES_FILE",
-    "HEADER_FILE",
-    "LOAD_SUMMARY_FILE",
-    "LOG_FILE",
-    "SUMMARY_FILE",
     "EpisodeWriter",
-    "JsonlWriter",
     "RunData",
     "create_run_dir",
-    "cut_torn_tail",
     "open_for_resume",
     "read_header",
     "read_run",
     "run_dir_lock",
     "write_json_atomic",
 ]
-
-HEADER_FILE = "header.json"
-EPISODES_FILE = "episodes.jsonl"
-SUMMARY_FILE = "summary.json"
-LOG_FILE = "log.jsonl"
-LOAD_SUMMARY_FILE = "load_summary.json"
 
 
 def write_json_atomic(path: Path, data: Any) -> None:
@@ -91,15 +71,6 @@ def read_header(run_dir: Path) -> RunHeader:
     return header
 
 
-def _iter_lines(path: Path) -> Iterator[tuple[int, bytes, bool]]:
-    """(byte offset, line, complete) for each line; the last may lack its newline."""
-    offset = 0
-    with path.open("rb") as fh:
-        for line in fh:
-            yield offset, line, line.endswith(b"\n")
-            offset += len(line)
-
-
 @dataclass
 class RunData:
     """A run as read from disk."""
@@ -114,108 +85,27 @@ class RunData:
     had ended in an error); the latest is kept."""
 
 
-def _scan(path: Path) -> tuple[list[EpisodeRecord], int | None, int]:
-    """Parse episodes; return (records, offset of a torn tail or None, superseded records).
+def _read_episodes(run_dir: Path) -> tuple[list[EpisodeRecord], TornTail | None, int]:
+    """(records, a skipped torn tail or None, superseded records), in one pass.
 
     An episode recorded twice (``--retry-errors`` re-ran it) is represented by its latest
     record, at the position of its first.
     """
     latest: dict[str, EpisodeRecord] = {}
     superseded = 0
-    if not path.exists():
-        return [], None, 0
-    lines = list(_iter_lines(path))
-    for number, (offset, line, complete) in enumerate(lines, start=1):
-        if not line.strip():
-            continue
-        try:
-            record = EpisodeRecord.model_validate_json(line)
-        except ValidationError as exc:
-            if number == len(lines):  # only the last line can be torn by a crash
-                return list(latest.values()), offset, superseded
-            raise RunDirectoryError(
-                f"{path}:{number} is not a valid episode record and is not the last line, so "
-                f"it is not a torn write: the file was edited or damaged ({exc.error_count()} "
-                "errors); to move the damaged lines aside and re-run their episodes on resume, "
-                f"run: chatsim repair {path.parent}"
-            ) from exc
-        if not complete and number == len(lines):
-            return list(latest.values()), offset, superseded
+    records = EPISODE_RECORDS.read(run_dir)
+    for _, record in records:
         superseded += record.episode_id in latest
         latest[record.episode_id] = record
-    return list(latest.values()), None, superseded
+    return list(latest.values()), records.torn_tail, superseded
 
 
 def read_run(run_dir: Path | str) -> RunData:
     """Read a run without changing it. A torn last line is skipped (``torn_tail``)."""
     path = Path(run_dir)
     header = read_header(path)
-    episodes, torn, duplicates = _scan(path / EPISODES_FILE)
+    episodes, torn, duplicates = _read_episodes(path)
     return RunData(path, header, episodes, torn_tail=torn is not None, duplicates=duplicates)
-
-
-def cut_torn_tail(path: Path) -> int:
-    """Remove a last line that has no newline (a write the process died in). Returns the
-    number of bytes removed; complete lines are never touched."""
-    if not path.exists():
-        return 0
-    with path.open("r+b") as fh:
-        size = fh.seek(0, os.SEEK_END)
-        if size == 0:
-            return 0
-        fh.seek(size - 1)
-        if fh.read(1) == b"\n":
-            return 0
-        # Walk back to the last newline in blocks; the tail is at most one record long.
-        end, block = size, 64 * 1024
-        while end > 0:
-            start = max(0, end - block)
-            fh.seek(start)
-            cut = fh.read(end - start).rfind(b"\n")
-            if cut >= 0:
-                fh.truncate(start + cut + 1)
-                return size - (start + cut + 1)
-            end = start
-        fh.truncate(0)
-        return size
-
-
-@dataclass
-class JsonlWriter:
-    """Appends records as JSON lines: one write and one flush per record.
-
-    Opening cuts a torn tail first, so an append never glues a record onto half of another.
-    Used for ``episodes.jsonl`` and for the AI-alone ``baseline.jsonl``.
-    """
-
-    path: Path
-    fsync: bool = False
-    _fh: TextIO | None = field(default=None, repr=False)
-
-    def open(self) -> JsonlWriter:
-        cut_torn_tail(self.path)
-        self._fh = self.path.open("a", encoding="utf-8")
-        return self
-
-    def __enter__(self) -> JsonlWriter:
-        return self.open()
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    def append(self, record: BaseModel) -> None:
-        if self._fh is None:
-            raise RuntimeError(f"{type(self).__name__} is not open")
-        # One write call per line so a crash can only tear the line being written.
-        self._fh.write(record.model_dump_json() + "\n")
-        self._fh.flush()
-        if self.fsync:
-            os.fsync(self._fh.fileno())
-
-    def close(self) -> None:
-        if self._fh is not None:
-            self._fh.close()
-            self._fh = None
 
 
 EpisodeWriter = JsonlWriter
@@ -230,7 +120,7 @@ def run_dir_lock(run_dir: Path) -> Iterator[None]:
     appending the same episodes twice. The lock is ``fcntl.flock`` on ``RUN_DIR/.lock``: the
     kernel drops it when the holder dies, so a killed run never leaves a stale lock.
     """
-    path = Path(run_dir) / ".lock"
+    path = Path(run_dir) / LOCK_FILE
     try:
         fh = path.open("a+")
     except OSError as exc:
@@ -276,8 +166,8 @@ def open_for_resume(run_dir: Path) -> RunData:
     if header.schema_version < SCHEMA_VERSION:
         header = header.model_copy(update={"schema_version": SCHEMA_VERSION})
         write_json_atomic(path / HEADER_FILE, header.model_dump(mode="json"))
-    episodes, torn_offset, duplicates = _scan(path / EPISODES_FILE)  # one pass over the file
-    if torn_offset is not None:
+    episodes, torn, duplicates = _read_episodes(path)  # one pass over the file
+    if torn is not None:
         with (path / EPISODES_FILE).open("r+b") as fh:
-            fh.truncate(torn_offset)
-    return RunData(path, header, episodes, torn_tail=torn_offset is not None, duplicates=duplicates)
+            fh.truncate(torn.offset)
+    return RunData(path, header, episodes, torn_tail=torn is not None, duplicates=duplicates)

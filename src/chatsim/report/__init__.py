@@ -8,28 +8,15 @@ HTML is asked for, so a run never pays for them.
 Other features add sections through ``register_section`` or, to be found without being
 imported, an entry point in the group ``ENTRY_POINT_GROUP`` (``chatsim.report_sections``); the
 load test registers its own that way. ``figure_html`` and ``html_table`` build their markup.
+
+A report makes no network calls: judge scores are made by ``chatsim.judge`` (which calls a
+model) and only rendered here, from ``judge.jsonl``.
 """
 
 from chatsim.metrics._render import render_summary
-from chatsim.report._data import (
-    LOAD_SUMMARY_FILE,
-    ReportData,
-    find_questions,
-    load_report_data,
-    summarize_run,
-)
+from chatsim.report._data import ReportData, find_questions, load_report_data, summarize_run
 from chatsim.report._export import TABLES, export_tables, to_dataframes
 from chatsim.report._html import render_html, write_html_report
-from chatsim.report._judge import (
-    JUDGE_FILE,
-    RUBRIC,
-    RUBRIC_VERSION,
-    JudgeRecord,
-    JudgeSummary,
-    judge_episodes,
-    judge_summary,
-    read_judge,
-)
 from chatsim.report._sections import (
     ENTRY_POINT_GROUP,
     LOAD_SECTION_ID,
@@ -42,14 +29,8 @@ from chatsim.report._sections import (
 
 __all__ = [
     "ENTRY_POINT_GROUP",
-    "JUDGE_FILE",
     "LOAD_SECTION_ID",
-    "LOAD_SUMMARY_FILE",
-    "RUBRIC",
-    "RUBRIC_VERSION",
     "TABLES",
-    "JudgeRecord",
-    "JudgeSummary",
     "ReportData",
     "Section",
     "SectionRenderer",
@@ -57,10 +38,7 @@ __all__ = [
     "figure_html",
     "find_questions",
     "html_table",
-    "judge_episodes",
-    "judge_summary",
     "load_report_data",
-    "read_judge",
     "register_section",
     "render_html",
     "render_summary",

@@ -9,18 +9,22 @@ from pathlib import Path
 from typing import Any
 
 from chatsim._exceptions import ChatsimError, RunDirectoryError
-from chatsim.baseline._records import BaselineRecord, read_baseline
+from chatsim.baseline import read_baseline
+from chatsim.judge import current_judgements, read_judge
 from chatsim.metrics._cost import PriceTable
 from chatsim.metrics._stats import DEFAULT_RESAMPLES, DEFAULT_SEED, IntervalMethod
 from chatsim.metrics._summary import RunSummary, summarize
 from chatsim.questions import Question
-from chatsim.recording import LOAD_SUMMARY_FILE, RunData, read_run
-from chatsim.recording._records import EpisodeRecord
-from chatsim.report._judge import JudgeRecord, current_judgements, read_judge
+from chatsim.recording import (
+    LOAD_SUMMARY_FILE,
+    BaselineRecord,
+    EpisodeRecord,
+    JudgeRecord,
+    RunData,
+    read_run,
+)
 
-__all__ = ["LOAD_SUMMARY_FILE", "ReportData", "load_report_data", "summarize_run"]
-
-#: Written by load tests; rendered by ``report`` when present.
+__all__ = ["ReportData", "load_report_data", "summarize_run"]
 
 
 @dataclass(frozen=True)
@@ -81,6 +85,7 @@ def find_questions(
 
 
 def _load_summary(path: Path) -> dict[str, Any] | None:
+    """A load test's ``load_summary.json``, rendered by the report when present."""
     file = path / LOAD_SUMMARY_FILE
     if not file.is_file():
         return None

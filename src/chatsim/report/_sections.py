@@ -28,9 +28,10 @@ from html import escape
 from importlib.metadata import entry_points
 from typing import Any
 
+from chatsim.judge import RUBRIC, RUBRIC_VERSION, judge_summary
 from chatsim.metrics._summary import RunSummary
+from chatsim.recording import JudgeRecord
 from chatsim.report._data import ReportData
-from chatsim.report._judge import RUBRIC, RUBRIC_VERSION, JudgeRecord, judge_summary
 
 __all__ = [
     "ENTRY_POINT_GROUP",

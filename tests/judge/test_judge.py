@@ -14,17 +14,16 @@ from typer.testing import CliRunner
 
 from chatsim import PermanentError
 from chatsim.cli._report import report_command
-from chatsim.report import (
+from chatsim.judge import (
     RUBRIC,
+    RUBRIC_VERSION,
     JudgeRecord,
     judge_episodes,
     judge_summary,
-    load_report_data,
+    parse_scores,
     read_judge,
-    render_html,
-    summarize_run,
 )
-from chatsim.report._judge import parse_scores
+from chatsim.report import load_report_data, render_html, summarize_run
 from chatsim.targets import (
     CallPolicy,
     TargetCaller,
@@ -72,6 +71,7 @@ async def test_judge_episodes_records_scores_and_failures() -> None:
     assert seen[0].messages[0].content == RUBRIC
     assert "USER: What is 2+2?" in seen[0].messages[1].content
     assert sorted(r.error is None for r in records) == [False, True]
+    assert all(r.rubric_version == RUBRIC_VERSION for r in records)  # written, not defaulted
     again = await judge_episodes(eps, TargetCaller(target), "judge-x", done={"m|q1|0", "m|q2|0"})  # type: ignore[arg-type]
     assert again == []
     failing = TargetCaller(FakeTarget(default=PermanentError("nope")), CallPolicy(max_attempts=1))
