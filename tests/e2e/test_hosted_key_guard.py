@@ -1,7 +1,7 @@
 """A hosted provider's key never reaches a self-hosted URL, on every entry that takes a
-simulator spec: ``chatsim run``, ``chatsim loadtest``, ``chatsim.evaluate`` and
-``chatsim.loadtest.loadtest``. The self-hosted server (``--base-url``) records every header;
-the "OpenAI" server is a second loopback server reached through ``OPENAI_BASE_URL``."""
+simulator or judge spec: ``chatsim run``, ``chatsim loadtest``, ``chatsim report --judge``,
+``chatsim.evaluate`` and ``chatsim.loadtest.loadtest``. The self-hosted server (``--base-url``)
+records every header; the "OpenAI" server is a second loopback server (``OPENAI_BASE_URL``)."""
 
 from __future__ import annotations
 
@@ -111,3 +111,23 @@ async def test_a_simulator_endpoint_for_a_hosted_model_is_refused(
     assert done.returncode == 2, done.stderr.decode()
     assert "OPENAI_BASE_URL" in done.stderr.decode()
     assert not hosts.self_hosted.requests and not hosts.openai.requests
+
+
+async def test_the_judge(hosts: Hosts, tmp_path: Path) -> None:
+    run = [*CHATSIM, "run", *_common(hosts, tmp_path), "--limit", "2", "--quiet", "--run-id", "r"]
+    done = await anyio.run_process(run, env=cli_env(hosts.env), check=False)
+    assert done.returncode == 0, done.stderr.decode()
+    report = [*CHATSIM, "report", str(tmp_path / "r"), "--judge", "gpt-4o-mini"]
+    judged = await anyio.run_process(report, env=cli_env(hosts.env), check=False)
+    assert judged.returncode == 0, judged.stderr.decode()
+    hosts.check()
+    assert (tmp_path / "r" / "judge.jsonl").is_file()
+    # A judge endpoint for a hosted judge model is refused, before anything is sent.
+    before = len(hosts.self_hosted.requests)
+    refused = await anyio.run_process(
+        [*report, "--judge-base-url", hosts.self_hosted.base_url], env=cli_env(hosts.env),
+        check=False,
+    )  # fmt: skip
+    assert refused.returncode == 2, refused.stderr.decode()
+    assert "OPENAI_BASE_URL" in refused.stderr.decode()
+    assert len(hosts.self_hosted.requests) == before

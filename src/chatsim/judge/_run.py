@@ -18,7 +18,7 @@ from chatsim._util._redact import scrub
 from chatsim.judge._read import scored_by
 from chatsim.judge._rubric import RUBRIC_VERSION, judge_messages, parse_scores
 from chatsim.recording import JUDGE_FILE, EpisodeRecord, JsonlWriter, JudgeRecord
-from chatsim.targets import TargetCaller, TargetRequest, TargetSettings, create_adapter
+from chatsim.targets import TargetCaller, TargetRequest, build_caller
 
 __all__ = ["judge_caller", "judge_episodes", "judge_run"]
 
@@ -26,9 +26,11 @@ __all__ = ["judge_caller", "judge_episodes", "judge_run"]
 def judge_caller(spec: str, *, base_url: str | None = None) -> TargetCaller:
     """The caller the judge ``spec`` is asked through; the caller of this function closes it.
 
-    The one place the judge turns a model spec into something that sends requests.
+    The one place the judge turns a model spec into something that sends requests, through
+    ``build_caller``: ``base_url`` (``--judge-base-url``) is for self-hosted judges, and a
+    hosted judge (``gpt-4o``) refuses it rather than send its key there.
     """
-    return TargetCaller(create_adapter(spec, TargetSettings(base_url=base_url)), name=spec)
+    return build_caller(spec, endpoint=base_url)
 
 
 async def _judge_one(ep: EpisodeRecord, caller: TargetCaller, judge: str) -> JudgeRecord:

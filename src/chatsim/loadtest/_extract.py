@@ -18,7 +18,7 @@ import numpy as np
 
 from chatsim.metrics import call_timings, is_answered
 from chatsim.protocol import Role
-from chatsim.recording import EPISODES_FILE, EpisodeRecord
+from chatsim.recording import EPISODE_RECORDS, EpisodeRecord
 
 __all__ = ["CallColumns", "ConversationColumns", "extract", "iter_episodes"]
 
@@ -63,15 +63,11 @@ class CallColumns:
 
 
 def iter_episodes(run_dir: Path) -> Iterator[EpisodeRecord]:
-    """Every record of ``episodes.jsonl``, one at a time (a torn last line is skipped)."""
-    path = Path(run_dir) / EPISODES_FILE
-    if not path.exists():
-        return
-    with path.open("rb") as fh:
-        for line in fh:
-            if not line.endswith(b"\n") or not line.strip():
-                continue  # a torn last line: the writer died mid-line
-            yield EpisodeRecord.model_validate_json(line)
+    """Every record of ``episodes.jsonl``, one at a time, through the run directory's one
+    reader: a torn last line is skipped, a damaged line elsewhere is refused naming
+    ``chatsim repair``."""
+    for _, episode in EPISODE_RECORDS.read(run_dir):
+        yield episode
 
 
 def _nanmax(values: list[float]) -> float:
