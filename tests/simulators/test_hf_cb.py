@@ -49,3 +49,37 @@ async def test_matches_greedy_generate_and_stops_at_end(
         assert all(t.usage is not None and t.usage.completion_tokens > 0 for t in turns)
     finally:
         await sim.aclose()
+
+
+async def test_selected_by_the_scheduler_option(tiny_model: Any) -> None:
+    """``--simulator-option scheduler=continuous`` picks this backend through the registry."""
+    from chatsim._util._clock import MonotonicWallClock
+    from chatsim.protocol import SimulatorStep
+    from chatsim.questions import Question
+    from chatsim.simulators import SimulatorSettings, create_simulator
+
+    settings = SimulatorSettings(
+        max_tokens=16, options={"scheduler": "continuous", "temperature": 0.0}
+    )
+    spec = f"hf:{tiny_model.base}+{tiny_model.adapter}"
+    sim = create_simulator(spec, settings, MonotonicWallClock())
+    assert isinstance(sim, ContinuousHFSimulator)
+    question = Question(id="q", subject="elementary_mathematics", stem="What is 2 + 3?",
+                        options=("5", "6", "4", "1"), gold="A")  # fmt: skip
+    try:
+        (turn,) = await sim.generate([UserTurnRequest("e", question, (), SimulatorStep.FIRST, 1)])
+    finally:
+        await sim.aclose()
+    assert turn.text and "[END]" not in turn.text
+
+
+def test_an_unknown_scheduler_is_refused(tiny_model: Any) -> None:
+    from chatsim._exceptions import ConfigError
+    from chatsim._util._clock import MonotonicWallClock
+    from chatsim.simulators import SimulatorSettings, create_simulator
+
+    spec = f"hf:{tiny_model.base}+{tiny_model.adapter}"
+    with pytest.raises(ConfigError, match="unknown scheduler 'fast'; use batch or continuous"):
+        create_simulator(
+            spec, SimulatorSettings(options={"scheduler": "fast"}), MonotonicWallClock()
+        )

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import anyio
 import anyio.to_thread
@@ -30,6 +31,9 @@ from chatsim.simulators._batcher import BatchItemErrors
 from chatsim.simulators._contract import SimulatorBackend, UserTurn, UserTurnRequest
 from chatsim.simulators._hf_engine import Generated, HFEngine
 from chatsim.simulators._hf_options import DEFAULT_HF_SPEC_REST, HFOptions
+
+if TYPE_CHECKING:
+    from chatsim.simulators._hf_cb import ContinuousHFSimulator
 
 __all__ = ["HFOptions", "HFSimulator", "create_hf_simulator"]
 
@@ -128,10 +132,18 @@ def _turn(generated: Generated, started: float, ended: float, waited: float) -> 
     )
 
 
+# The continuous-batching manager sizes its paged cache from 60% of RAM unless told: on a CPU
+# (tests, trials) a small cache keeps its dense masks (batch tokens x cache tokens) cheap.
+_CPU_CB_CONFIG = {"num_blocks": 64, "page_size": 64, "max_batch_tokens": 512,
+                  "max_requests_per_batch": 16, "use_cuda_graph": False,
+                  "allow_block_sharing": False}  # fmt: skip
+
+
 def create_hf_simulator(
     spec_rest: str, options: HFOptions | None = None, *, clock: Clock | None = None
-) -> HFSimulator:
-    """Load ``<base>+<adapter>`` (paths or hub ids; empty: the model card's) as a simulator.
+) -> HFSimulator | ContinuousHFSimulator:
+    """Load ``<base>+<adapter>`` (paths or hub ids; empty: the model card's) as a simulator:
+    micro-batched (``HFSimulator``), or continuous batching with ``scheduler="continuous"``.
 
     Blocking (loads weights). Raises ``MissingDependencyError`` without the ``gpu`` extra and
     ``ConfigError`` for a large model without a CUDA GPU.
@@ -139,5 +151,12 @@ def create_hf_simulator(
     from chatsim.simulators._hf_load import load_engine
 
     rest = spec_rest.strip() or DEFAULT_HF_SPEC_REST
-    engine = load_engine(rest, options or HFOptions())
+    options = options or HFOptions()
+    engine = load_engine(rest, options)
+    if options.scheduler == "continuous":
+        from chatsim.simulators._hf_cb import ContinuousHFSimulator
+
+        on_cpu = str(engine.model.device).startswith("cpu")
+        cb_config = _CPU_CB_CONFIG if on_cpu else None
+        return ContinuousHFSimulator(engine, spec=f"hf:{rest}", clock=clock, cb_config=cb_config)
     return HFSimulator(engine, spec=f"hf:{rest}", clock=clock)

@@ -1,9 +1,10 @@
 """Experimental: the local simulator on transformers' continuous-batching manager.
 
-Not the default (see the benchmarks): kept so that the two schedulers can be measured on the
-same model. A long-lived ``ContinuousBatchingManager`` runs generation on its own thread;
-each user turn is one request added to it, so turns join and leave the running batch token by
-token instead of waiting for a whole ``generate`` call.
+Not the default (see the benchmarks): selected with ``--simulator-option scheduler=continuous``
+(``HFOptions.scheduler``), so that the two schedulers can be measured on the same model. A
+long-lived ``ContinuousBatchingManager`` runs generation on its own thread; each user turn is
+one request added to it, so turns join and leave the running batch token by token instead of
+waiting for a whole ``generate`` call.
 
 The manager stops only on EOS ids, not on stop strings, so each request streams its tokens
 and the handler (delivered on the event loop) decodes the last few tokens, cancels the request
