@@ -1,19 +1,21 @@
-"""The served simulator (/v1/completions) against the loopback server."""
+"""The served simulator (/v1/completions) against the loopback server and canned replies."""
 
 from __future__ import annotations
 
 import dataclasses
+import json
 from collections.abc import Callable
 
 import pytest
 
-from chatsim import AuthenticationError, PermanentError, SimulatorError
+from chatsim import AuthenticationError, PermanentError, SimulatorError, TransientError
 from chatsim._util._clock import MonotonicWallClock
 from chatsim.protocol import Message, Role
+from chatsim.simulators import CompletionsAdapter
 from chatsim.simulators._batcher import BatchItemErrors
 from chatsim.simulators._contract import UserTurnRequest
 from chatsim.simulators._served import ServedSimulator, create_served_simulator, estimate_tokens
-from chatsim.targets import CallPolicy
+from chatsim.targets import CallPolicy, TargetRequest
 from chatsim.testing import Latency, LoopbackServer, ReplyContext, ReplyScript
 from chatsim.testing._faults import Fault, FaultKind
 
@@ -187,3 +189,80 @@ def test_a_chat_format_is_refused() -> None:
         create_served_simulator(
             "m", base_url="http://127.0.0.1:9/v1", prompt_format="chatbench-chat-v1"
         )
+
+
+class _Canned:
+    """A server that answers every ``POST /v1/completions`` with one canned response."""
+
+    def __init__(self, status: int, body: bytes, headers: dict[str, str] | None = None) -> None:
+        self.status, self.body, self.headers = status, body, headers or {}
+        self.calls = 0
+
+    async def __aenter__(self) -> str:
+        from aiohttp import web
+
+        async def handle(request: web.Request) -> web.Response:
+            self.calls += 1
+            return web.Response(status=self.status, body=self.body, headers=self.headers)
+
+        app = web.Application()
+        app.router.add_post("/v1/completions", handle)
+        self._runner = web.AppRunner(app)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        await site.start()
+        port = self._runner.addresses[0][1]
+        return f"http://127.0.0.1:{port}/v1"
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self._runner.cleanup()
+
+
+def _error_body(message: str, code: str | None = None) -> bytes:
+    return json.dumps({"error": {"message": message, "type": "x", "code": code}}).encode()
+
+
+async def test_a_spent_quota_stops_the_run_without_retries(requests_factory: Requests) -> None:
+    # One mapping for targets and the simulator: 429 insufficient_quota is no rate limit.
+    canned = _Canned(429, _error_body("You exceeded your current quota", "insufficient_quota"))
+    async with canned as base_url:
+        sim = create_served_simulator("chatbench", base_url=base_url, policy=FAST)
+        with pytest.raises(AuthenticationError, match="insufficient_quota"):
+            await sim.generate(requests_factory(1))
+        await sim.aclose()
+    assert canned.calls == 1
+
+
+async def test_the_completions_client_reads_retry_after_and_request_ids() -> None:
+    body = b'{"object": "error", "message": "engine busy", "code": 503}'  # older vLLM shape
+    headers = {"Retry-After": "4", "apim-request-id": "apim-7", "Set-Cookie": "x=1"}
+    async with _Canned(503, body, headers) as base_url:
+        adapter = CompletionsAdapter(base_url, "chatbench")
+        with pytest.raises(TransientError) as info:
+            await adapter.complete(TargetRequest(messages=(), extra={"prompt": "p"}), now=_now)
+        await adapter.aclose()
+    error = info.value
+    assert (error.status_code, error.retry_after, error.request_id) == (503, 4.0, "apim-7")
+    assert error.headers == {"retry-after": "4", "apim-request-id": "apim-7"}
+    assert str(error) == "the simulator server answered HTTP 503: engine busy"
+
+
+async def test_an_unfollowed_redirect_is_permanent() -> None:
+    async with _Canned(304, b"") as base_url:
+        adapter = CompletionsAdapter(base_url, "chatbench")
+        with pytest.raises(PermanentError, match="HTTP 304"):
+            await adapter.complete(TargetRequest(messages=(), extra={"prompt": "p"}), now=_now)
+        await adapter.aclose()
+
+
+async def test_a_malformed_completion_is_transient_and_keeps_the_request_id() -> None:
+    async with _Canned(200, b"<html>proxy</html>", {"x-request-id": "req_9"}) as base_url:
+        adapter = CompletionsAdapter(base_url, "chatbench")
+        with pytest.raises(TransientError, match="malformed completion") as info:
+            await adapter.complete(TargetRequest(messages=(), extra={"prompt": "p"}), now=_now)
+        await adapter.aclose()
+    assert info.value.request_id == "req_9" and info.value.status_code is None
+
+
+def _now() -> float:
+    return 0.0

@@ -14,7 +14,7 @@ from chatsim import (
     TargetError,
     TransientError,
 )
-from chatsim._util._redact import register_secret
+from chatsim.targets.kit import error_for_status, register_secret
 from chatsim_openai import error_from_status
 
 
@@ -82,3 +82,10 @@ def test_secrets_are_scrubbed_from_messages_and_headers() -> None:
     )
     assert secret not in str(error) and secret not in repr(error.headers)
     assert "authorization" not in error.headers
+
+
+def test_it_is_the_cores_one_mapping() -> None:
+    quota = body("spent", "insufficient_quota")
+    ours = error_from_status(429, {"x-request-id": "r"}, quota, provider="openai")
+    core = error_for_status(429, headers={"x-request-id": "r"}, body=quota, provider="openai")
+    assert (type(ours), str(ours), ours.request_id) == (type(core), str(core), core.request_id)

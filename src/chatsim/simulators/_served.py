@@ -12,8 +12,9 @@ temperature, ``max_tokens`` and a per-turn seed. Each turn is one HTTP call thro
 ``TargetCaller``, so retries, timeouts, concurrency limits and recorded attempts are the core's,
 as for any target. Not batched (the server batches); a batch of turns runs concurrently.
 
-Hot path: one shared aiohttp session, no SDK (DESIGN.md §4: raw aiohttp costs ~0.35 ms of
-client CPU per call, the openai SDK several ms).
+The HTTP client is ``chatsim.targets._completions.CompletionsAdapter`` (one shared aiohttp
+session, no SDK), written like any target adapter against the adapter kit: its errors come
+from the one status mapping (``chatsim.targets.kit.error_for_status``).
 
 Context: without a local tokenizer, prompts are trimmed (protocol rule) to ``context_tokens``
 minus ``max_tokens`` by an estimate of 3 bytes per token, so a 2,048-token LoRA server is not
@@ -25,33 +26,23 @@ more), and sent again. Both calls' attempts are recorded.
 
 from __future__ import annotations
 
-import json
 import math
 import os
-import re
 from collections.abc import Callable, Sequence
-from typing import Any
 
-import aiohttp
 import anyio
 
-from chatsim._exceptions import (
-    AuthenticationError,
-    PermanentError,
-    RateLimitError,
-    SimulatorError,
-    TargetError,
-    TransientError,
-)
+from chatsim._exceptions import AuthenticationError, PermanentError, SimulatorError, TargetError
 from chatsim._util._clock import Clock, MonotonicWallClock
-from chatsim._util._redact import keep_recorded_headers, register_secret, scrub
 from chatsim._util._urls import require_http_url
 from chatsim.protocol import PromptFormat, clean_generated
-from chatsim.recording._records import AttemptRecord, Usage
+from chatsim.recording._records import AttemptRecord
 from chatsim.simulators._batcher import BatchItemErrors
 from chatsim.simulators._contract import SimulatorBackend, UserTurn, UserTurnRequest
 from chatsim.simulators._hf_prompt import build_prompt, resolve_text_format, stop_strings
-from chatsim.targets import AdapterReply, CallPolicy, TargetAdapter, TargetCaller, TargetRequest
+from chatsim.targets import CallPolicy, TargetCaller, TargetRequest
+from chatsim.targets._completions import CompletionsAdapter
+from chatsim.targets._http_errors import is_context_length_error
 
 __all__ = ["CompletionsAdapter", "ServedSimulator", "create_served_simulator"]
 
@@ -67,107 +58,6 @@ def estimate_tokens(text: str) -> int:
 def worst_case_tokens(text: str) -> int:
     """At most one token per UTF-8 byte, plus the beginning-of-sequence token."""
     return len(text.encode("utf-8")) + 1
-
-
-_TOO_LONG = re.compile(r"context.length|maximum model length|prompt .*too long", re.IGNORECASE)
-
-
-def refused_for_length(error: TargetError) -> bool:
-    """The server's 400 for a prompt beyond its context (vLLM's and OpenAI's wordings)."""
-    return error.status_code == 400 and _TOO_LONG.search(str(error)) is not None
-
-
-def _error(status: int, body: bytes, headers: dict[str, str]) -> TargetError:
-    try:
-        detail = json.loads(body).get("error", {})
-        message = detail.get("message") if isinstance(detail, dict) else str(detail)
-    except (ValueError, AttributeError):
-        message = None
-    text = scrub(f"HTTP {status} from the simulator server: {message or body[:200]!r}")
-    request_id = headers.get("x-request-id")
-    kw: dict[str, Any] = {"status_code": status, "request_id": request_id, "headers": headers}
-    if status == 429:
-        return RateLimitError(text, **kw)
-    if status in (401, 403):
-        return AuthenticationError(text, **kw)
-    if status in (408, 409) or status >= 500:
-        return TransientError(text, **kw)
-    return PermanentError(text, **kw)
-
-
-class CompletionsAdapter(TargetAdapter):
-    """One ``POST /completions`` attempt; the prompt travels in ``request.extra["prompt"]``."""
-
-    name = "completions"
-
-    def __init__(self, base_url: str, model: str, *, api_key: str | None = None) -> None:
-        self.url = base_url.rstrip("/") + "/completions"
-        self.model = model
-        self._headers = {"Content-Type": "application/json"}
-        if api_key:
-            register_secret(api_key)
-            self._headers["Authorization"] = f"Bearer {api_key}"
-        self._session: aiohttp.ClientSession | None = None
-
-    def _body(self, request: TargetRequest) -> dict[str, Any]:
-        body: dict[str, Any] = {"model": self.model, "prompt": request.extra["prompt"]}
-        if request.max_tokens is not None:
-            body["max_tokens"] = request.max_tokens
-        if request.temperature is not None:
-            body["temperature"] = request.temperature
-        if request.seed is not None:
-            body["seed"] = request.seed
-        if request.stop:
-            body["stop"] = list(request.stop)
-        return body
-
-    async def complete(self, request: TargetRequest, *, now: Callable[[], float]) -> AdapterReply:
-        if self._session is None:  # created inside the event loop, on first use
-            # No connection cap here: the TargetCaller's limit is the one that counts.
-            connector = aiohttp.TCPConnector(limit=0)
-            self._session = aiohttp.ClientSession(connector=connector, headers=self._headers)
-        try:
-            async with self._session.post(self.url, data=json.dumps(self._body(request))) as resp:
-                raw = await resp.read()
-                headers = keep_recorded_headers(resp.headers)
-                status = resp.status
-        except (aiohttp.ClientConnectionError, aiohttp.ClientPayloadError) as exc:
-            raise TransientError(f"simulator server connection failed: {exc!r}") from exc
-        if status >= 400:
-            raise _error(status, raw, headers)
-        return _reply(raw, headers)
-
-    async def aclose(self) -> None:
-        session, self._session = self._session, None
-        if session is not None:
-            await session.close()
-
-    def describe_request(self, request: TargetRequest) -> dict[str, Any]:
-        return {"url": self.url, "body": self._body(request)}
-
-
-def _reply(raw: bytes, headers: dict[str, str]) -> AdapterReply:
-    try:
-        data = json.loads(raw)
-        choice = data["choices"][0]
-        text = choice["text"]
-        usage_raw = data.get("usage") or {}
-    except (ValueError, KeyError, IndexError, TypeError) as exc:
-        # A proxy or a restarting server: worth a retry.
-        raise TransientError(
-            f"malformed completion from the simulator server: {raw[:200]!r}"
-        ) from exc
-    usage = Usage(
-        prompt_tokens=int(usage_raw.get("prompt_tokens") or 0),
-        completion_tokens=int(usage_raw.get("completion_tokens") or 0),
-    )
-    return AdapterReply(
-        text=text,
-        usage=usage if usage_raw else None,
-        finish_reason=choice.get("finish_reason"),
-        request_id=headers.get("x-request-id"),
-        headers=headers,
-    )
 
 
 def _numbered(attempts: list[AttemptRecord]) -> list[AttemptRecord]:
@@ -230,7 +120,7 @@ class ServedSimulator(SimulatorBackend):
             try:
                 reply = await self.caller.call(self._request(prompt, request))
             except PermanentError as exc:
-                if not (refused_for_length(exc) and self.context_tokens is not None):
+                if not (is_context_length_error(exc) and self.context_tokens is not None):
                     raise
                 earlier = list(exc.attempts)
                 prompt, trimmed = self._prompt(request, worst_case_tokens)

@@ -1,4 +1,8 @@
-"""The assistant side: the adapter contract, model specs, and the core's call policy."""
+"""The assistant side: the adapter contract, model specs, and the core's call policy.
+
+Adapter authors: the contract is here; the shared helpers (the one HTTP-status mapping,
+redaction, URL checks) are in ``chatsim.targets.kit``.
+"""
 
 from chatsim.targets._adaptive import LimitChange
 from chatsim.targets._build import build_caller, target_settings

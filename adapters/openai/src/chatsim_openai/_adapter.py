@@ -12,8 +12,8 @@ from typing import Any, Protocol
 
 import openai
 
-from chatsim._exceptions import ConfigError
-from chatsim.targets._contract import AdapterReply, TargetAdapter, TargetRequest
+from chatsim import ConfigError
+from chatsim.targets import AdapterReply, TargetAdapter, TargetRequest
 
 __all__ = ["DEFAULT_TRANSPORT", "TRANSPORTS", "OpenAIAdapter"]
 

@@ -29,10 +29,9 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from chatsim._exceptions import MissingCredentialError
-from chatsim._util._redact import register_secret
-from chatsim._util._urls import require_http_url
-from chatsim.targets._registry import TargetSettings
+from chatsim import MissingCredentialError
+from chatsim.targets import TargetSettings
+from chatsim.targets.kit import register_secret, require_http_url
 from chatsim_openai._adapter import DEFAULT_TRANSPORT, OpenAIAdapter
 
 __all__ = ["azure_adapter", "openai_adapter", "vllm_adapter"]

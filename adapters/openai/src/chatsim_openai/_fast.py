@@ -21,10 +21,14 @@ import aiohttp
 from aiohttp.helpers import get_env_proxy_for_url
 from yarl import URL
 
-from chatsim._exceptions import TargetError
-from chatsim._util._redact import keep_recorded_headers
-from chatsim.targets._contract import AdapterReply
-from chatsim_openai._errors import error_from_status, request_id_of, transient
+from chatsim import TargetError
+from chatsim.targets import AdapterReply
+from chatsim.targets.kit import (
+    error_for_status,
+    keep_recorded_headers,
+    request_id_of,
+    transient_error,
+)
 from chatsim_openai._sse import ChatStream, MalformedReply, dumps, parse_chat_body
 from chatsim_openai._stamps import (
     SendStamp,
@@ -166,8 +170,11 @@ class FastTransport:
             ) as resp:
                 try:
                     if resp.status >= 300:
-                        raise error_from_status(
-                            resp.status, resp.headers.items(), await resp.read(), provider=provider
+                        raise error_for_status(
+                            resp.status,
+                            headers=resp.headers.items(),
+                            body=await resp.read(),
+                            provider=provider,
                         )
                     kept = keep_recorded_headers(resp.headers.items())
                     if body.get("stream"):
@@ -218,7 +225,7 @@ class FastTransport:
         )
 
     def _transient(self, what: str, kept: dict[str, str]) -> TargetError:
-        return transient(self._provider, what, request_id=request_id_of(kept), headers=kept)
+        return transient_error(self._provider, what, request_id=request_id_of(kept), headers=kept)
 
     def describe(self) -> str:
         return "fast"

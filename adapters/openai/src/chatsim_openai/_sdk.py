@@ -12,11 +12,15 @@ from typing import Any
 
 import openai
 
-from chatsim._exceptions import TargetError
-from chatsim._util._redact import keep_recorded_headers
-from chatsim.recording._records import Usage
-from chatsim.targets._contract import AdapterReply
-from chatsim_openai._errors import error_from_status, request_id_of, transient
+from chatsim import TargetError
+from chatsim.recording import Usage
+from chatsim.targets import AdapterReply
+from chatsim.targets.kit import (
+    error_for_status,
+    keep_recorded_headers,
+    request_id_of,
+    transient_error,
+)
 
 __all__ = ["SdkTransport"]
 
@@ -72,24 +76,24 @@ class SdkTransport:
         except TargetError:
             raise
         except openai.APIStatusError as exc:
-            raise error_from_status(
+            raise error_for_status(
                 exc.status_code,
-                exc.response.headers.items(),
-                exc.response.content,
+                headers=exc.response.headers.items(),
+                body=exc.response.content,
                 provider=provider,
             ) from exc
         except openai.APITimeoutError as exc:
-            raise transient(provider, "read timed out", headers=kept) from exc
+            raise transient_error(provider, "read timed out", headers=kept) from exc
         except openai.APIConnectionError as exc:
-            raise transient(provider, f"connection failed: {exc}", headers=kept) from exc
+            raise transient_error(provider, f"connection failed: {exc}", headers=kept) from exc
         except openai.APIError as exc:  # an error event in the stream, a bad body
-            raise transient(provider, f"error reply: {exc}", headers=kept) from exc
+            raise transient_error(provider, f"error reply: {exc}", headers=kept) from exc
         except _RAW_TRANSPORT_ERRORS as exc:
-            raise transient(
+            raise transient_error(
                 provider, f"connection failed: {type(exc).__name__}", headers=kept
             ) from exc
         except _PARSE_ERRORS as exc:
-            raise transient(provider, f"malformed reply: {exc}", headers=kept) from exc
+            raise transient_error(provider, f"malformed reply: {exc}", headers=kept) from exc
         return AdapterReply(
             text=text,
             usage=usage,

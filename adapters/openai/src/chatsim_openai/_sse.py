@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from chatsim.recording._records import Usage
+from chatsim.recording import Usage
 
 __all__ = ["ChatStream", "MalformedReply", "dumps", "loads", "parse_chat_body", "usage_of"]
 

@@ -1,0 +1,172 @@
+"""HTTP failures into chatsim's exception tree: the one mapping every adapter uses.
+
+The status decides, with one body hint (OpenAI's ``insufficient_quota`` code)::
+
+    status                            error                 what the core does
+    429, code insufficient_quota      QuotaExceededError    stops the run (waiting cannot help)
+    429                               RateLimitError        retries after Retry-After / backoff
+    401, 403                          AuthenticationError   stops the run
+    408, 409, 5xx                     TransientError        retries (Retry-After honoured)
+    any other (400, 404, 422, 3xx)    PermanentError        ends the episode
+
+A context-length refusal is a 400, so permanent; ``is_context_length_error`` recognises it for a
+caller that can shorten its prompt and try again (the served simulator). ``Retry-After`` (in
+each form ``parse_retry_after`` reads) becomes the error's ``retry_after``; the recorded
+headers are the allow-listed ones, secrets scrubbed; so is the message.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from collections.abc import Iterable, Mapping
+from typing import Any, Final
+
+from chatsim._exceptions import (
+    AuthenticationError,
+    PermanentError,
+    QuotaExceededError,
+    RateLimitError,
+    TargetError,
+    TransientError,
+)
+from chatsim._util._redact import keep_recorded_headers, scrub
+from chatsim.targets._retry import parse_retry_after
+
+__all__ = ["error_for_status", "is_context_length_error", "request_id_of", "transient_error"]
+
+_TRANSIENT_4XX: Final = frozenset({408, 409})
+_AUTH: Final = frozenset({401, 403})
+#: Error codes meaning the account is spent, not busy: no wait fixes them.
+_QUOTA_CODES: Final = frozenset({"insufficient_quota"})
+_REQUEST_ID_HEADERS: Final = ("x-request-id", "apim-request-id", "request-id")
+_MAX_MESSAGE: Final = 300
+_MAX_TEXT: Final = _MAX_MESSAGE + 60
+# vLLM's, OpenAI's and Anthropic's wordings of "the prompt does not fit the context".
+_TOO_LONG: Final = re.compile(
+    r"context.length|maximum model length|prompt .*too long", re.IGNORECASE
+)
+
+
+def request_id_of(headers: Mapping[str, str]) -> str | None:
+    """The provider's request id (OpenAI's, Azure APIM's, ``request-id``), or None.
+
+    ``headers`` has lower-case names, as ``keep_recorded_headers`` returns them.
+    """
+    for name in _REQUEST_ID_HEADERS:
+        value = headers.get(name)
+        if value:
+            return value
+    return None
+
+
+def _compact(text: str) -> str:
+    return " ".join(text.split())[:_MAX_MESSAGE]
+
+
+def _error_fields(body: Any) -> tuple[str, str | None]:
+    """``(message, code)`` of an error body: bytes, str or already parsed.
+
+    Reads the common envelope ``{"error": {"message": ..., "code": ...}}`` (OpenAI, Azure,
+    current vLLM), a top-level ``{"message": ..., "code": ...}`` (older vLLM) and
+    ``{"error": "text"}``; a code that is not a string (vLLM repeats the status) is dropped.
+    Any other body is its own message, whitespace collapsed and cut to 300 characters.
+    """
+    if isinstance(body, bytes | bytearray):
+        body = body.decode("utf-8", "replace")
+    if isinstance(body, str):
+        try:
+            parsed = json.loads(body)
+        except ValueError:
+            return _compact(body), None
+    else:
+        parsed = body
+    error = parsed.get("error", parsed) if isinstance(parsed, dict) else parsed
+    code: str | None = None
+    if isinstance(error, dict):
+        raw_code = error.get("code")
+        code = raw_code if isinstance(raw_code, str) and raw_code else None
+        if error.get("message"):
+            return str(error["message"]), code
+    elif isinstance(error, str) and error:
+        return error, None
+    if body is None or body == "":
+        return "", code
+    shown = body if isinstance(body, str) else json.dumps(body, default=str)
+    return _compact(shown), code
+
+
+def _lower(headers: Mapping[str, str] | Iterable[tuple[str, str]]) -> dict[str, str]:
+    items = headers.items() if isinstance(headers, Mapping) else headers
+    return {k.lower(): v for k, v in items}
+
+
+def error_for_status(
+    status: int,
+    message: str | None = None,
+    *,
+    headers: Mapping[str, str] | Iterable[tuple[str, str]] = (),
+    body: Any = None,
+    code: str | None = None,
+    request_id: str | None = None,
+    provider: str = "the server",
+) -> TargetError:
+    """The chatsim error for an HTTP error response (table in the module docstring).
+
+    ``message`` and ``code`` default to what the error ``body`` (bytes, str or parsed JSON)
+    says; pass them when a vendor SDK has already parsed its own format. ``request_id``
+    defaults to the usual request-id headers. ``provider`` opens the message
+    (``"openai answered HTTP 429 (insufficient_quota): ..."``). Call it for every status of
+    300 or more that the HTTP library did not follow.
+    """
+    lower = _lower(headers)
+    if message is None or code is None:
+        found_message, found_code = _error_fields(body)
+        message = found_message if message is None else message
+        code = found_code if code is None else code
+    text = f"{provider} answered HTTP {status}"
+    if code:
+        text += f" ({code})"
+    if message:
+        text += f": {message}"
+    text = scrub(text)[:_MAX_TEXT]
+    meta: dict[str, Any] = {
+        "status_code": status,
+        "request_id": request_id or request_id_of(lower),
+        "headers": keep_recorded_headers(lower),
+    }
+    if status == 429 and code in _QUOTA_CODES:
+        return QuotaExceededError(text, **meta)
+    if status == 429:
+        return RateLimitError(text, retry_after=parse_retry_after(lower, time.time()), **meta)
+    if status in _AUTH:
+        return AuthenticationError(text, **meta)
+    if status >= 500 or status in _TRANSIENT_4XX:
+        return TransientError(text, retry_after=parse_retry_after(lower, time.time()), **meta)
+    return PermanentError(text, **meta)
+
+
+def transient_error(
+    provider: str,
+    what: str,
+    *,
+    request_id: str | None = None,
+    headers: Mapping[str, str] | None = None,
+) -> TransientError:
+    """A retryable failure with no HTTP status: a reset, a read timeout, a malformed or cut
+    reply. The message (``"<provider>: <what>"``) is scrubbed and cut to length."""
+    return TransientError(
+        scrub(f"{provider}: {what}")[:_MAX_TEXT],
+        request_id=request_id,
+        headers=dict(headers or {}),
+    )
+
+
+def is_context_length_error(error: TargetError) -> bool:
+    """Whether ``error`` is a server's 400 for a prompt beyond its context.
+
+    Recognised by the wording (or the ``context_length_exceeded`` code) the message carries,
+    as vLLM, OpenAI and Anthropic put it; the error stays a ``PermanentError`` either way.
+    """
+    return error.status_code == 400 and _TOO_LONG.search(str(error)) is not None

@@ -1,0 +1,42 @@
+"""The adapter author's kit: the helpers every target adapter needs besides the contract.
+
+An adapter distribution (``adapters/<vendor>``) imports public names only; a test
+(``tests/test_adapter_imports.py``) holds it to that. Where each thing lives:
+
+- the contract, in ``chatsim.targets``: ``TargetAdapter``, ``TargetRequest``, ``AdapterReply``,
+  ``TargetSettings``, ``register_adapter``, ``parse_retry_after``;
+- the errors, in ``chatsim``: ``TargetError`` and its tree, ``ConfigError``,
+  ``MissingCredentialError``, ``MissingDependencyError``;
+- token counts, in ``chatsim.recording``: ``Usage``;
+- and here, the one boundary every adapter shares:
+
+  - ``error_for_status``: an HTTP error response as a chatsim error (the one mapping: 429
+    rate limit, 429 ``insufficient_quota`` quota, 401/403 auth, 408/409/5xx transient, the
+    rest permanent), ``Retry-After`` read, headers and message scrubbed;
+  - ``transient_error``: a retryable failure without a status (reset, timeout, bad reply);
+  - ``is_context_length_error``: whether an error is a server's refusal of a too-long prompt;
+  - ``request_id_of``: the provider's request id from (lower-cased) headers;
+  - ``keep_recorded_headers``: the allow-listed response headers worth recording, scrubbed;
+  - ``register_secret`` / ``scrub``: remember a credential / remove every known one from text;
+  - ``require_http_url``: check a configured endpoint once, at construction.
+"""
+
+from chatsim._util._redact import keep_recorded_headers, register_secret, scrub
+from chatsim._util._urls import require_http_url
+from chatsim.targets._http_errors import (
+    error_for_status,
+    is_context_length_error,
+    request_id_of,
+    transient_error,
+)
+
+__all__ = [
+    "error_for_status",
+    "is_context_length_error",
+    "keep_recorded_headers",
+    "register_secret",
+    "request_id_of",
+    "require_http_url",
+    "scrub",
+    "transient_error",
+]
