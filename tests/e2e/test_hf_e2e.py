@@ -56,4 +56,4 @@ async def test_run_with_the_local_lora_simulator(
         users = [t for t in episode.turns if t.role is Role.USER]
         assert users and all(t.usage is not None and t.usage.completion_tokens > 0 for t in users)
         assert all("[END]" not in t.text for t in users)
-    assert data.header.config["simulator"].startswith("hf:")
+    assert data.header.config.simulator.startswith("hf:")

@@ -86,8 +86,8 @@ def test_repair_says_when_there_is_nothing_to_do_and_refuses_a_run_being_written
     result = cli.invoke(app, ["repair", str(run_dir)])
     assert result.exit_code == 2 and "no header.json" in result.output
     (run_dir / "header.json").write_text(
-        json.dumps({"run_id": "r", "created_at": 1.0, "config": {}, "versions": {}, "seed": 0,
-                    "planned_episodes": 0})
+        json.dumps({"run_id": "r", "created_at": 1.0, "config": {"models": ["m"]},
+                    "versions": {}, "seed": 0, "planned_episodes": 0})
     )  # fmt: skip
     result = cli.invoke(app, ["repair", str(run_dir)])
     assert result.exit_code == 0 and f"nothing to repair in {run_dir}" in result.output

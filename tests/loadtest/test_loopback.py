@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 from rich.console import Console
 
+from chatsim.config import LoadTestConfig
 from chatsim.loadtest import (
     LOAD_SUMMARY_FILE,
     extract,
@@ -84,8 +85,9 @@ async def test_run_directory_holds_records_and_a_readable_load_summary(tmp_path:
             conversations=12, slo_ttft_p95=1.0, out_dir=tmp_path, run_id="lt", bucket=0.1,
         )  # fmt: skip
     run = read_run(result.run_dir)
-    assert run.header.kind == "loadtest" and run.header.config["users"] == 4
-    assert run.header.config["models"] == ["vllm:loopback"]
+    assert run.header.kind == "loadtest" and isinstance(run.header.config, LoadTestConfig)
+    assert run.header.config.users == 4
+    assert run.header.models == ("vllm:loopback",)
     assert len(run.episodes) == 12 == result.stages[0].completed
     assert all("scheduled_at" in ep.extra["load"] for ep in run.episodes)
     stored = json.loads((result.run_dir / LOAD_SUMMARY_FILE).read_text())

@@ -57,7 +57,12 @@ def _line(i: int) -> bytes:
 def _run_dir(tmp_path: Path, lines: list[bytes]) -> Path:
     run_dir = tmp_path / "run"
     header = RunHeader(
-        run_id="r1", created_at=1.0, config={}, versions={}, seed=0, planned_episodes=len(lines)
+        run_id="r1",
+        created_at=1.0,
+        config={"models": ["m"]},
+        versions={},
+        seed=0,
+        planned_episodes=len(lines),
     )
     create_run_dir(run_dir, header)
     (run_dir / EPISODES_FILE).write_bytes(b"".join(lines))

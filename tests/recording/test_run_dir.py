@@ -187,3 +187,20 @@ def test_a_run_directory_has_one_writer_at_a_time(tmp_path: Path) -> None:
         pass
     with run_dir_lock(tmp_path / "run"):  # released: the next writer may go
         pass
+
+
+def test_the_header_config_is_typed_by_the_run_kind() -> None:
+    from chatsim.config import LoadTestConfig, RunConfig
+
+    common = {"run_id": "r", "created_at": 1.0, "versions": {}, "seed": 0, "planned_episodes": 0}
+    run = RunHeader.model_validate({**common, "config": {"models": ["vllm:a"], "repeats": 3}})
+    assert isinstance(run.config, RunConfig) and run.config.repeats == 3
+    assert run.models == ("vllm:a",)
+    # A load-test header written before the config was typed also carried "models".
+    old = {"model": "vllm:a", "rate": 2, "duration": 5, "models": ["vllm:a"]}
+    load = RunHeader.model_validate({**common, "kind": "loadtest", "config": old})
+    assert isinstance(load.config, LoadTestConfig) and load.models == ("vllm:a",)
+    # The JSON stays what it was: a round trip gives the same header.
+    assert RunHeader.model_validate_json(load.model_dump_json()) == load
+    with pytest.raises(ValueError, match="a duration or a number of conversations"):
+        RunHeader.model_validate({**common, "kind": "loadtest", "config": {"model": "m"}})

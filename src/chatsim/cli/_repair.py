@@ -15,6 +15,7 @@ from rich.console import Console
 from chatsim._util._redact import scrub
 from chatsim.cli._console import stdout_console
 from chatsim.cli._errors import cli_errors
+from chatsim.config import RunConfig
 from chatsim.recording import (
     BASELINE_RECORDS,
     EPISODE_RECORDS,
@@ -59,7 +60,8 @@ def repair_lines(result: RepairResult) -> list[str]:
     if EPISODE_RECORDS.name in names:
         lines.append(f"next: chatsim run --resume {run_dir}   re-runs the quarantined episodes")
     if BASELINE_RECORDS.name in names:
-        measured = bool(read_header(run_dir).config.get("baseline"))
+        config = read_header(run_dir).config
+        measured = isinstance(config, RunConfig) and bool(config.baseline)
         flag = "" if measured else " --baseline"
         lines.append(
             f"next: chatsim run --resume {run_dir}{flag}   re-measures the quarantined "

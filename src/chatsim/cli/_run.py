@@ -70,7 +70,10 @@ def build_config(overrides: dict[str, Any], resume: Path | None) -> RunConfig:
     exactly what differs.
     """
     if resume is not None:
-        values = {**read_header(resume).config, **overrides}
+        stored = read_header(resume).config
+        if not isinstance(stored, RunConfig):
+            raise RunDirectoryError(f"{resume} is a load test; only evaluation runs can be resumed")
+        values = {**stored.model_dump(mode="json"), **overrides}
     elif "models" not in overrides:
         raise ConfigError("no model given: pass --model (e.g. --model gpt-4o), or --resume RUN_DIR")
     else:

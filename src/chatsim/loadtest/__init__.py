@@ -11,6 +11,11 @@ Each conversation is the runner's ``run_episode``; results go to an ordinary run
 """
 
 from chatsim._util._gc import GcPolicy
+from chatsim.config import (
+    DEFAULT_LOADTEST_POLICY,
+    DEFAULT_SLO_ERROR_RATE,
+    LoadTestConfig,
+)
 from chatsim.loadtest._api import (
     LOAD_SUMMARY_FILE,
     LoadTestResult,
@@ -21,11 +26,6 @@ from chatsim.loadtest._api import (
 )
 from chatsim.loadtest._arrivals import arrival_offsets, cumulative_arrivals, user_start_offsets
 from chatsim.loadtest._build import build_load_summary, find_saturation, good_conversations
-from chatsim.loadtest._config import (
-    DEFAULT_LOADTEST_POLICY,
-    DEFAULT_SLO_ERROR_RATE,
-    LoadTestConfig,
-)
 from chatsim.loadtest._engine import LoadEngine, StageRun
 from chatsim.loadtest._extract import extract, iter_episodes
 from chatsim.loadtest._lag import LagMonitor

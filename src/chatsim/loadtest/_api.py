@@ -13,8 +13,8 @@ from rich.console import Console
 
 from chatsim._exceptions import ConfigError, RunDirectoryError
 from chatsim._util._clock import Clock, MonotonicWallClock
+from chatsim.config import DEFAULT_SLO_ERROR_RATE, LoadTestConfig, Mode
 from chatsim.loadtest._build import build_load_summary
-from chatsim.loadtest._config import DEFAULT_SLO_ERROR_RATE, LoadTestConfig, Mode
 from chatsim.loadtest._engine import LoadEngine
 from chatsim.loadtest._extract import extract, iter_episodes
 from chatsim.loadtest._lag import LagMonitor
@@ -93,13 +93,11 @@ def _header(config: LoadTestConfig, run_id: str, clock: Clock) -> RunHeader:
     planned = 0
     if config.duration is None and config.conversations is not None:
         planned = config.conversations * len(config.loads())
-    data = config.model_dump(mode="json")
-    data["models"] = [config.model]  # what readers of "evaluate" headers look for
     return RunHeader(
         run_id=run_id,
         created_at=clock.now(),
         kind="loadtest",
-        config=data,
+        config=config,  # readers find its model as header.models
         versions=package_versions(),
         seed=config.seed,
         planned_episodes=planned,

@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from chatsim.loadtest._config import LoadTestConfig
+from chatsim.config import LoadTestConfig
 from chatsim.loadtest._engine import StageRun
 from chatsim.loadtest._extract import CallColumns, ConversationColumns
 from chatsim.loadtest._live_stats import Sample

@@ -30,8 +30,8 @@ from anyio.abc import TaskGroup
 from chatsim._exceptions import AuthenticationError
 from chatsim._util._clock import Clock
 from chatsim._util._gc import GcPolicy
+from chatsim.config import LoadTestConfig
 from chatsim.loadtest._arrivals import arrival_offsets, user_start_offsets
-from chatsim.loadtest._config import LoadTestConfig
 from chatsim.loadtest._lag import LagMonitor
 from chatsim.loadtest._live_stats import LiveStats
 from chatsim.questions import Question

@@ -17,7 +17,7 @@ from rich.table import Table
 from rich.text import Text
 
 from chatsim._util._clock import Clock
-from chatsim.loadtest._config import LoadTestConfig
+from chatsim.config import LoadTestConfig
 from chatsim.loadtest._lag import LagMonitor
 from chatsim.loadtest._live_stats import LiveStats
 

@@ -12,15 +12,17 @@ Schema history:
      (opening a new connection before it); a reply's "sent" times
      (``TurnRecord.started_at``, latency "from send") use it where present.
      ``TurnRecord.max_token_gap`` (a streamed reply's longest stall). Version 1 records read
-     unchanged.
+     unchanged. ``RunHeader.config`` typed (``RunConfig`` / ``LoadTestConfig``); the JSON is
+     the same, so version 2 headers read unchanged.
 """
 
 from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from chatsim.config import LoadTestConfig, RunConfig
 from chatsim.protocol._types import Role, TerminationReason
 
 __all__ = [
@@ -180,8 +182,10 @@ class RunHeader(_Record):
     """Epoch seconds."""
     kind: Literal["evaluate", "loadtest"] = "evaluate"
     """What produced the run."""
-    config: dict[str, Any]
-    """The run configuration as JSON, secrets removed. Resume compares it."""
+    config: RunConfig | LoadTestConfig
+    """The run's configuration (``RunConfig`` for ``evaluate``, ``LoadTestConfig`` for
+    ``loadtest``): typed and validated on reading; secret-free by construction. Resume
+    compares it."""
     versions: dict[str, str]
     """Versions of chatsim, Python and the key libraries."""
     seed: int
@@ -190,3 +194,22 @@ class RunHeader(_Record):
     """How many episodes the run schedules in total."""
     questions_digest: str | None = None
     """Fingerprint of the selected questions; a resume must select the same ones."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _typed_config(cls, data: Any) -> Any:
+        """Validate ``config`` as the model ``kind`` names (not whichever union member fits)."""
+        if not isinstance(data, dict) or not isinstance(data.get("config"), dict):
+            return data
+        config = dict(data["config"])
+        if data.get("kind", "evaluate") == "loadtest":
+            # Headers before the typed config carried "models" for generic readers.
+            config.pop("models", None)
+            return {**data, "config": LoadTestConfig.model_validate(config)}
+        return {**data, "config": RunConfig.model_validate(config)}
+
+    @property
+    def models(self) -> tuple[str, ...]:
+        """The run's target model specs (a load test has one)."""
+        config = self.config
+        return config.models if isinstance(config, RunConfig) else (config.model,)

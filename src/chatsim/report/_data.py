@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from chatsim._exceptions import ChatsimError, RunDirectoryError
 from chatsim.baseline import read_baseline
+from chatsim.config import ConversationConfig
 from chatsim.judge import current_judgements, read_judge
 from chatsim.metrics._cost import PriceTable
 from chatsim.metrics._stats import DEFAULT_RESAMPLES, DEFAULT_SEED, IntervalMethod
@@ -63,7 +64,7 @@ def _bundled_questions(subjects: Iterable[str]) -> list[Question]:
 
 
 def find_questions(
-    episodes: Sequence[EpisodeRecord], config: dict[str, Any]
+    episodes: Sequence[EpisodeRecord], config: ConversationConfig | Mapping[str, Any]
 ) -> dict[str, Question]:
     """The run's questions, looked up offline: bundled subjects, or the run's question file.
 
@@ -74,7 +75,8 @@ def find_questions(
     found: list[Question] = []
     try:
         found += _bundled_questions(sorted({ep.subject for ep in episodes}))
-        source = str(config.get("source", ""))
+        raw = config.get("source", "") if isinstance(config, Mapping) else config.source
+        source = str(raw)
         if source.lower().endswith((".csv", ".jsonl")) and Path(source).is_file():
             from chatsim.questions import load_question_file
 
@@ -121,7 +123,7 @@ def summarize_run(
     """``summarize`` over a run directory, with its models, AI-alone records and questions."""
     if not isinstance(data, ReportData):
         data = load_report_data(data)
-    models = list(data.run.header.config.get("models", [])) or None
+    models = list(data.run.header.models) or None
     return summarize(
         data.episodes,
         models=models,

@@ -10,6 +10,7 @@ import datetime as dt
 from html import escape
 from pathlib import Path
 
+from chatsim.config import RunConfig
 from chatsim.metrics._render import simulator_notes
 from chatsim.metrics._summary import RunSummary
 from chatsim.metrics._table import (
@@ -77,10 +78,10 @@ def _overview(data: ReportData, summary: RunSummary) -> Section:
         ("run id", h.run_id),
         ("created", dt.datetime.fromtimestamp(h.created_at, dt.UTC).isoformat(timespec="seconds")),
         ("kind", h.kind),
-        ("models", ", ".join(map(str, cfg.get("models", []))) or ", ".join(summary.models)),
-        ("simulator", cfg.get("simulator", "–")),
-        ("questions", cfg.get("source", "–")),
-        ("repeats", cfg.get("repeats", "–")),
+        ("models", ", ".join(h.models) or ", ".join(summary.models)),
+        ("simulator", cfg.simulator),
+        ("questions", cfg.source),
+        ("repeats", cfg.repeats if isinstance(cfg, RunConfig) else "–"),
         ("episodes recorded / planned", f"{len(data.episodes)} / {h.planned_episodes}"),
         ("chatsim", h.versions.get("chatsim", "–")),
     ]

@@ -1,6 +1,6 @@
 """Running episodes: configuration, seeds, the episode loop, preparing a run and executing it."""
 
-from chatsim.runner._config import (
+from chatsim.config import (
     DEFAULT_SYSTEM_PROMPT,
     DEFAULT_TARGET_TEMPERATURE,
     ConversationConfig,

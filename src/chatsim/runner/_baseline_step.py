@@ -12,8 +12,8 @@ from chatsim.baseline import (
     read_baseline,
     run_baseline,
 )
+from chatsim.config import RunConfig
 from chatsim.questions import Question
-from chatsim.runner._config import RunConfig
 from chatsim.targets import TargetCaller
 
 __all__ = ["run_baseline_step"]

@@ -14,6 +14,7 @@ import anyio
 from chatsim._exceptions import AuthenticationError, SimulatorError, TargetError
 from chatsim._util._clock import Clock
 from chatsim._util._redact import scrub
+from chatsim.config import ConversationConfig
 from chatsim.protocol import (
     Message,
     ParsedAnswer,
@@ -26,7 +27,6 @@ from chatsim.protocol import (
 )
 from chatsim.questions import Question
 from chatsim.recording import EpisodeRecord, TurnRecord
-from chatsim.runner._config import ConversationConfig
 from chatsim.runner._seeds import derive_seed
 from chatsim.simulators import TurnSource, UserTurn, UserTurnRequest
 from chatsim.targets import DeadlineExceededError, TargetCaller, TargetReply, TargetRequest

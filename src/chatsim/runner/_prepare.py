@@ -18,9 +18,9 @@ from pathlib import Path
 
 from chatsim._exceptions import ConfigError, RunDirectoryError
 from chatsim._util._clock import Clock, MonotonicWallClock
+from chatsim.config import ConversationConfig, RunConfig
 from chatsim.questions import Question, load_questions
 from chatsim.recording import RunHeader, read_run
-from chatsim.runner._config import ConversationConfig, RunConfig
 from chatsim.runner._episode import EpisodePlan
 from chatsim.runner._seeds import derive_seed, episode_id
 from chatsim.simulators import SimulatorBackend
@@ -166,11 +166,11 @@ def prepare_run(
     clock = clock or MonotonicWallClock()
     if resume_dir is not None:
         data = read_run(resume_dir)  # raises RunDirectoryError for non-runs; writes nothing
-        if data.header.kind != "evaluate":
+        stored = data.header.config
+        if not isinstance(stored, RunConfig):
             raise RunDirectoryError(
                 f"{resume_dir} is a {data.header.kind} run; only evaluation runs can be resumed"
             )
-        stored = RunConfig.model_validate(data.header.config)
         _check_resume(stored, config, resume_dir)
         run_id, run_dir = data.header.run_id, Path(resume_dir)
     else:
@@ -238,7 +238,7 @@ def run_header(setup: RunSetup) -> RunHeader:
     return RunHeader(
         run_id=setup.run_id,
         created_at=setup.clock.now(),
-        config=setup.config.model_dump(mode="json"),
+        config=setup.config,
         versions=package_versions(),
         seed=setup.config.seed,
         planned_episodes=len(setup.plans),

@@ -17,6 +17,7 @@ import anyio
 from chatsim._exceptions import AuthenticationError, ChatsimError
 from chatsim._logging import bound_ids, get_logger
 from chatsim._util._gc import TICK_SECONDS, GcPolicy
+from chatsim.config import RunConfig
 from chatsim.recording import (
     EPISODES_FILE,
     LOG_FILE,
@@ -27,7 +28,6 @@ from chatsim.recording import (
     run_dir_lock,
 )
 from chatsim.runner._baseline_step import run_baseline_step
-from chatsim.runner._config import RunConfig
 from chatsim.runner._episode import EpisodePlan, EpisodeSettings, run_episode
 from chatsim.runner._prepare import RunSetup, run_header, run_simulator_settings
 from chatsim.simulators import SimulatorBackend, TurnSource

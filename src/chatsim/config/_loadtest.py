@@ -14,7 +14,7 @@ from typing import Annotated, Any, Final, Literal, Self
 from pydantic import Field, ValidationError, model_validator
 
 from chatsim._exceptions import ConfigError
-from chatsim.runner import ConversationConfig
+from chatsim.config._conversation import ConversationConfig
 
 __all__ = [
     "DEFAULT_BUCKET",

@@ -1,4 +1,4 @@
-"""The run configuration: frozen, JSON-serialisable, secret-free.
+"""The conversation and run configuration: frozen, JSON-serialisable, secret-free.
 
 Precedence everywhere: explicit argument > environment variable > default. Secrets (API keys)
 are never part of this object: adapters read them from the environment (or from an explicit
