@@ -29,8 +29,8 @@ from chatsim.targets import (
     TargetCaller,
     TargetRequest,
     register_adapter,
+    unregister_adapter,
 )
-from chatsim.targets._registry import _overrides
 from chatsim.testing import FakeTarget
 
 GOOD = '{"coherence": 4, "satisfaction": 5, "rationale": "Clear and helpful."}'
@@ -100,7 +100,7 @@ def test_judge_summary_hand_values() -> None:
 def judge_adapter() -> Iterator[None]:
     register_adapter("judgefake", lambda model, settings: FakeTarget(default=GOOD))
     yield
-    _overrides.pop("judgefake", None)
+    unregister_adapter("judgefake")
 
 
 def test_cli_judge_writes_judge_jsonl_apart_from_accuracy(
@@ -133,7 +133,7 @@ def flaky_judge() -> Iterator[FakeTarget]:
     judge = FakeTarget([failure, "I cannot score this."], default=GOOD)  # one, across runs
     register_adapter("flakyjudge", lambda model, settings: judge)
     yield judge
-    _overrides.pop("flakyjudge", None)
+    unregister_adapter("flakyjudge")
 
 
 def test_failed_judgements_are_retried_by_the_next_judge_run(

@@ -14,7 +14,7 @@ sys.path.insert(0, str(Path(__file__).parents[1] / "metrics"))
 
 from demo_run import build_demo_run
 
-from chatsim.targets._registry import _overrides
+from chatsim.targets import unregister_adapter
 
 
 @pytest.fixture(scope="module")
@@ -24,4 +24,4 @@ def demo_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     try:
         yield anyio.run(lambda: build_demo_run(out, limit=4, repeats=2))
     finally:
-        _overrides.pop("fake", None)
+        unregister_adapter("fake")

@@ -12,8 +12,7 @@ import chatsim
 from chatsim.metrics import compare
 from chatsim.recording import read_run
 from chatsim.report import write_html_report
-from chatsim.targets import available_adapters, register_adapter
-from chatsim.targets._registry import _overrides
+from chatsim.targets import available_adapters, register_adapter, unregister_adapter
 from chatsim.testing._server import LoopbackServer
 
 pytestmark = pytest.mark.anyio
@@ -47,7 +46,7 @@ async def test_html_report_and_compare_from_loopback_runs(
                 for name in ("model-a", "model-b")
             ]
     finally:
-        _overrides.pop("vllm", None)
+        unregister_adapter("vllm")
     html = write_html_report(runs[0].run_dir, tmp_path / "a.html").read_text()
     assert "vllm:model-a" in html
     assert 'id="conversations"' in html
