@@ -17,6 +17,7 @@ import anyio
 from tenacity import AsyncRetrying, stop_after_attempt
 
 from chatsim.protocol._types import Message, Role
+from chatsim.recording import ReplyTiming
 from chatsim.targets._caller import CallPolicy, TargetCaller
 from chatsim.targets._contract import AdapterReply, TargetAdapter, TargetRequest
 
@@ -25,7 +26,9 @@ class InstantAdapter(TargetAdapter):
     name = "instant"
 
     async def complete(self, request: TargetRequest, *, now: Callable[[], float]) -> AdapterReply:
-        return AdapterReply(text="ok", first_token_at=now(), finish_reason="stop")
+        return AdapterReply(
+            text="ok", timing=ReplyTiming(first_token_at=now()), finish_reason="stop"
+        )
 
 
 async def _drive(call: Callable[[], Awaitable[object]], calls: int, concurrency: int) -> float:

@@ -12,7 +12,7 @@ import anyio.lowlevel
 from chatsim.loadtest import LiveStats, LoadTestConfig, ObservedCaller
 from chatsim.protocol import Role, SimulatorStep
 from chatsim.questions import Question
-from chatsim.recording import EpisodeRecord
+from chatsim.recording import EpisodeRecord, ReplyTiming
 from chatsim.simulators import UserTurnRequest
 from chatsim.targets import AdapterReply, CallPolicy, TargetAdapter, TargetRequest
 from chatsim.testing import FakeClock
@@ -53,7 +53,8 @@ class CountingTarget(TargetAdapter):
             else:
                 await anyio.lowlevel.checkpoint()
             first = now()
-            return AdapterReply(text="The answer is B.", first_token_at=first, finish_reason="stop")
+            timing = ReplyTiming(first_token_at=first)
+            return AdapterReply(text="The answer is B.", timing=timing, finish_reason="stop")
         finally:
             self.in_flight -= 1
 

@@ -20,7 +20,7 @@ from chatsim import TransientError
 from chatsim.baseline import BaselineWriter, run_baseline
 from chatsim.protocol import Role
 from chatsim.questions import LETTERS, Question, load_questions
-from chatsim.recording import read_run
+from chatsim.recording import ReplyTiming, read_run
 from chatsim.report import find_questions
 from chatsim.targets import (
     AdapterReply,
@@ -74,7 +74,7 @@ class _TimedFake(FakeTarget):
         first = now()
         await anyio.sleep(rest)
         reply = await super().complete(request, now=now)
-        reply.first_token_at = first
+        reply.timing = ReplyTiming(first_token_at=first)
         return reply
 
 

@@ -18,6 +18,7 @@ from chatsim import (
     TransientError,
 )
 from chatsim._util._redact import register_secret
+from chatsim.recording import ReplyTiming
 from chatsim.targets._caller import CallPolicy, TargetCaller
 from chatsim.targets._contract import AdapterReply, TargetRequest
 from chatsim.targets._retry import DeadlineExceededError
@@ -233,9 +234,7 @@ async def test_attempt_records_carry_every_field_and_no_secret() -> None:
         request_id="req_2",
         headers=ok_headers,
         usage=usage(10, 5),
-        sent_at=START + 2.25,
-        connect_time=0.125,
-        first_token_at=START + 2.5,
+        timing=ReplyTiming(sent_at=START + 2.25, connect_time=0.125, first_token_at=START + 2.5),
         finish_reason="stop",
     )
 
@@ -280,7 +279,7 @@ async def test_attempt_records_carry_every_field_and_no_secret() -> None:
         START + 2.25,
         START + 3,
     )
-    assert result.first_token_at == START + 2.5
+    assert result.timing.first_token_at == START + 2.5
     assert result.usage == usage(10, 5)
     assert result.finish_reason == "stop"
     assert secret not in repr(result)
@@ -289,11 +288,12 @@ async def test_attempt_records_carry_every_field_and_no_secret() -> None:
 async def test_a_reply_ends_when_its_last_bytes_arrived_if_the_transport_knows() -> None:
     async def late_reader(_: TargetRequest) -> AdapterReply:
         time.advance(1.0)  # the task saw the end 1 s after the bytes arrived (a busy loop)
-        return reply("hi", sent_at=START, first_token_at=START + 0.25, ended_at=START + 0.5)
+        timing = ReplyTiming(sent_at=START, first_token_at=START + 0.25, ended_at=START + 0.5)
+        return reply("hi", timing=timing)
 
     caller, _, time = _caller([late_reader])
     result = await caller.call(request())
-    assert (result.started_at, result.first_token_at, result.ended_at) == (
+    assert (result.started_at, result.timing.first_token_at, result.ended_at) == (
         START, START + 0.25, START + 0.5,
     )  # fmt: skip
     assert result.attempts[0].ended_at == START + 0.5

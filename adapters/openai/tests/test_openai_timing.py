@@ -46,9 +46,9 @@ async def test_first_token_follows_the_servers_send_time(transport: str) -> None
         records = {r.body["messages"][0]["content"]: r for r in server.completion_requests}
     for key, reply in replies.items():
         record = records[key]
-        assert record.first_token_sent_at is not None and reply.first_token_at is not None
+        assert record.first_token_sent_at is not None and reply.timing.first_token_at is not None
         assert record.sent_ttft is not None and record.sent_ttft >= 0.005
-        lag = reply.first_token_at - record.first_token_sent_at
+        lag = reply.timing.first_token_at - record.first_token_sent_at
         assert 0 <= lag < 0.25, f"client saw the first token {lag * 1000:.1f} ms after it was sent"
 
 
@@ -98,13 +98,13 @@ async def test_a_first_token_is_dated_when_it_arrived_not_when_a_busy_loop_got_t
             await adapter.aclose()
         (record,) = server.completion_requests
     assert ended - started >= 0.15  # the loop was held up
-    assert reply.first_token_at is not None and record.first_token_sent_at is not None
-    lag = reply.first_token_at - record.first_token_sent_at
+    assert reply.timing.first_token_at is not None and record.first_token_sent_at is not None
+    lag = reply.timing.first_token_at - record.first_token_sent_at
     assert 0 <= lag < 0.1, f"first token dated {lag * 1000:.1f} ms after the server sent it"
     # The reply's end too is its last bytes' arrival, not when the busy loop let us see it.
-    assert reply.ended_at is not None and record.ended_at is not None
-    assert reply.first_token_at <= reply.ended_at < ended - 0.1
-    assert reply.ended_at - record.ended_at < 0.1
+    assert reply.timing.ended_at is not None and record.ended_at is not None
+    assert reply.timing.first_token_at <= reply.timing.ended_at < ended - 0.1
+    assert reply.timing.ended_at - record.ended_at < 0.1
 
 
 async def test_sent_at_is_the_wire_send_and_stamps_do_not_leak_across_a_kept_alive_connection() -> (
@@ -123,9 +123,10 @@ async def test_sent_at_is_the_wire_send_and_stamps_do_not_leak_across_a_kept_ali
             await adapter.aclose()
         records = server.completion_requests
     for (started, reply), record in zip(replies, records, strict=True):
-        assert reply.sent_at is not None and reply.first_token_at is not None
-        assert started <= reply.sent_at <= record.received_at
-        assert reply.first_token_at - reply.sent_at >= 0.03  # the scripted delay, never less
+        assert reply.timing.sent_at is not None and reply.timing.first_token_at is not None
+        assert started <= reply.timing.sent_at <= record.received_at
+        # the scripted delay, never less
+        assert reply.timing.first_token_at - reply.timing.sent_at >= 0.03
 
 
 async def test_the_fast_transport_goes_through_the_environments_proxy(
@@ -188,8 +189,8 @@ async def test_a_stall_mid_stream_is_the_replys_longest_pause(transport: str) ->
             stalled = await adapter.complete(request, now=time.perf_counter)
         finally:
             await adapter.aclose()
-    assert smooth.max_token_gap is not None and smooth.max_token_gap < 0.2
-    assert stalled.max_token_gap is not None and stalled.max_token_gap >= 0.25
+    assert smooth.timing.max_token_gap is not None and smooth.timing.max_token_gap < 0.2
+    assert stalled.timing.max_token_gap is not None and stalled.timing.max_token_gap >= 0.25
     assert stalled.text == smooth.text == "one two three four"
 
 
@@ -243,8 +244,8 @@ async def test_a_new_connections_handshake_is_timed_on_its_own(
             kept = await adapter.complete(request, now=time.perf_counter)
         finally:
             await adapter.aclose()
-    assert new.connect_time is not None and new.connect_time >= 0.15
-    assert kept.connect_time is None  # the kept-alive connection
+    assert new.timing.connect_time is not None and new.timing.connect_time >= 0.15
+    assert kept.timing.connect_time is None  # the kept-alive connection
     for reply in (new, kept):
-        assert reply.sent_at is not None and reply.first_token_at is not None
-        assert 0.02 <= reply.first_token_at - reply.sent_at < 0.15
+        assert reply.timing.sent_at is not None and reply.timing.first_token_at is not None
+        assert 0.02 <= reply.timing.first_token_at - reply.timing.sent_at < 0.15

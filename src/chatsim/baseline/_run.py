@@ -92,7 +92,7 @@ async def _one(
     return BaselineRecord(
         **common, answer=answer, correct=answer == q.gold, text=reply.text, usage=reply.usage,
         requested_at=reply.requested_at, started_at=reply.started_at,
-        first_token_at=reply.first_token_at, ended_at=reply.ended_at,
+        first_token_at=reply.timing.first_token_at, ended_at=reply.ended_at,
         attempts=len(reply.attempts) or 1,
     )  # fmt: skip
 

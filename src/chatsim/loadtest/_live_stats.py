@@ -76,7 +76,7 @@ class LiveStats:
     def call_succeeded(self, reply: TargetReply) -> None:
         self.calls_in_flight -= 1
         self.calls += 1
-        first = reply.first_token_at
+        first = reply.timing.first_token_at
         sent = reply.started_at
         ttft = first - sent if first is not None else math.nan
         self._recent.append((reply.ended_at, ttft, reply.ended_at - sent))

@@ -112,15 +112,13 @@ class _Transcript:
 
     def add_assistant(self, reply: TargetReply) -> None:
         self.turns.append(
-            TurnRecord(
+            TurnRecord.assistant(
                 index=len(self.turns),
-                role=Role.ASSISTANT,
                 text=reply.text,
                 requested_at=reply.requested_at,
                 started_at=reply.started_at,
-                first_token_at=reply.first_token_at,
-                max_token_gap=reply.max_token_gap,
                 ended_at=reply.ended_at,
+                timing=reply.timing,
                 queue_time=reply.queue_time,
                 usage=reply.usage,
                 attempts=reply.attempts,

@@ -49,16 +49,15 @@ class Call:
 
     def record_success(self, reply: AdapterReply, started: float, ended: float) -> None:
         """Record a successful attempt; the call's start is when its body was sent."""
-        sent = reply.sent_at
+        timing = reply.timing
+        sent = timing.sent_at
         self.started_at = sent if sent is not None else started
         self.attempts.append(
-            AttemptRecord(
+            AttemptRecord.succeeded(
                 index=len(self.attempts),
                 started_at=started,
-                sent_at=sent,
-                connect_time=reply.connect_time,
                 ended_at=ended,
-                outcome="ok",
+                timing=timing,
                 request_id=reply.request_id,
                 rate_limit_headers=keep_recorded_headers(reply.headers),
             )

@@ -128,12 +128,11 @@ class TargetCaller:
             usage=reply.usage,
             requested_at=call.requested_at,
             started_at=call.started_at,
-            first_token_at=reply.first_token_at,
             ended_at=call.attempts[-1].ended_at,
             queue_time=call.queue_time,
             attempts=call.attempts,
+            timing=reply.timing,
             finish_reason=reply.finish_reason,
-            max_token_gap=reply.max_token_gap,
         )
 
     # --- one attempt
@@ -196,8 +195,9 @@ class TargetCaller:
             self.concurrency.limiter.release_on_behalf_of(call)
         if error is None:
             ended = now()
-            if reply.ended_at is not None:  # the last bytes' arrival, not the task's return
-                ended = max(started, min(ended, reply.ended_at))
+            arrived = reply.timing.ended_at
+            if arrived is not None:  # the last bytes' arrival, not the task's return
+                ended = max(started, min(ended, arrived))
             self._succeeded(call, reply, started, ended)
             return reply
         self._failed(call, error, generation, started, now())

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from chatsim.protocol._types import Message
-from chatsim.recording._records import AttemptRecord, Usage
+from chatsim.recording._records import AttemptRecord, ReplyTiming, Usage
 
 __all__ = ["AdapterReply", "TargetAdapter", "TargetReply", "TargetRequest"]
 
@@ -39,27 +39,19 @@ class TargetRequest:
     """Provider-specific request fields passed through unchanged."""
 
 
+_UNTIMED = ReplyTiming()
+"""The timing of a reply whose transport measured nothing (immutable: one serves all)."""
+
+
 @dataclass(slots=True)
 class AdapterReply:
     """What one successful attempt returns."""
 
     text: str
     usage: Usage | None = None
-    sent_at: float | None = None
-    """Clock time the request went on the wire, where the transport knows it (None: the
-    attempt's start stands for it)."""
-    connect_time: float | None = None
-    """Seconds spent opening a new connection (DNS, TCP, TLS) before sending, where the
-    transport knows it; None on a reused connection."""
-    first_token_at: float | None = None
-    """Clock time the first content token arrived (streamed replies only)."""
-    max_token_gap: float | None = None
-    """Longest wait, in seconds, between two arrivals of content after the first (streamed
-    replies with content in more than one arrival; None otherwise). Transports that cannot
-    see arrivals measure it between events as they read them."""
-    ended_at: float | None = None
-    """Clock time the reply's last bytes arrived, where the transport knows it (streamed
-    replies on the fast transport); None: when the attempt returned."""
+    timing: ReplyTiming = _UNTIMED
+    """When the request left and the reply arrived, as the transport measured them (built
+    once by the transport; the caller records it)."""
     finish_reason: str | None = None
     request_id: str | None = None
     headers: dict[str, str] = field(default_factory=dict)
@@ -74,7 +66,7 @@ class TargetAdapter(abc.ABC):
 
     @abc.abstractmethod
     async def complete(self, request: TargetRequest, *, now: Callable[[], float]) -> AdapterReply:
-        """Make one attempt. ``now`` is the run's clock, for ``first_token_at``.
+        """Make one attempt. ``now`` is the run's clock, for the reply's ``timing``.
 
         Raise ``chatsim.TargetError`` subclasses for every failure (never a foreign error);
         a partial stream that fails raises and returns no text.
@@ -98,12 +90,14 @@ class TargetReply:
     requested_at: float
     """When the turn was asked for (before queueing)."""
     started_at: float
-    """When the successful attempt was sent."""
-    first_token_at: float | None
+    """When the successful attempt was sent (its ``timing.sent_at`` where known, else when it
+    began)."""
     ended_at: float
+    """When the successful attempt ended: the last bytes' arrival (``timing.ended_at``)
+    clamped into the attempt, else when it returned."""
     queue_time: float
     """Seconds spent waiting for a concurrency slot or rate-limit tokens."""
     attempts: list[AttemptRecord]
+    timing: ReplyTiming
+    """The successful attempt's transport timing, as its adapter reported it."""
     finish_reason: str | None = None
-    max_token_gap: float | None = None
-    """Longest wait between two arrivals of streamed content after the first."""

@@ -7,7 +7,8 @@ An adapter distribution (``adapters/<vendor>``) imports public names only; a tes
   ``TargetSettings``, ``register_adapter``, ``parse_retry_after``;
 - the errors, in ``chatsim``: ``TargetError`` and its tree, ``ConfigError``,
   ``MissingCredentialError``, ``MissingDependencyError``;
-- token counts, in ``chatsim.recording``: ``Usage``;
+- token counts and a reply's transport timings, in ``chatsim.recording``: ``Usage`` and
+  ``ReplyTiming`` (``AdapterReply.timing``: built once where the transport measures it);
 - and here, the one boundary every adapter shares:
 
   - ``error_for_status``: an HTTP error response as a chatsim error (the one mapping: 429

@@ -135,9 +135,9 @@ async def _streamed(adapter: TargetAdapter, server: LoopbackServer) -> None:
     expected = (count_tokens(SYSTEM) + count_tokens(QUESTION), count_tokens(REPLY))
     got = (reply.usage.prompt_tokens, reply.usage.completion_tokens)
     _expect(got == expected, f"usage {got} != the server's {expected} (prompt, completion)")
-    first = reply.first_token_at
+    first = reply.timing.first_token_at
     _expect(first is not None and started <= first <= ended, f"first_token_at {first} not in call")
-    sent = reply.sent_at
+    sent = reply.timing.sent_at
     _expect(
         sent is None or (first is not None and started <= sent <= first),
         f"sent_at {sent} not between the call's start and the first token {first}",
@@ -155,7 +155,7 @@ async def _streamed(adapter: TargetAdapter, server: LoopbackServer) -> None:
 async def _non_streamed(adapter: TargetAdapter, server: LoopbackServer) -> None:
     reply, _, _ = await _complete(adapter, request(stream=False))
     _expect(reply.text == REPLY, f"text {reply.text!r} != {REPLY!r}")
-    _expect(reply.first_token_at is None, "a non-streamed reply has no first_token_at")
+    _expect(reply.timing.first_token_at is None, "a non-streamed reply has no first_token_at")
     tokens = count_tokens(REPLY)
     _expect(
         reply.usage is not None and reply.usage.completion_tokens == tokens, f"usage {reply.usage}"
@@ -176,7 +176,7 @@ async def _request_fields(adapter: TargetAdapter, server: LoopbackServer) -> Non
 
 async def _timing(adapter: TargetAdapter, server: LoopbackServer) -> None:
     reply, started, ended = await _complete(adapter, request())
-    first = reply.first_token_at
+    first = reply.timing.first_token_at
     _expect(first is not None, "no first_token_at on a streamed reply")
     assert first is not None
     _expect(first - started >= 0.004, f"first token after {first - started:.4f}s, scripted 5 ms")

@@ -8,7 +8,7 @@ from typing import Any
 import anyio
 
 from chatsim._exceptions import TargetError
-from chatsim.recording import Usage
+from chatsim.recording import ReplyTiming, Usage
 from chatsim.targets import AdapterReply, TargetAdapter, TargetRequest
 
 __all__ = ["FakeTarget", "Reply"]
@@ -51,7 +51,7 @@ class FakeTarget(TargetAdapter):
         return AdapterReply(
             text=text,
             usage=Usage(prompt_tokens=prompt_tokens, completion_tokens=len(text.split())),
-            first_token_at=first,
+            timing=ReplyTiming(first_token_at=first),
             finish_reason="stop",
             request_id=f"fake-{len(self.requests)}",
         )

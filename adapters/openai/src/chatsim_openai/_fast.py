@@ -22,6 +22,7 @@ from aiohttp.helpers import get_env_proxy_for_url
 from yarl import URL
 
 from chatsim import TargetError
+from chatsim.recording import ReplyTiming
 from chatsim.targets import AdapterReply
 from chatsim.targets.kit import (
     error_for_status,
@@ -214,11 +215,13 @@ class FastTransport:
         return AdapterReply(
             text=text,
             usage=usage,
-            sent_at=sent,
-            connect_time=stamp.connect_time,
-            first_token_at=first,
-            max_token_gap=gap,
-            ended_at=ended,
+            timing=ReplyTiming(
+                sent_at=sent,
+                connect_time=stamp.connect_time,
+                first_token_at=first,
+                max_token_gap=gap,
+                ended_at=ended,
+            ),
             finish_reason=reason,
             request_id=request_id_of(kept),
             headers=kept,

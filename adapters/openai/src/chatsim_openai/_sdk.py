@@ -13,7 +13,7 @@ from typing import Any
 import openai
 
 from chatsim import TargetError
-from chatsim.recording import Usage
+from chatsim.recording import ReplyTiming, Usage
 from chatsim.targets import AdapterReply
 from chatsim.targets.kit import (
     error_for_status,
@@ -97,8 +97,7 @@ class SdkTransport:
         return AdapterReply(
             text=text,
             usage=usage,
-            first_token_at=first,
-            max_token_gap=gap,
+            timing=ReplyTiming(first_token_at=first, max_token_gap=gap),
             finish_reason=reason,
             request_id=request_id_of(kept),
             headers=kept,
