@@ -28,7 +28,12 @@ from chatsim.targets._registry import (
 
 __all__ = ["build_caller", "target_settings"]
 
-_PROVIDER_ENDPOINT = {"openai": "OPENAI_BASE_URL", "azure": "AZURE_OPENAI_ENDPOINT"}
+_PROVIDER_ENDPOINT = {
+    "openai": "OPENAI_BASE_URL",
+    "azure": "AZURE_OPENAI_ENDPOINT",
+    "anthropic": "ANTHROPIC_BASE_URL",
+    "gemini": "GOOGLE_GEMINI_BASE_URL",
+}
 
 
 def target_settings(

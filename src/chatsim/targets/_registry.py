@@ -59,10 +59,11 @@ class TargetSettings:
 
 
 #: Adapters of hosted providers: their endpoint comes from their own settings (``OPENAI_BASE_URL``,
-#: ``AZURE_OPENAI_ENDPOINT``), never from a run's generic ``--base-url``, which addresses
-#: self-hosted OpenAI-compatible servers. Otherwise a run mixing ``gpt-4o`` with a ``vllm:``
-#: model would send the OpenAI key to the vLLM host.
-HOSTED_ADAPTERS = frozenset({"openai", "azure"})
+#: ``AZURE_OPENAI_ENDPOINT``, ``ANTHROPIC_BASE_URL``, ``GOOGLE_GEMINI_BASE_URL``), never from a
+#: run's generic ``--base-url``, which addresses self-hosted OpenAI-compatible servers.
+#: Otherwise a run mixing ``gpt-4o`` with a ``vllm:`` model would send the OpenAI key to the
+#: vLLM host.
+HOSTED_ADAPTERS = frozenset({"openai", "azure", "anthropic", "gemini"})
 
 
 def endpoint_for(spec: ModelSpec, generic_base_url: str | None) -> str | None:
