@@ -1,0 +1,254 @@
+"""The Gemini adapter: one ``generate_content`` (or ``generate_content_stream``) per attempt.
+
+Requests go through the official SDK's async client (``client.aio.models``), whose own retries
+are off, automatic continuation (its resumption of a cut stream) included: the core retries.
+The system messages become the ``system_instruction``; user and assistant turns become
+``contents`` with roles ``user`` and ``model``. ``TargetRequest.extra`` adds
+``GenerateContentConfig`` fields (snake case, e.g. ``top_p``, ``thinking_config``).
+Every failure leaves as a chatsim error, translated in ``_errors``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import httpx
+from google import genai
+from google.genai import types
+
+from chatsim import ConfigError, PermanentError
+from chatsim.protocol import Role
+from chatsim.recording import ReplyTiming, Usage
+from chatsim.targets import AdapterReply, TargetAdapter, TargetRequest
+from chatsim.targets.kit import keep_recorded_headers, request_id_of, transient_error
+from chatsim_gemini._errors import FOREIGN_ERRORS, translate
+
+__all__ = ["DEFAULT_BASE_URL", "GeminiAdapter", "finish_reason_of"]
+
+DEFAULT_BASE_URL = "https://generativelanguage.googleapis.com/"
+API_VERSION = "v1beta"
+
+# Gemini's FinishReason names in the vocabulary the rest of chatsim uses (OpenAI's).
+_FINISH = {
+    "STOP": "stop",
+    "MAX_TOKENS": "length",
+    "SAFETY": "content_filter",
+    "RECITATION": "content_filter",
+    "BLOCKLIST": "content_filter",
+    "PROHIBITED_CONTENT": "content_filter",
+    "SPII": "content_filter",
+    "IMAGE_SAFETY": "content_filter",
+}
+
+
+def finish_reason_of(reason: Any) -> str | None:
+    """``STOP`` -> ``stop``, ``MAX_TOKENS`` -> ``length``, safety reasons -> ``content_filter``;
+    any other reason lower-cased; None stays None."""
+    if reason is None:
+        return None
+    name = str(getattr(reason, "value", reason))
+    return _FINISH.get(name, name.lower())
+
+
+def _usage(meta: types.GenerateContentResponseUsageMetadata | None) -> Usage | None:
+    """Prompt tokens, and output tokens including thinking tokens (billed as output)."""
+    if meta is None:
+        return None
+    completion = (meta.candidates_token_count or 0) + (meta.thoughts_token_count or 0)
+    return Usage(prompt_tokens=meta.prompt_token_count or 0, completion_tokens=completion)
+
+
+def _text_of(response: types.GenerateContentResponse) -> tuple[str, str | None]:
+    """The first candidate's text (thought parts left out) and its finish reason."""
+    candidate = response.candidates[0] if response.candidates else None
+    if candidate is None:
+        return "", None
+    parts = candidate.content.parts if candidate.content and candidate.content.parts else []
+    text = "".join(p.text for p in parts if p.text and not p.thought)
+    return text, finish_reason_of(candidate.finish_reason)
+
+
+def _blocked(response: types.GenerateContentResponse) -> str | None:
+    feedback = response.prompt_feedback
+    reason = feedback.block_reason if feedback is not None else None
+    return None if reason is None else str(getattr(reason, "value", reason))
+
+
+class GeminiAdapter(TargetAdapter):
+    """Chat over the Gemini API (``gemini:<model>``) through ``google.genai.Client``."""
+
+    def __init__(
+        self,
+        model: str,
+        client: genai.Client,
+        *,
+        base_url: str = DEFAULT_BASE_URL,
+        name: str = "gemini",
+        http: httpx.AsyncClient | None = None,
+    ) -> None:
+        """``http``: the client's httpx client, when the adapter owns it (closed by ``aclose``)."""
+        self.name = name
+        self.model = model
+        self.client = client
+        self.base_url = base_url
+        self._http = http
+
+    # -- the request -------------------------------------------------------------------------
+
+    def build_request(
+        self, request: TargetRequest
+    ) -> tuple[list[types.Content], types.GenerateContentConfig]:
+        """``contents`` and ``config`` of the call, as the SDK takes them."""
+        system: list[str] = []
+        contents: list[types.Content] = []
+        for message in request.messages:
+            if message.role is Role.SYSTEM:
+                system.append(message.content)
+                continue
+            role = "model" if message.role is Role.ASSISTANT else "user"
+            contents.append(types.Content(role=role, parts=[types.Part(text=message.content)]))
+        # No SDK-side resumption of cut or early-ended streams (continuation tokens): like its
+        # HTTP retries, it would hide failures from the core, which retries once for all.
+        fields: dict[str, Any] = {"automatic_continuation": False}
+        if system:
+            fields["system_instruction"] = "\n\n".join(system)
+        if request.temperature is not None:
+            fields["temperature"] = request.temperature
+        if request.max_tokens is not None:
+            fields["max_output_tokens"] = request.max_tokens
+        if request.seed is not None:
+            fields["seed"] = request.seed
+        if request.stop:
+            fields["stop_sequences"] = list(request.stop)
+        fields.update(request.extra)
+        try:
+            config = types.GenerateContentConfig(**fields)
+        except ValueError as exc:  # pydantic: an unknown or ill-typed extra field
+            raise ConfigError(f"the gemini adapter cannot send {sorted(fields)}: {exc}") from exc
+        return contents, config
+
+    def describe_request(self, request: TargetRequest) -> dict[str, Any]:
+        """Method, URL and JSON body (Gemini's REST form); the key travels in a header."""
+        contents, config = self.build_request(request)
+        method = "streamGenerateContent?alt=sse" if request.stream else "generateContent"
+        url = f"{self.base_url.rstrip('/')}/{API_VERSION}/models/{self.model}:{method}"
+        body: dict[str, Any] = {
+            "contents": [c.model_dump(mode="json", exclude_none=True) for c in contents]
+        }
+        sdk_only = {"system_instruction", "automatic_continuation"}
+        generation = config.model_dump(
+            mode="json", exclude_none=True, by_alias=True, exclude=sdk_only
+        )
+        if config.system_instruction is not None:
+            body["systemInstruction"] = {"parts": [{"text": config.system_instruction}]}
+        if generation:
+            body["generationConfig"] = generation
+        return {"method": "POST", "url": url, "body": body}
+
+    # -- one attempt -------------------------------------------------------------------------
+
+    async def complete(self, request: TargetRequest, *, now: Callable[[], float]) -> AdapterReply:
+        contents, config = self.build_request(request)
+        kept: dict[str, str] = {}
+        try:
+            if request.stream:
+                return await self._streamed(contents, config, now, kept)
+            response = await self.client.aio.models.generate_content(
+                model=self.model, contents=contents, config=config
+            )
+            ended = now()
+            kept.update(self._headers(response))
+            text, reason = self._checked(response, kept)
+            return self._reply(response, text, reason, kept, ReplyTiming(ended_at=ended))
+        except FOREIGN_ERRORS as exc:
+            raise translate(exc, provider=self.name, headers=kept) from exc
+
+    async def _streamed(
+        self,
+        contents: list[types.Content],
+        config: types.GenerateContentConfig,
+        now: Callable[[], float],
+        kept: dict[str, str],
+    ) -> AdapterReply:
+        stream = await self.client.aio.models.generate_content_stream(
+            model=self.model, contents=contents, config=config
+        )
+        parts: list[str] = []
+        first: float | None = None
+        last: float | None = None
+        gap: float | None = None
+        reason: str | None = None
+        final: types.GenerateContentResponse | None = None
+        try:
+            async for chunk in stream:
+                if final is None:
+                    kept.update(self._headers(chunk))
+                final = chunk
+                text, chunk_reason = _text_of(chunk)
+                if text:
+                    at = now()
+                    if first is None:
+                        first = at
+                    elif last is not None and (gap is None or at - last > gap):
+                        gap = at - last
+                    last = at
+                    parts.append(text)
+                reason = chunk_reason or reason
+        finally:
+            close = getattr(stream, "aclose", None)  # an async generator, typed as an iterator
+            if close is not None:
+                await close()
+        ended = now()
+        if final is None:
+            raise transient_error(self.name, "the stream carried no events", headers=kept)
+        if reason is None:  # Gemini streams end without a marker: a finished reply says why
+            self._checked(final, kept)
+            raise transient_error(
+                self.name, "the stream ended before the reply finished", headers=kept
+            )
+        timing = ReplyTiming(first_token_at=first, max_token_gap=gap, ended_at=ended)
+        return self._reply(final, "".join(parts), reason, kept, timing)
+
+    def _checked(
+        self, response: types.GenerateContentResponse, kept: dict[str, str]
+    ) -> tuple[str, str | None]:
+        """Text and finish reason; a blocked prompt or a reply without candidates raises."""
+        blocked = _blocked(response)
+        if blocked is not None:
+            raise PermanentError(
+                f"{self.name}: the prompt was blocked ({blocked})",
+                request_id=request_id_of(kept) or response.response_id,
+                headers=dict(kept),
+            )
+        if not response.candidates:
+            raise transient_error(self.name, "the reply carried no candidates", headers=kept)
+        return _text_of(response)
+
+    def _reply(
+        self,
+        response: types.GenerateContentResponse,
+        text: str,
+        reason: str | None,
+        kept: dict[str, str],
+        timing: ReplyTiming,
+    ) -> AdapterReply:
+        return AdapterReply(
+            text=text,
+            usage=_usage(response.usage_metadata),
+            timing=timing,
+            finish_reason=reason,
+            request_id=request_id_of(kept) or response.response_id,
+            headers=kept,
+        )
+
+    @staticmethod
+    def _headers(response: types.GenerateContentResponse) -> dict[str, str]:
+        raw = response.sdk_http_response
+        headers = raw.headers if raw is not None and raw.headers else {}
+        return keep_recorded_headers(headers)
+
+    async def aclose(self) -> None:
+        await self.client.aio.aclose()
+        if self._http is not None:
+            await self._http.aclose()

@@ -1,0 +1,86 @@
+"""The ``gemini`` entry point of ``chatsim.targets``: builds the SDK client once.
+
+Precedence: explicit setting > environment variable > default. A missing key fails here, at
+construction, naming the variables to set. SDK retries are off (``HttpRetryOptions(attempts=1)``,
+also the SDK's default): the core retries, once, for every adapter.
+
+=====================  ========================================================================
+setting                source
+=====================  ========================================================================
+API key (required)     ``api_key`` / GOOGLE_API_KEY / GEMINI_API_KEY (the SDK's own order)
+base URL               ``base_url`` / GOOGLE_GEMINI_BASE_URL / generativelanguage.googleapis.com
+API version            ``api_version`` / ``v1beta``
+timeout                ``options["timeout"]`` in seconds (the core's per-attempt timeout applies
+                       on top)
+extra headers          ``default_headers`` (values of secret-looking names are registered)
+=====================  ========================================================================
+
+HTTP goes through an ``httpx.AsyncClient`` the adapter owns (``HttpOptions.httpx_async_client``).
+Only the Gemini Developer API (an API key); Vertex AI is not a profile here.
+"""
+
+from __future__ import annotations
+
+import os
+
+from chatsim import MissingCredentialError
+from chatsim.targets import TargetSettings
+from chatsim.targets.kit import register_secret, require_http_url
+from chatsim_gemini._adapter import API_VERSION, DEFAULT_BASE_URL, GeminiAdapter
+
+__all__ = ["API_KEY_VARIABLES", "BASE_URL_VARIABLE", "create_gemini_adapter"]
+
+#: Checked in this order, as google-genai itself does.
+API_KEY_VARIABLES = ("GOOGLE_API_KEY", "GEMINI_API_KEY")
+BASE_URL_VARIABLE = "GOOGLE_GEMINI_BASE_URL"
+_SECRET_HEADER_HINTS = ("key", "auth", "token", "secret")
+
+
+def _pick(explicit: str | None, *variables: str) -> str | None:
+    if explicit:
+        return explicit
+    for name in variables:
+        value = os.environ.get(name)
+        if value:
+            return value
+    return None
+
+
+def create_gemini_adapter(model: str, settings: TargetSettings) -> GeminiAdapter:
+    """``gemini:<model>``, e.g. ``gemini:gemini-2.5-flash``."""
+    api_key = _pick(settings.api_key, *API_KEY_VARIABLES)
+    if api_key is None:
+        raise MissingCredentialError(
+            " or ".join(reversed(API_KEY_VARIABLES)), "the gemini adapter needs an API key"
+        )
+    register_secret(api_key)
+    for name, value in settings.default_headers.items():
+        if any(hint in name.lower() for hint in _SECRET_HEADER_HINTS):
+            register_secret(value)
+    base_url = _pick(settings.base_url, BASE_URL_VARIABLE) or DEFAULT_BASE_URL
+    base_url = require_http_url(base_url, f"the Gemini base URL ({BASE_URL_VARIABLE})")
+
+    import httpx
+    from google import genai
+    from google.genai import types
+
+    timeout = settings.options.get("timeout")
+    seconds = None if timeout is None else float(timeout)
+    # Our own httpx client: no connection cap (the core limits concurrency), no default 5 s
+    # timeout; and not the SDK's aiohttp session, whose ClientSession subclass trips
+    # aiohttp's DeprecationWarning on every new event loop.
+    http = httpx.AsyncClient(
+        timeout=httpx.Timeout(seconds),
+        limits=httpx.Limits(max_connections=None, max_keepalive_connections=1024),
+        trust_env=True,
+    )
+    options = types.HttpOptions(
+        base_url=base_url,
+        api_version=settings.api_version or API_VERSION,
+        retry_options=types.HttpRetryOptions(attempts=1),
+        headers=dict(settings.default_headers) or None,
+        timeout=None if seconds is None else int(seconds * 1000),  # milliseconds
+        httpx_async_client=http,
+    )
+    client = genai.Client(api_key=api_key, http_options=options)
+    return GeminiAdapter(model, client, base_url=base_url, http=http)
