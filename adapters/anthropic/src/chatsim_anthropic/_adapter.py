@@ -1,0 +1,204 @@
+"""The Anthropic Messages API as a chatsim target: one ``messages.create`` per attempt.
+
+Through the official SDK's ``AsyncAnthropic`` (``with_raw_response``, for the headers), SDK
+retries off. ``complete`` lets only chatsim errors out (``_errors`` translates).
+
+The request: system messages joined into ``system``; the rest as ``messages``; ``max_tokens``
+is required by the API, so ``TargetRequest.max_tokens`` or the adapter's default
+(``DEFAULT_MAX_TOKENS``); ``temperature``; ``stop`` as ``stop_sequences``; ``extra`` passed
+through. ``seed`` has no Anthropic equivalent and is not sent.
+
+Timing (streamed): ``first_token_at`` when the first non-empty ``text_delta`` is read,
+``max_token_gap`` between text deltas, ``ended_at`` at ``message_stop``. The SDK does not
+say when the request left, so ``sent_at`` stays None (the attempt's start stands for it).
+A stream that ends without ``message_stop`` is a cut stream: a ``TransientError``.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Final
+
+import anthropic
+
+from chatsim import TargetError
+from chatsim.protocol import Role
+from chatsim.recording import ReplyTiming, Usage
+from chatsim.targets import AdapterReply, TargetAdapter, TargetRequest
+from chatsim.targets.kit import keep_recorded_headers, request_id_of, scrub
+from chatsim_anthropic._errors import PROVIDER, error_from_sdk
+
+__all__ = ["DEFAULT_MAX_TOKENS", "AnthropicAdapter", "recorded_headers"]
+
+#: ``max_tokens`` sent when the request names none (the Messages API requires one).
+DEFAULT_MAX_TOKENS: Final = 1024
+
+# The installed SDK's own ``messages.create`` arguments (read from its signature: they vary
+# by version, 2.x dropped ``temperature``); every other body field goes through ``extra_body``,
+# so the JSON on the wire is the same either way.
+_SDK_FIELDS: Final = frozenset(
+    inspect.signature(anthropic.resources.messages.AsyncMessages.create).parameters
+) - {"self", "extra_headers", "extra_query", "extra_body", "timeout"}
+
+#: Anthropic's rate-limit headers, recorded beside the core's allow-list.
+_EXTRA_HEADER_PREFIXES: Final = ("anthropic-ratelimit-",)
+
+
+def recorded_headers(headers: Any) -> dict[str, str]:
+    """The core's allow-listed headers plus ``anthropic-ratelimit-*``, scrubbed."""
+    items = list(headers.items())
+    kept = keep_recorded_headers(items)
+    for name, value in items:
+        lower = name.lower()
+        if lower.startswith(_EXTRA_HEADER_PREFIXES):
+            kept[lower] = scrub(value)
+    return kept
+
+
+@dataclass(slots=True)
+class _Read:
+    """What one reply carried."""
+
+    text: str
+    finish_reason: str | None
+    usage: Usage | None
+    first: float | None = None
+    gap: float | None = None
+    ended: float | None = None
+
+
+class AnthropicAdapter(TargetAdapter):
+    """Claude models through the Messages API."""
+
+    def __init__(
+        self,
+        model: str,
+        client: anthropic.AsyncAnthropic,
+        *,
+        default_max_tokens: int = DEFAULT_MAX_TOKENS,
+    ) -> None:
+        self.name = PROVIDER
+        self.model = model
+        self.client = client
+        self.default_max_tokens = default_max_tokens
+
+    def __repr__(self) -> str:
+        return f"AnthropicAdapter(model={self.model!r}, base_url={str(self.client.base_url)!r})"
+
+    def build_body(self, request: TargetRequest) -> dict[str, Any]:
+        """The JSON body of the Messages API request."""
+        system = [m.content for m in request.messages if m.role is Role.SYSTEM]
+        body: dict[str, Any] = {
+            "model": self.model,
+            "max_tokens": request.max_tokens
+            if request.max_tokens is not None
+            else self.default_max_tokens,
+            "messages": [
+                {"role": m.role.value, "content": m.content}
+                for m in request.messages
+                if m.role is not Role.SYSTEM
+            ],
+        }
+        if system:
+            body["system"] = "\n\n".join(system)
+        if request.temperature is not None:
+            body["temperature"] = request.temperature
+        if request.stop:
+            body["stop_sequences"] = list(request.stop)
+        if request.stream:
+            body["stream"] = True
+        body.update(request.extra)
+        return body
+
+    async def complete(self, request: TargetRequest, *, now: Callable[[], float]) -> AdapterReply:
+        body = self.build_body(request)
+        kept: dict[str, str] = {}
+        try:
+            known = {k: v for k, v in body.items() if k in _SDK_FIELDS}
+            extra = {k: v for k, v in body.items() if k not in _SDK_FIELDS}
+            raw = await self.client.messages.with_raw_response.create(
+                **known, extra_body=extra or None
+            )
+            kept = recorded_headers(raw.headers)
+            parsed: Any = await raw.parse()
+            read = await _read_stream(parsed, now) if body.get("stream") else _read_whole(parsed)
+        except TargetError:
+            raise
+        except Exception as exc:
+            error = error_from_sdk(exc, kept)
+            if error is None:
+                raise
+            raise error from exc
+        return AdapterReply(
+            text=read.text,
+            usage=read.usage,
+            timing=ReplyTiming(
+                first_token_at=read.first, max_token_gap=read.gap, ended_at=read.ended
+            ),
+            finish_reason=read.finish_reason,
+            request_id=request_id_of(kept),
+            headers=kept,
+        )
+
+    def describe_request(self, request: TargetRequest) -> dict[str, Any]:
+        """Method, URL and JSON body as they would be sent; no headers, so no credentials."""
+        url = f"{str(self.client.base_url).rstrip('/')}/v1/messages"
+        return {"method": "POST", "url": url, "body": self.build_body(request)}
+
+    async def aclose(self) -> None:
+        await self.client.close()
+
+
+async def _read_stream(stream: Any, now: Callable[[], float]) -> _Read:
+    parts: list[str] = []
+    first = last = gap = ended = None
+    reason: str | None = None
+    prompt_tokens = completion_tokens = 0
+    started = False
+    try:
+        async for event in stream:
+            kind = event.type
+            if kind == "content_block_delta":
+                delta = event.delta
+                if delta.type == "text_delta" and delta.text:
+                    at = now()
+                    if first is None:
+                        first = at
+                    elif last is not None and (gap is None or at - last > gap):
+                        gap = at - last
+                    last = at
+                    parts.append(delta.text)
+            elif kind == "message_start":
+                started = True
+                usage = event.message.usage
+                prompt_tokens = usage.input_tokens or 0
+                completion_tokens = usage.output_tokens or 0
+            elif kind == "message_delta":
+                reason = event.delta.stop_reason or reason
+                if event.usage is not None and event.usage.output_tokens is not None:
+                    completion_tokens = event.usage.output_tokens
+            elif kind == "message_stop":
+                ended = now()
+                break
+    finally:
+        await stream.close()
+    if not started:
+        raise ValueError("the stream carried no message_start")
+    if ended is None:
+        raise ValueError("the stream ended before message_stop")
+    usage_out = Usage(prompt_tokens=prompt_tokens, completion_tokens=completion_tokens)
+    return _Read("".join(parts), reason, usage_out, first, gap, ended)
+
+
+def _read_whole(message: Any) -> _Read:
+    content = message.content
+    if content is None or message.usage is None:
+        raise ValueError("the reply carried no content or usage")
+    text = "".join(block.text for block in content if getattr(block, "type", None) == "text")
+    usage = Usage(
+        prompt_tokens=message.usage.input_tokens or 0,
+        completion_tokens=message.usage.output_tokens or 0,
+    )
+    return _Read(text, message.stop_reason, usage)

@@ -1,0 +1,121 @@
+"""Anthropic failures into chatsim's exception tree, at this one boundary.
+
+HTTP statuses go through the core's one mapping (``chatsim.targets.kit.error_for_status``),
+which reads Anthropic's envelope ``{"type": "error", "error": {"type", "message"}}`` too::
+
+    HTTP status / stream event                          chatsim error
+    429 rate_limit_error                                RateLimitError (retry-after honoured)
+    529 overloaded_error, 500 api_error, 5xx, 408/409   TransientError (retry-after honoured)
+    401 authentication_error, 403 permission_error      AuthenticationError
+    400 invalid_request_error (prompt too long too),    PermanentError
+    404, 413, other 4xx
+    an ``error`` event inside a 200 stream              by its ``error.type``, as the status it
+                                                        stands for (overloaded_error: 529, ...)
+    connection reset, timeout, cut or malformed stream  TransientError
+
+The error type is carried as the error's code (``anthropic answered HTTP 529
+(overloaded_error): ...``). Messages and recorded headers are scrubbed of known secrets.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+from collections.abc import Iterable, Mapping
+from typing import Any, Final
+
+import anthropic
+
+from chatsim import TargetError
+from chatsim.targets.kit import error_for_status, transient_error
+
+__all__ = ["PROVIDER", "error_from_sdk", "error_from_status", "status_of_error_type"]
+
+PROVIDER: Final = "anthropic"
+
+#: The HTTP status each Anthropic ``error.type`` is documented with; an ``error`` event that
+#: arrives inside a 200 stream is classified as that status.
+_STATUS_OF_TYPE: Final[dict[str, int]] = {
+    "invalid_request_error": 400,
+    "authentication_error": 401,
+    "permission_error": 403,
+    "not_found_error": 404,
+    "request_too_large": 413,
+    "rate_limit_error": 429,
+    "api_error": 500,
+    "overloaded_error": 529,
+}
+
+
+def _envelope(body: Any) -> tuple[str | None, str | None]:
+    """``(error.type, error.message)`` of an Anthropic error body (already parsed JSON)."""
+    error = body.get("error") if isinstance(body, dict) else None
+    if not isinstance(error, dict):
+        return None, None
+    kind, message = error.get("type"), error.get("message")
+    return (
+        kind if isinstance(kind, str) and kind else None,
+        message if isinstance(message, str) and message else None,
+    )
+
+
+def status_of_error_type(kind: str | None) -> int:
+    """The HTTP status an Anthropic ``error.type`` stands for (unknown types: 500)."""
+    return _STATUS_OF_TYPE.get(kind or "", 500)
+
+
+def error_from_status(
+    status: int, headers: Mapping[str, str] | Iterable[tuple[str, str]], body: Any
+) -> TargetError:
+    """The chatsim error for an Anthropic HTTP error response (``body``: bytes or parsed)."""
+    if isinstance(body, bytes | bytearray):
+        try:
+            body = json.loads(body)
+        except ValueError:
+            body = body.decode("utf-8", "replace")
+    kind, message = _envelope(body)
+    return error_for_status(
+        status, message, headers=headers, body=body, code=kind, provider=PROVIDER
+    )
+
+
+_PARSE_ERRORS: Final = (ValueError, KeyError, TypeError, AttributeError, IndexError)
+
+
+def _raw_transport_errors() -> tuple[type[BaseException], ...]:
+    """HTTP-library errors an SDK stream may let escape (httpx's or httpx2's), plus OSError."""
+    found: list[type[BaseException]] = [OSError]
+    for module in ("httpx", "httpx2"):
+        try:
+            found.append(importlib.import_module(module).HTTPError)
+        except (ImportError, AttributeError):
+            continue
+    return tuple(found)
+
+
+_RAW_TRANSPORT_ERRORS: Final = _raw_transport_errors()
+
+
+def error_from_sdk(exc: BaseException, kept: Mapping[str, str]) -> TargetError | None:
+    """The chatsim error for an exception the SDK (or its stream) raised; None if foreign.
+
+    ``kept`` are the response headers already recorded (a failure mid-stream keeps them).
+    """
+    if isinstance(exc, anthropic.APIStatusError):
+        status = exc.status_code
+        headers: Iterable[tuple[str, str]] = exc.response.headers.items()
+        if status < 300:  # an ``error`` event inside a streamed 200
+            kind, _ = _envelope(exc.body)
+            status, headers = status_of_error_type(kind), kept.items()
+        return error_from_status(status, headers, exc.body)
+    if isinstance(exc, anthropic.APITimeoutError):
+        return transient_error(PROVIDER, "read timed out", headers=kept)
+    if isinstance(exc, anthropic.APIConnectionError):
+        return transient_error(PROVIDER, f"connection failed: {exc}", headers=kept)
+    if isinstance(exc, anthropic.APIError):  # a body the SDK could not read
+        return transient_error(PROVIDER, f"bad reply: {exc}", headers=kept)
+    if isinstance(exc, _RAW_TRANSPORT_ERRORS):
+        return transient_error(PROVIDER, f"connection failed: {type(exc).__name__}", headers=kept)
+    if isinstance(exc, _PARSE_ERRORS):
+        return transient_error(PROVIDER, f"malformed reply: {exc}", headers=kept)
+    return None
