@@ -12,7 +12,13 @@ import re
 import threading
 from collections.abc import Iterable, Mapping
 
-__all__ = ["RECORDED_HEADER_PREFIXES", "keep_recorded_headers", "register_secret", "scrub"]
+__all__ = [
+    "RECORDED_HEADER_PREFIXES",
+    "keep_recorded_headers",
+    "register_secret",
+    "register_secret_headers",
+    "scrub",
+]
 
 #: Response headers worth recording. Everything else is dropped.
 RECORDED_HEADER_PREFIXES: tuple[str, ...] = (
@@ -43,6 +49,17 @@ def register_secret(value: str | None) -> None:
         _secrets.add(value)
         alternatives = sorted(_secrets, key=len, reverse=True)
         _pattern = re.compile("|".join(re.escape(s) for s in alternatives))
+
+
+_SECRET_HEADER_HINTS = ("key", "auth", "token", "secret")
+
+
+def register_secret_headers(headers: Mapping[str, str]) -> None:
+    """Register the values of headers whose names look secret (``api-key``, ``Authorization``,
+    ``x-goog-api-key``, ...): extra headers an adapter is given must not reach records."""
+    for name, value in headers.items():
+        if any(hint in name.lower() for hint in _SECRET_HEADER_HINTS):
+            register_secret(value)
 
 
 def scrub(text: str) -> str:

@@ -4,6 +4,7 @@ Adapter authors: the contract is here; the shared helpers (the one HTTP-status m
 redaction, URL checks) are in ``chatsim.targets.kit``.
 """
 
+from chatsim._util._redact import register_secret_headers
 from chatsim.targets._adaptive import LimitChange
 from chatsim.targets._build import build_caller, target_settings
 from chatsim.targets._caller import CallerStats, TargetCaller
@@ -17,6 +18,7 @@ from chatsim.targets._registry import (
     available_adapters,
     create_adapter,
     endpoint_for,
+    env_setting,
     parse_model_spec,
     register_adapter,
     unregister_adapter,
@@ -43,9 +45,11 @@ __all__ = [
     "classify",
     "create_adapter",
     "endpoint_for",
+    "env_setting",
     "parse_model_spec",
     "parse_retry_after",
     "register_adapter",
+    "register_secret_headers",
     "target_settings",
     "unregister_adapter",
 ]

@@ -7,6 +7,7 @@ group, so the core imports an adapter (and its SDK) only when a run names it.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from importlib.metadata import entry_points
@@ -24,6 +25,7 @@ __all__ = [
     "available_adapters",
     "create_adapter",
     "endpoint_for",
+    "env_setting",
     "parse_model_spec",
     "register_adapter",
     "unregister_adapter",
@@ -56,6 +58,18 @@ class TargetSettings:
     default_headers: dict[str, str] = field(default_factory=dict, repr=False)
     options: dict[str, Any] = field(default_factory=dict)
     """Adapter-specific options (for example ``transport``)."""
+
+
+def env_setting(explicit: str | None, *variables: str) -> str | None:
+    """A setting by the precedence adapters follow: the explicit value, else the first of
+    ``variables`` set (and non-empty) in the environment, else None."""
+    if explicit:
+        return explicit
+    for name in variables:
+        value = os.environ.get(name)
+        if value:
+            return value
+    return None
 
 
 #: Adapters of hosted providers: their endpoint comes from their own settings (``OPENAI_BASE_URL``,

@@ -4,7 +4,8 @@ An adapter distribution (``adapters/<vendor>``) imports public names only; a tes
 (``tests/test_adapter_imports.py``) holds it to that. Where each thing lives:
 
 - the contract, in ``chatsim.targets``: ``TargetAdapter``, ``TargetRequest``, ``AdapterReply``,
-  ``TargetSettings``, ``register_adapter``, ``parse_retry_after``;
+  ``TargetSettings``, ``register_adapter``, ``parse_retry_after``, ``env_setting`` (explicit
+  value > environment variable), ``register_secret_headers``;
 - the errors, in ``chatsim``: ``TargetError`` and its tree, ``ConfigError``,
   ``MissingCredentialError``, ``MissingDependencyError``;
 - token counts and a reply's transport timings, in ``chatsim.recording``: ``Usage`` and

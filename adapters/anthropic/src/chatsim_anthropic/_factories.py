@@ -20,39 +20,29 @@ timeout                     ``options["timeout"]`` seconds / the SDK's default
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
 import anthropic
 
 from chatsim import ConfigError, MissingCredentialError
-from chatsim.targets import TargetSettings
+from chatsim.targets import TargetSettings, env_setting, register_secret_headers
 from chatsim.targets.kit import register_secret, require_http_url
 from chatsim_anthropic._adapter import DEFAULT_MAX_TOKENS, AnthropicAdapter
 
 __all__ = ["anthropic_adapter"]
 
-_SECRET_HEADER_HINTS = ("key", "auth", "token", "secret")
-
-
-def _pick(explicit: str | None, variable: str) -> str | None:
-    """The explicit value, else the environment variable where it is set and non-empty."""
-    return explicit or os.environ.get(variable) or None
-
 
 def anthropic_adapter(model: str, settings: TargetSettings) -> AnthropicAdapter:
     """``anthropic:<model>``: the Messages API at api.anthropic.com or ``ANTHROPIC_BASE_URL``."""
-    api_key = _pick(settings.api_key, "ANTHROPIC_API_KEY")
+    api_key = env_setting(settings.api_key, "ANTHROPIC_API_KEY")
     if api_key is None:
         raise MissingCredentialError("ANTHROPIC_API_KEY", "the anthropic adapter needs an API key")
     register_secret(api_key)
-    for name, value in settings.default_headers.items():
-        if any(hint in name.lower() for hint in _SECRET_HEADER_HINTS):
-            register_secret(value)
+    register_secret_headers(settings.default_headers)
     max_tokens = settings.options.get("max_tokens", DEFAULT_MAX_TOKENS)
     if not isinstance(max_tokens, int) or isinstance(max_tokens, bool) or max_tokens < 1:
         raise ConfigError(f"options['max_tokens'] must be a positive integer, not {max_tokens!r}")
-    base_url = _pick(settings.base_url, "ANTHROPIC_BASE_URL")
+    base_url = env_setting(settings.base_url, "ANTHROPIC_BASE_URL")
     kwargs: dict[str, Any] = {"api_key": api_key, "max_retries": 0}
     if base_url:
         kwargs["base_url"] = require_http_url(base_url, "the Anthropic base URL").rstrip("/")

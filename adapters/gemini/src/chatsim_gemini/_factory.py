@@ -21,10 +21,8 @@ Only the Gemini Developer API (an API key); Vertex AI is not a profile here.
 
 from __future__ import annotations
 
-import os
-
 from chatsim import MissingCredentialError
-from chatsim.targets import TargetSettings
+from chatsim.targets import TargetSettings, env_setting, register_secret_headers
 from chatsim.targets.kit import register_secret, require_http_url
 from chatsim_gemini._adapter import API_VERSION, DEFAULT_BASE_URL, GeminiAdapter
 
@@ -33,31 +31,18 @@ __all__ = ["API_KEY_VARIABLES", "BASE_URL_VARIABLE", "create_gemini_adapter"]
 #: Checked in this order, as google-genai itself does.
 API_KEY_VARIABLES = ("GOOGLE_API_KEY", "GEMINI_API_KEY")
 BASE_URL_VARIABLE = "GOOGLE_GEMINI_BASE_URL"
-_SECRET_HEADER_HINTS = ("key", "auth", "token", "secret")
-
-
-def _pick(explicit: str | None, *variables: str) -> str | None:
-    if explicit:
-        return explicit
-    for name in variables:
-        value = os.environ.get(name)
-        if value:
-            return value
-    return None
 
 
 def create_gemini_adapter(model: str, settings: TargetSettings) -> GeminiAdapter:
     """``gemini:<model>``, e.g. ``gemini:gemini-2.5-flash``."""
-    api_key = _pick(settings.api_key, *API_KEY_VARIABLES)
+    api_key = env_setting(settings.api_key, *API_KEY_VARIABLES)
     if api_key is None:
         raise MissingCredentialError(
             " or ".join(reversed(API_KEY_VARIABLES)), "the gemini adapter needs an API key"
         )
     register_secret(api_key)
-    for name, value in settings.default_headers.items():
-        if any(hint in name.lower() for hint in _SECRET_HEADER_HINTS):
-            register_secret(value)
-    base_url = _pick(settings.base_url, BASE_URL_VARIABLE) or DEFAULT_BASE_URL
+    register_secret_headers(settings.default_headers)
+    base_url = env_setting(settings.base_url, BASE_URL_VARIABLE) or DEFAULT_BASE_URL
     base_url = require_http_url(base_url, f"the Gemini base URL ({BASE_URL_VARIABLE})")
 
     import httpx

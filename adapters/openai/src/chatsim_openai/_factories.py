@@ -26,35 +26,19 @@ SDK client's timeout in seconds (the core's per-attempt timeout applies on top).
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
 from chatsim import MissingCredentialError
-from chatsim.targets import TargetSettings
+from chatsim.targets import TargetSettings, env_setting, register_secret_headers
 from chatsim.targets.kit import register_secret, require_http_url
 from chatsim_openai._adapter import DEFAULT_TRANSPORT, OpenAIAdapter
 
 __all__ = ["azure_adapter", "openai_adapter", "vllm_adapter"]
 
-_SECRET_HEADER_HINTS = ("key", "auth", "token", "secret")
-
-
-def _pick(explicit: str | None, *variables: str) -> str | None:
-    """The explicit value, else the first environment variable that is set and non-empty."""
-    if explicit:
-        return explicit
-    for name in variables:
-        value = os.environ.get(name)
-        if value:
-            return value
-    return None
-
 
 def _common(settings: TargetSettings) -> dict[str, Any]:
     """Client arguments every profile shares; registers secret-looking header values."""
-    for name, value in settings.default_headers.items():
-        if any(hint in name.lower() for hint in _SECRET_HEADER_HINTS):
-            register_secret(value)
+    register_secret_headers(settings.default_headers)
     kwargs: dict[str, Any] = {"max_retries": 0}
     if settings.default_headers:
         kwargs["default_headers"] = dict(settings.default_headers)
@@ -73,16 +57,16 @@ def openai_adapter(model: str, settings: TargetSettings) -> OpenAIAdapter:
     """``openai:<model>`` (and bare model names): api.openai.com or ``OPENAI_BASE_URL``."""
     import openai
 
-    api_key = _pick(settings.api_key, "OPENAI_API_KEY")
+    api_key = env_setting(settings.api_key, "OPENAI_API_KEY")
     if api_key is None:
         raise MissingCredentialError("OPENAI_API_KEY", "the openai adapter needs an API key")
     register_secret(api_key)
-    base_url = _pick(settings.base_url, "OPENAI_BASE_URL")
+    base_url = env_setting(settings.base_url, "OPENAI_BASE_URL")
     client = openai.AsyncOpenAI(
         api_key=api_key,
         base_url=require_http_url(base_url, "the OpenAI base URL") if base_url else None,
-        organization=_pick(settings.options.get("organization"), "OPENAI_ORG_ID"),
-        project=_pick(settings.options.get("project"), "OPENAI_PROJECT_ID"),
+        organization=env_setting(settings.options.get("organization"), "OPENAI_ORG_ID"),
+        project=env_setting(settings.options.get("project"), "OPENAI_PROJECT_ID"),
         **_common(settings),
     )
     return _adapter("openai", model, client, settings)
@@ -92,16 +76,17 @@ def azure_adapter(model: str, settings: TargetSettings) -> OpenAIAdapter:
     """``azure:<deployment>``: Azure OpenAI; the model names the deployment."""
     import openai
 
-    endpoint = _pick(settings.base_url, "AZURE_OPENAI_ENDPOINT")
+    endpoint = env_setting(settings.base_url, "AZURE_OPENAI_ENDPOINT")
     if endpoint is None:
         raise MissingCredentialError(
             "AZURE_OPENAI_ENDPOINT", "the azure adapter needs the resource endpoint"
         )
-    api_key = _pick(settings.api_key, "AZURE_OPENAI_API_KEY")
-    ad_token = None if api_key else _pick(None, "AZURE_OPENAI_AD_TOKEN")
+    api_key = env_setting(settings.api_key, "AZURE_OPENAI_API_KEY")
+    ad_token = None if api_key else env_setting(None, "AZURE_OPENAI_AD_TOKEN")
     if api_key is None and ad_token is None:
         raise MissingCredentialError("AZURE_OPENAI_API_KEY", "the azure adapter needs an API key")
-    api_version = _pick(settings.api_version, "OPENAI_API_VERSION", "AZURE_OPENAI_API_VERSION")
+    versions = ("OPENAI_API_VERSION", "AZURE_OPENAI_API_VERSION")
+    api_version = env_setting(settings.api_version, *versions)
     if api_version is None:
         raise MissingCredentialError(
             "OPENAI_API_VERSION",
@@ -124,14 +109,14 @@ def vllm_adapter(model: str, settings: TargetSettings) -> OpenAIAdapter:
     """``vllm:<model>``: any OpenAI-compatible server at a base URL; the key is optional."""
     import openai
 
-    base_url = _pick(settings.base_url, "CHATSIM_VLLM_BASE_URL", "OPENAI_BASE_URL")
+    base_url = env_setting(settings.base_url, "CHATSIM_VLLM_BASE_URL", "OPENAI_BASE_URL")
     if base_url is None:
         raise MissingCredentialError(
             "CHATSIM_VLLM_BASE_URL",
             "the vllm adapter needs the server's base URL (--base-url, e.g. http://127.0.0.1:8000/v1)",
         )
     base_url = require_http_url(base_url, "the vllm base URL (--base-url)")
-    api_key = _pick(settings.api_key, "VLLM_API_KEY") or "EMPTY"
+    api_key = env_setting(settings.api_key, "VLLM_API_KEY") or "EMPTY"
     register_secret(api_key)
     client = openai.AsyncOpenAI(api_key=api_key, base_url=base_url, **_common(settings))
     return _adapter("vllm", model, client, settings)
