@@ -30,6 +30,7 @@ from chatsim.testing._fake_target import FakeTarget, Reply
 from chatsim.testing._faults import Fault, FaultKind, FaultPlan
 from chatsim.testing._server import LoopbackServer, RecordedRequest, ServerStats
 from chatsim.testing._server_capacity import Capacity, RateLimits
+from chatsim.testing._server_replies import reset_connection
 from chatsim.testing._server_script import (
     Latency,
     ReplyContext,
@@ -70,5 +71,6 @@ __all__ = [
     "default_policy",
     "demo_script",
     "registered_adapter",
+    "reset_connection",
     "run_conformance",
 ]

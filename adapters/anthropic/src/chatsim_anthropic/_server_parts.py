@@ -6,17 +6,14 @@ cheap, which is all a test needs from ``usage``.
 
 from __future__ import annotations
 
-import contextlib
 import itertools
 import re
-import socket
-import struct
 from collections.abc import Mapping
 from typing import Any
 
 from aiohttp import web
 
-__all__ = ["chunks", "count_tokens", "presented_key", "problem", "reset", "shape"]
+__all__ = ["chunks", "count_tokens", "presented_key", "problem", "shape"]
 
 _WORD = re.compile(r"\s*\S+")
 
@@ -51,18 +48,6 @@ def shape(text: str, body: Mapping[str, Any]) -> tuple[str, str, str | None]:
     if len(words) > body["max_tokens"]:
         text, reason, matched = "".join(words[: body["max_tokens"]]), "max_tokens", None
     return text, reason, matched
-
-
-def reset(request: web.BaseRequest) -> None:
-    """Reset the TCP connection (RST, not FIN)."""
-    transport = request.transport
-    if transport is None:
-        return
-    sock = transport.get_extra_info("socket")
-    if sock is not None:
-        with contextlib.suppress(OSError):
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-    transport.abort()
 
 
 def presented_key(request: web.Request) -> str | None:

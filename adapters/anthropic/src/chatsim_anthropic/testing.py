@@ -50,13 +50,13 @@ from chatsim.testing import (
     ReplyScript,
     ScriptExhaustedError,
     ServerStats,
+    reset_connection,
 )
 from chatsim_anthropic._server_parts import (
     chunks,
     count_tokens,
     presented_key,
     problem,
-    reset,
     shape,
 )
 from chatsim_anthropic._wire import StreamEvents, error_body, message_body
@@ -233,7 +233,7 @@ class AnthropicLoopbackServer:
             return self._respond(record, status, error_body(status), headers)
         if kind is FaultKind.RESET or (kind is FaultKind.RESET_MID_STREAM and not stream):
             record.ended_at = self._clock()
-            reset(request)
+            reset_connection(request)
             return web.Response()
         if kind is FaultKind.STALL and (fault.chunks_before == 0 or not stream):
             await asyncio.sleep(fault.stall)
@@ -332,7 +332,7 @@ class AnthropicLoopbackServer:
             await asyncio.sleep(fault.stall)
             return False
         if kind is FaultKind.RESET_MID_STREAM:
-            reset(request)
+            reset_connection(request)
             return True
         if kind is FaultKind.MALFORMED_JSON:
             await response.write(

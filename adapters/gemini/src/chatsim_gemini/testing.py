@@ -25,7 +25,6 @@ from __future__ import annotations
 import contextlib
 import json
 import socket
-import struct
 from collections.abc import Mapping
 from dataclasses import dataclass
 from types import TracebackType
@@ -34,7 +33,15 @@ from typing import Any, Self
 import aiohttp
 from aiohttp import web
 
-from chatsim.testing import Fault, FaultKind, FaultPlan, LoopbackServer, ReplyScript, ServerStats
+from chatsim.testing import (
+    Fault,
+    FaultKind,
+    FaultPlan,
+    LoopbackServer,
+    ReplyScript,
+    ServerStats,
+    reset_connection,
+)
 from chatsim_gemini import _wire
 
 __all__ = ["GeminiLoopbackServer", "GeminiRequest"]
@@ -60,18 +67,6 @@ class GeminiRequest:
     @property
     def stream(self) -> bool:
         return self.method == "streamGenerateContent"
-
-
-def _reset(request: web.BaseRequest) -> None:
-    """Reset the client's TCP connection (RST, not FIN), as the upstream reset ours."""
-    transport = request.transport
-    if transport is None:
-        return
-    sock = transport.get_extra_info("socket")
-    if sock is not None:
-        with contextlib.suppress(OSError):
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-    transport.abort()
 
 
 def _passed(headers: Mapping[str, str]) -> dict[str, str]:
@@ -227,7 +222,7 @@ class GeminiLoopbackServer:
                     return await self._stream(request, reply, model)
                 return await self._whole(reply, model)
         except (aiohttp.ClientError, OSError):
-            _reset(request)
+            reset_connection(request)
             return web.Response()
 
     @staticmethod
@@ -298,7 +293,7 @@ class GeminiLoopbackServer:
                 if out is not None:
                     await response.write(_wire.event(out))
         except (aiohttp.ClientError, OSError):  # the upstream cut the stream: so do we
-            _reset(request)
+            reset_connection(request)
             return response
         await response.write_eof()
         return response
