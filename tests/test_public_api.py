@@ -23,6 +23,7 @@ EXPECTED = {
     "RateLimitError",
     "RunConfig",
     "RunDirectoryError",
+    "RunFailedError",
     "RunHeader",
     "RunSummary",
     "SimulatorError",

@@ -9,12 +9,12 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from chatsim._exceptions import ConfigError
+from chatsim._exceptions import ConfigError, RunFailedError
 from chatsim.metrics import GroupSummary, RunSummary
 from chatsim.recording import SUMMARY_FILE, EpisodeRecord, read_run, write_json_atomic
 from chatsim.report import summarize_run
 from chatsim.runner import Progress, RunConfig, execute_run, prepare_run
-from chatsim.simulators._registry import default_simulator_spec
+from chatsim.simulators._registry import choose_simulator
 
 __all__ = ["EvaluationResult", "evaluate", "write_summary"]
 
@@ -36,6 +36,13 @@ class EvaluationResult:
     """The run directory (header, episodes.jsonl, summary.json)."""
     summary: RunSummary
     """Accuracy per model, per subject and overall, with question-clustered 95% intervals."""
+
+    @property
+    def failed(self) -> bool:
+        """Too many episodes ended in errors (``summary.failure`` says which and why).
+        ``evaluate`` raises ``RunFailedError`` (carrying this result) rather than returning
+        a failed result; a result built from a run directory may still be one."""
+        return self.summary.failure is not None
 
     @property
     def episodes(self) -> list[EpisodeRecord]:
@@ -82,17 +89,23 @@ async def evaluate(
 
     ``model`` is one model spec or several (evaluated on the same questions and seeds).
     ``simulator`` defaults to the ChatBench LoRA on a local GPU when one is present, otherwise
-    the first model prompted to play the user. ``options`` are further ``RunConfig`` fields
-    (``max_turns``, ``base_url``, ``simulator_base_url``, ``concurrency``, ``system_prompt``, ...).
-    ``baseline=True`` also measures each model alone (zero-shot, 5-shot, free text); or name
-    the modes.
+    the first model prompted to play the user; which one and why is logged (a warning for the
+    fallback), kept in the header and in ``summary.simulator_choice``. The simulator's tokens
+    and cost are in ``summary.cost`` beside the targets'. ``options`` are further
+    ``RunConfig`` fields (``max_turns``, ``base_url``, ``simulator_base_url``, ``concurrency``,
+    ``system_prompt``, ``max_error_share``, ...). ``baseline=True`` also measures each model
+    alone (zero-shot, 5-shot, free text); or name the modes.
+
+    Raises ``RunFailedError`` (its ``.result`` holds this function's result) when too many
+    episodes ended in errors (``max_error_share``, default 0.2; all failed always fails).
     """
     models = (model,) if isinstance(model, str) else tuple(model)
+    choice = choose_simulator(simulator, models, flag="simulator=")  # a resume keeps its own
     try:
         config = RunConfig(
             models=models,
             source=subset,
-            simulator=simulator or default_simulator_spec(models),
+            simulator=choice.spec,
             limit=limit,
             repeats=repeats,
             seed=seed,
@@ -107,9 +120,13 @@ async def evaluate(
         out_dir=Path(out_dir),
         run_id=run_id,
         resume_dir=Path(resume) if resume is not None else None,
+        simulator_choice=choice,
     )
     try:
         await execute_run(setup, progress=progress)
     finally:
         await setup.aclose()
-    return EvaluationResult(setup.run_dir, write_summary(setup.run_dir))
+    result = EvaluationResult(setup.run_dir, write_summary(setup.run_dir))
+    if result.failed:
+        raise RunFailedError(result)
+    return result

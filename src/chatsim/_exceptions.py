@@ -22,6 +22,7 @@ imports nothing of chatsim)::
     │       └── QuotaExceededError   429 insufficient_quota: the account is spent; stops too
     ├── SimulatorError            the user side failed
     │   └── BatchItemErrors       (simulators) some turns of a batch failed, others did not
+    ├── RunFailedError            too many episodes ended in errors; carries the full result
     ├── RunCrashed                (runner) an episode failed unexpectedly (a bug); run stopped
     └── RunInterrupted            (runner) Ctrl-C / SIGTERM stopped the run; resume it
 """
@@ -42,6 +43,7 @@ __all__ = [
     "QuotaExceededError",
     "RateLimitError",
     "RunDirectoryError",
+    "RunFailedError",
     "SimulatorError",
     "TargetError",
     "TransientError",
@@ -175,3 +177,28 @@ class SimulatorError(ChatsimError):
     def __init__(self, message: str, *, attempts: list[Any] | None = None) -> None:
         super().__init__(message)
         self.attempts: list[Any] = list(attempts or [])
+
+
+class RunFailedError(ChatsimError):
+    """The run finished, but too many of its episodes ended in errors to trust its figures
+    (``RunConfig.max_error_share``; a model whose every episode failed always fails the run).
+
+    Raised by ``evaluate`` after the summary is written, so nothing is lost: ``result`` is the
+    ``EvaluationResult`` it would have returned, ``failure`` its ``summary.failure`` (the
+    dominant error kinds, with counts and an example). The run directory is complete;
+    ``chatsim run --resume DIR --retry-errors`` re-runs the failed episodes.
+    """
+
+    def __init__(self, result: Any) -> None:  # an EvaluationResult (this module imports none)
+        self.result = result
+        self.run_dir = result.run_dir
+        self.failure = result.summary.failure
+        message = self.failure.message if self.failure else "run failed"
+        kinds = "; ".join(
+            f"{k.kind} x{k.episodes} (e.g. {k.example!r})"
+            for k in (self.failure.kinds if self.failure else [])
+        )
+        super().__init__(
+            f"{message}. {kinds}. Records are in {self.run_dir}; re-run the failed episodes "
+            f"with: chatsim run --resume {self.run_dir} --retry-errors"
+        )

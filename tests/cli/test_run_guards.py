@@ -128,10 +128,10 @@ def test_retry_errors_reruns_failed_episodes_and_supersedes_their_records(
             "r",
             "--quiet",
         )
-        assert _run(cli, *args)[0] == 0
+        assert _run(cli, *args)[0] == 4  # every episode failed: the run failed
         assert {e.termination.value for e in read_run(tmp_path / "r").episodes} == {"target_error"}
         broken["on"] = False
-        assert _run(cli, "--resume", str(tmp_path / "r"), "--quiet")[0] == 0
+        assert _run(cli, "--resume", str(tmp_path / "r"), "--quiet")[0] == 4
         assert {e.termination.value for e in read_run(tmp_path / "r").episodes} == {"target_error"}
         code, output = _run(cli, "--resume", str(tmp_path / "r"), "--retry-errors", "--quiet")
         assert code == 0, output

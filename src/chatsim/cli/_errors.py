@@ -16,24 +16,44 @@ from chatsim._exceptions import (
     DataError,
     MissingCredentialError,
     QuotaExceededError,
+    RunFailedError,
 )
 from chatsim._util._redact import scrub
 
 __all__ = [
     "EXIT_AUTH",
+    "EXIT_CODES",
+    "EXIT_ERROR",
     "EXIT_INTERRUPTED",
+    "EXIT_RUN_FAILED",
     "EXIT_USAGE",
     "NO_KEY_DEMO",
     "cli_errors",
     "say_error",
 ]
 
+EXIT_ERROR = 1
+"""Any other chatsim error (the message says which); also a crashed run (a bug)."""
 EXIT_USAGE = 2
 """Bad input: arguments, question files, run directories. Nothing was sent."""
 EXIT_AUTH = 3
 """The target refused the credentials; the run stopped early."""
+EXIT_RUN_FAILED = 4
+"""The run finished but failed: a model had more than ``--max-error-share`` (default 20%) of
+its episodes end in errors, or all of them. The summary's first line says why; the run
+directory is complete (``--resume DIR --retry-errors`` re-runs the failed episodes)."""
 EXIT_INTERRUPTED = 130
 """Stopped by Ctrl-C / SIGTERM; finished episodes are recorded."""
+
+EXIT_CODES = {
+    0: "success",
+    EXIT_ERROR: "any other error",
+    EXIT_USAGE: "bad input, nothing sent",
+    EXIT_AUTH: "credentials refused, run stopped",
+    EXIT_RUN_FAILED: "run failed: too many episodes ended in errors",
+    EXIT_INTERRUPTED: "interrupted, resumable",
+}
+"""Every exit code of ``chatsim run``, as its help lists them."""
 
 
 NO_KEY_DEMO = (
@@ -88,6 +108,9 @@ def cli_errors(console: Console, hint: Callable[[], str | None] = lambda: None) 
     except (ConfigError, DataError) as exc:
         say_error(console, str(exc))
         raise typer.Exit(EXIT_USAGE) from None
+    except RunFailedError as exc:
+        say_error(console, str(exc))
+        raise typer.Exit(EXIT_RUN_FAILED) from None
     except ChatsimError as exc:
         say_error(console, f"{type(exc).__name__}: {exc}")
-        raise typer.Exit(1) from None
+        raise typer.Exit(EXIT_ERROR) from None

@@ -15,7 +15,7 @@ from chatsim._api import write_summary
 from chatsim._exceptions import ConfigError, RunDirectoryError
 from chatsim._logging import configure_logging, shutdown_logging
 from chatsim.cli._console import stdout_console
-from chatsim.cli._errors import EXIT_INTERRUPTED, cli_errors
+from chatsim.cli._errors import EXIT_INTERRUPTED, EXIT_RUN_FAILED, cli_errors
 from chatsim.cli._options import (
     PromptFormatOption,
     SimulatorMaxTokensOption,
@@ -24,12 +24,12 @@ from chatsim.cli._options import (
     key_values,
 )
 from chatsim.cli._progress import RichProgress
-from chatsim.metrics import render_summary
+from chatsim.metrics import RunSummary, render_summary
 from chatsim.protocol import Message, Role, SimulatorStep
-from chatsim.recording import read_header
+from chatsim.recording import SimulatorChoice, read_header
 from chatsim.runner import RunConfig, RunInterrupted, RunSetup, execute_run, prepare_run
 from chatsim.simulators import UserTurnRequest
-from chatsim.simulators._registry import default_simulator_spec
+from chatsim.simulators._registry import choose_simulator
 from chatsim.targets import TargetRequest
 
 __all__ = ["run_command"]
@@ -79,12 +79,43 @@ def build_config(overrides: dict[str, Any], resume: Path | None) -> RunConfig:
     else:
         values = dict(overrides)
         if "simulator" not in values:  # only now may torch be imported to look for a GPU
-            values["simulator"] = default_simulator_spec(overrides["models"])
+            values["simulator"] = choose_simulator(None, overrides["models"]).spec
     try:
         return RunConfig.model_validate(values)
     except ValidationError as exc:
         problems = "; ".join(f"--{_flag(e['loc'])}: {e['msg']}" for e in exc.errors())
         raise ConfigError(f"invalid options: {problems}") from None
+
+
+def _say_simulator(choice: SimulatorChoice | None, console: Console) -> None:
+    """The first screen names the simulator and why: a default that made a target play its
+    own user changes what the accuracy means and what the run costs."""
+    if choice is None:
+        return
+    fell_back = choice.source == "default" and choice.spec.startswith("prompted:")
+    console.print(
+        f"simulator: {choice.describe()}",
+        style="yellow" if fell_back else None,
+        markup=False,
+        highlight=False,
+        soft_wrap=True,
+    )
+
+
+def _end_failed(summary: RunSummary, run_dir: Path, console: Console) -> None:
+    """A failed run (too many episodes ended in errors) exits ``EXIT_RUN_FAILED``."""
+    if summary.failure is None:
+        return
+    console.print(
+        f"run failed ({summary.failure.error_episodes} of {summary.failure.episodes} episodes "
+        f"ended in errors); the run directory is complete. Re-run the failed episodes with: "
+        f"chatsim run --resume {run_dir} --retry-errors",
+        style="red",
+        markup=False,
+        highlight=False,
+        soft_wrap=True,
+    )
+    raise typer.Exit(EXIT_RUN_FAILED)
 
 
 def _dry_run(setup: RunSetup, console: Console) -> None:
@@ -230,6 +261,13 @@ def run_command(
         bool | None,
         _Opt("--baseline", help="Also measure each model alone (zero-shot, 5-shot, free text)."),
     ] = None,
+    max_error_share: Annotated[
+        float | None,
+        _Opt(
+            help="Fail the run (exit 4) when a model has more than this share of its episodes "
+            "ended in errors (default 0.2); all failed always fails."
+        ),
+    ] = None,
     quiet: Annotated[bool, _Opt("--quiet", "-q", help="No progress bar.")] = False,
     log_level: Annotated[
         str,
@@ -237,7 +275,15 @@ def run_command(
     ] = "error",
     json_logs: Annotated[bool, _Opt("--json-logs", help="Log as JSON lines on stderr.")] = False,
 ) -> None:
-    """Run simulated-user conversations against target models and report user-AI accuracy."""
+    """Run simulated-user conversations against target models and report user-AI accuracy.
+
+    The first line names the simulator and why it was chosen; without --simulator, the
+    ChatBench LoRA on a local CUDA GPU, else the first target prompted to play the user.
+
+    Exit codes: 0 success; 1 any other error; 2 bad input, nothing sent; 3 credentials
+    refused, run stopped; 4 run failed: a model had more than --max-error-share of its
+    episodes end in errors (or all of them); 130 interrupted, resumable.
+    """
     console = Console(stderr=True)
     out_console = stdout_console()
     overrides = _config_overrides(
@@ -263,6 +309,7 @@ def run_command(
         episode_timeout=episode_timeout,
         max_episodes_in_flight=episodes_in_flight,
         baseline=("zero_shot", "five_shot", "free_text") if baseline else None,
+        max_error_share=max_error_share,
     )
 
     resume_hint = {"dir": resume}
@@ -286,6 +333,7 @@ def run_command(
                 },
             )
             resume_hint["dir"] = setup.run_dir
+            _say_simulator(setup.simulator_choice, console)
             if dry_run:
                 _dry_run(setup, out_console)
                 anyio.run(setup.aclose)
@@ -310,6 +358,7 @@ def run_command(
         summary = write_summary(setup.run_dir)
         render_summary(summary, out_console)
         out_console.print(f"run directory: {setup.run_dir}", markup=False)
+    _end_failed(summary, setup.run_dir, console)
 
 
 def _prepare(
@@ -327,5 +376,11 @@ def _prepare(
         overrides["policy"] = policy_overrides
     if simulator_option:
         overrides["simulator_options"] = key_values(simulator_option, "--simulator-option")
+    choice = None
+    if resume is None and "models" in overrides:  # a resume keeps the header's choice
+        choice = choose_simulator(overrides.get("simulator"), overrides["models"])
+        overrides["simulator"] = choice.spec
     config = build_config(overrides, resume)
-    return prepare_run(config, out_dir=out, run_id=run_id, resume_dir=resume)
+    return prepare_run(
+        config, out_dir=out, run_id=run_id, resume_dir=resume, simulator_choice=choice
+    )

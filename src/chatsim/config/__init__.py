@@ -11,6 +11,7 @@ directory's header (``chatsim.recording``) stores the configuration typed, and `
 """
 
 from chatsim.config._conversation import (
+    DEFAULT_MAX_ERROR_SHARE,
     DEFAULT_SYSTEM_PROMPT,
     DEFAULT_TARGET_TEMPERATURE,
     ConversationConfig,
@@ -33,6 +34,7 @@ __all__ = [
     "DEFAULT_DRAIN_TIMEOUT",
     "DEFAULT_EPISODE_TIMEOUT",
     "DEFAULT_LOADTEST_POLICY",
+    "DEFAULT_MAX_ERROR_SHARE",
     "DEFAULT_MAX_IN_FLIGHT",
     "DEFAULT_SLO_ERROR_RATE",
     "DEFAULT_SYSTEM_PROMPT",

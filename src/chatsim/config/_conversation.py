@@ -12,6 +12,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 __all__ = [
+    "DEFAULT_MAX_ERROR_SHARE",
     "DEFAULT_SYSTEM_PROMPT",
     "DEFAULT_TARGET_TEMPERATURE",
     "ConversationConfig",
@@ -22,6 +23,10 @@ __all__ = [
 DEFAULT_SYSTEM_PROMPT = "You are a helpful AI assistant."
 #: ChatBench's assistant temperature.
 DEFAULT_TARGET_TEMPERATURE = 0.7
+#: A model whose episodes ended in errors more often than this fails the run. Errored episodes
+#: are left out of accuracy, and errors are not random (long conversations time out more), so
+#: past a fifth of the episodes the accuracy describes a different set of conversations.
+DEFAULT_MAX_ERROR_SHARE = 0.2
 
 
 class ConversationConfig(BaseModel):
@@ -98,6 +103,14 @@ class RunConfig(ConversationConfig):
     baseline: tuple[Literal["zero_shot", "five_shot", "free_text"], ...] = ()
     """AI-alone baseline modes to measure too (``zero_shot``, ``five_shot``, ``free_text``);
     empty for none. Not part of the resume check: a baseline can be added to a finished run."""
+    max_error_share: Annotated[float, Field(ge=0, le=1, allow_inf_nan=False)] = (
+        DEFAULT_MAX_ERROR_SHARE
+    )
+    """The run fails (``chatsim run`` exits 4, ``evaluate`` raises ``RunFailedError``) when any
+    model has more than this share of its episodes ended in errors (target, simulator,
+    timeout); a model whose every episode failed fails the run whatever the share. Judged on
+    the records, so a resume with ``--retry-errors`` can clear it. Not part of the resume
+    check."""
 
     @field_validator("models")
     @classmethod

@@ -2,7 +2,8 @@
 
 ``summarize(episodes)`` recomputes every figure from ``EpisodeRecord``s (accuracy with
 question-clustered intervals, per-question table, pass^k, behaviour, latency, recovery, cost,
-AI-alone gap), so ``chatsim report`` needs nothing but the run directory. ``compare(runs)``
+AI-alone gap, the simulator's tokens and cost beside the target's, and whether the run
+failed), so ``chatsim report`` needs nothing but the run directory. ``compare(runs)``
 pairs models on shared questions.
 """
 
@@ -10,7 +11,16 @@ from chatsim.metrics._accuracy import GroupSummary, IntervalSpec
 from chatsim.metrics._answers import COPY_THRESHOLD, copies_question
 from chatsim.metrics._behaviour import BehaviourSummary, EpisodeBehaviour, episode_behaviour
 from chatsim.metrics._compare import Comparison, PairComparison, compare, verdict
-from chatsim.metrics._cost import CostSummary, ModelPrice, PriceTable, load_prices
+from chatsim.metrics._cost import (
+    CostSummary,
+    CostTotal,
+    ModelPrice,
+    PriceTable,
+    RunCost,
+    load_prices,
+    simulator_model,
+)
+from chatsim.metrics._failure import ErrorKind, RunFailure, error_kind, run_failure
 from chatsim.metrics._gap import GapRow
 from chatsim.metrics._latency import (
     CallTiming,
@@ -53,8 +63,10 @@ __all__ = [
     "Comparison",
     "ConsistencySummary",
     "CostSummary",
+    "CostTotal",
     "EpisodeBehaviour",
     "EpisodeTiming",
+    "ErrorKind",
     "GapRow",
     "GroupSummary",
     "Interval",
@@ -69,6 +81,8 @@ __all__ = [
     "PriceTable",
     "QuestionRow",
     "RecoverySummary",
+    "RunCost",
+    "RunFailure",
     "RunSummary",
     "SimulatorSummary",
     "accuracy_table",
@@ -78,6 +92,7 @@ __all__ = [
     "copies_question",
     "episode_behaviour",
     "episode_timing",
+    "error_kind",
     "is_answered",
     "load_prices",
     "paired_bootstrap",
@@ -87,7 +102,9 @@ __all__ = [
     "question_table",
     "render_comparison",
     "render_summary",
+    "run_failure",
     "se_interval",
+    "simulator_model",
     "simulator_summary",
     "stated_answer",
     "summarize",

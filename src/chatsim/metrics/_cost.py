@@ -6,6 +6,11 @@ The price table is data the user can edit (``--prices FILE``, same layout as the
 without its ``openai:``/``azure:``/``vllm:`` prefix) is in the table, exactly or as a dated
 snapshot of an entry (``gpt-4o-2024-08-06`` -> ``gpt-4o``). Anything else gets tokens only:
 never a guessed price.
+
+The simulator's tokens are counted beside the target's (a prompted simulator is a billed
+model too): per model, ``ModelSummary.cost`` (target) and ``.simulator_cost``, and for the run
+``RunSummary.cost`` (target, simulator, total). A total over an unpriced part is a lower bound,
+and says so (``CostTotal.complete``).
 """
 
 from __future__ import annotations
@@ -19,9 +24,22 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from chatsim._exceptions import DataError
+from chatsim.protocol import Role
 from chatsim.recording._records import EpisodeRecord
 
-__all__ = ["CostSummary", "ModelPrice", "PriceTable", "cost_summary", "load_prices"]
+__all__ = [
+    "SCRIPTED_ENTRY",
+    "CostSummary",
+    "CostTotal",
+    "ModelPrice",
+    "PriceTable",
+    "RunCost",
+    "cost_summary",
+    "load_prices",
+    "run_cost",
+    "simulator_cost_summary",
+    "simulator_model",
+]
 
 _SNAPSHOT = re.compile(r"^(?P<base>.+)-\d{4}-\d{2}-\d{2}$")
 
@@ -75,7 +93,8 @@ def load_prices(path: Path | str | None = None) -> PriceTable:
 
 
 class CostSummary(BaseModel):
-    """Tokens and cost of one model's target calls (simulator tokens are not billed here)."""
+    """Tokens and cost of one side of a model's episodes: its target calls (``ModelSummary.cost``)
+    or the simulator's turns in them (``ModelSummary.simulator_cost``)."""
 
     model_config = ConfigDict(frozen=True)
 
@@ -84,33 +103,43 @@ class CostSummary(BaseModel):
     completion_tokens: int
     tokens_per_episode: float | None
     calls_without_usage: int
-    """Assistant turns that reported no usage (their tokens are missing from the totals)."""
+    """Replies that reported no usage (their tokens are missing from the totals); failed
+    turns, which have no reply, are not counted."""
     price_entry: str | None
-    """The price-table entry used; None when the model is not in the table."""
+    """The price-table entry used; None when the model is not in the table (unpriced)."""
     cost: float | None
-    """Estimated cost of the run for this model; None without a price."""
+    """Estimated cost of the run for this side; None without a price (never a guessed 0)."""
     cost_per_episode: float | None
     currency: str
     price_date: str
 
 
-def cost_summary(model: str, episodes: Sequence[EpisodeRecord], prices: PriceTable) -> CostSummary:
-    """Tokens and estimated cost of a model's assistant turns."""
+def _tally(episodes: Sequence[EpisodeRecord], role: Role) -> tuple[int, int, int]:
+    """(prompt tokens, completion tokens, turns without usage) of one role's turns."""
     prompt = completion = missing = 0
     for ep in episodes:
         for turn in ep.turns:
-            if turn.role.value != "assistant":
+            # A failed turn has no reply, so no usage to miss (its attempts are in recovery).
+            if turn.role is not role or turn.finish_reason == "error":
                 continue
             if turn.usage is None:
                 missing += 1
                 continue
             prompt += turn.usage.prompt_tokens
             completion += turn.usage.completion_tokens
-    found = prices.lookup(model)
+    return prompt, completion, missing
+
+
+def _priced(
+    n: int,
+    tokens: tuple[int, int, int],
+    found: tuple[str, ModelPrice] | None,
+    prices: PriceTable,
+) -> CostSummary:
+    prompt, completion, missing = tokens
     cost = None
     if found is not None:
         cost = (prompt * found[1].input + completion * found[1].output) / 1_000_000
-    n = len(episodes)
     return CostSummary(
         episodes=n,
         prompt_tokens=prompt,
@@ -122,4 +151,118 @@ def cost_summary(model: str, episodes: Sequence[EpisodeRecord], prices: PriceTab
         cost_per_episode=cost / n if cost is not None and n else None,
         currency=prices.currency,
         price_date=prices.date,
+    )
+
+
+def cost_summary(model: str, episodes: Sequence[EpisodeRecord], prices: PriceTable) -> CostSummary:
+    """Tokens and estimated cost of a model's assistant turns."""
+    return _priced(len(episodes), _tally(episodes, Role.ASSISTANT), prices.lookup(model), prices)
+
+
+SCRIPTED_ENTRY = "scripted (no model)"
+"""The price entry of a scripted simulator: it calls no model, so it truly costs nothing."""
+
+
+def simulator_model(spec: str) -> str | None:
+    """The model a simulator's tokens are billed as: ``prompted:<spec>`` and ``served:<model>``
+    are looked up by that model; ``hf:`` runs on local hardware (no per-token price)."""
+    kind, _, rest = spec.partition(":")
+    return rest if kind in ("prompted", "served") and rest else None
+
+
+def simulator_cost_summary(episodes: Sequence[EpisodeRecord], prices: PriceTable) -> CostSummary:
+    """Tokens and estimated cost of the simulator's turns in these episodes, priced by the
+    simulator's own model (a prompted ``gpt-4o`` user is billed like the ``gpt-4o`` target)."""
+    by_spec: dict[str, list[EpisodeRecord]] = {}
+    for ep in episodes:
+        by_spec.setdefault(ep.simulator, []).append(ep)
+    parts = []
+    for spec, eps in by_spec.items():
+        if spec.partition(":")[0] == "scripted":
+            parts.append(_priced(len(eps), (0, 0, 0), (SCRIPTED_ENTRY, _FREE), prices))
+            continue
+        name = simulator_model(spec)
+        found = prices.lookup(name) if name is not None else None
+        parts.append(_priced(len(eps), _tally(eps, Role.USER), found, prices))
+    return _combine(parts, len(episodes), prices)
+
+
+_FREE = ModelPrice(input=0, output=0)
+
+
+def _combine(parts: list[CostSummary], n: int, prices: PriceTable) -> CostSummary:
+    """One summary of several simulators' (a run has one; records may mix after edits)."""
+    if len(parts) == 1:
+        return parts[0]
+    prompt = sum(p.prompt_tokens for p in parts)
+    completion = sum(p.completion_tokens for p in parts)
+    costs = [p.cost for p in parts]
+    cost = None if not costs or None in costs else sum(c for c in costs if c is not None)
+    entries = [p.price_entry for p in parts]
+    return CostSummary(
+        episodes=n,
+        prompt_tokens=prompt,
+        completion_tokens=completion,
+        tokens_per_episode=(prompt + completion) / n if n else None,
+        calls_without_usage=sum(p.calls_without_usage for p in parts),
+        price_entry=None if not entries or None in entries else ", ".join(map(str, entries)),
+        cost=cost,
+        cost_per_episode=cost / n if cost is not None and n else None,
+        currency=prices.currency,
+        price_date=prices.date,
+    )
+
+
+class CostTotal(BaseModel):
+    """Tokens and cost summed over models (and, for ``RunCost.total``, over both sides)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    prompt_tokens: int
+    completion_tokens: int
+    cost: float | None
+    """Sum of the priced parts; None when no part has a price."""
+    unpriced_tokens: int
+    """Tokens of parts without a price: not in ``cost``."""
+    complete: bool
+    """Every part is priced and every call reported its usage: ``cost`` is the whole
+    estimate, not a lower bound."""
+    currency: str
+
+
+class RunCost(BaseModel):
+    """The run's estimated cost: the targets', the simulator's, and both together."""
+
+    model_config = ConfigDict(frozen=True)
+
+    target: CostTotal
+    simulator: CostTotal
+    total: CostTotal
+
+
+def _total(parts: Sequence[CostSummary], currency: str) -> CostTotal:
+    priced = [p.cost for p in parts if p.cost is not None]
+    # A part with no calls at all (a model with no episodes) is empty, not unpriced.
+    unpriced = [
+        p for p in parts
+        if p.cost is None and (p.prompt_tokens or p.completion_tokens or p.calls_without_usage)
+    ]  # fmt: skip
+    return CostTotal(
+        prompt_tokens=sum(p.prompt_tokens for p in parts),
+        completion_tokens=sum(p.completion_tokens for p in parts),
+        cost=sum(priced) if priced else None,
+        unpriced_tokens=sum(p.prompt_tokens + p.completion_tokens for p in unpriced),
+        complete=not unpriced and not any(p.calls_without_usage for p in parts),
+        currency=currency,
+    )
+
+
+def run_cost(
+    target: Sequence[CostSummary], simulator: Sequence[CostSummary], prices: PriceTable
+) -> RunCost:
+    """Totals over the models' target and simulator cost summaries."""
+    return RunCost(
+        target=_total(target, prices.currency),
+        simulator=_total(simulator, prices.currency),
+        total=_total([*target, *simulator], prices.currency),
     )

@@ -15,11 +15,19 @@ from chatsim.metrics._table import (
     baseline_text_table,
     behaviour_text_table,
     comparison_text_tables,
+    cost_total_cell,
     latency_cost_text_table,
     recovery_text_table,
 )
 
-__all__ = ["render_comparison", "render_summary", "simulator_notes"]
+__all__ = [
+    "cost_line",
+    "failure_lines",
+    "render_comparison",
+    "render_summary",
+    "simulator_line",
+    "simulator_notes",
+]
 
 
 def _print(table: TextTable, console: Console) -> None:
@@ -41,6 +49,11 @@ def render_summary(
     """Print the summary: accuracy, AI-alone gap, latency and cost, and recovery whenever a
     call failed; ``details`` adds consistency and behaviour (and recovery in any case)."""
     console = console or Console()
+    for i, line in enumerate(failure_lines(summary)):  # a failed run says so first
+        console.print(Text(line, style="bold red" if i == 0 else "red"), soft_wrap=True)
+    sim = simulator_line(summary)
+    if sim:
+        console.print(Text(sim), soft_wrap=True, highlight=False)
     _print(accuracy_text_table(summary), console)
     if summary.baseline:
         _print(baseline_text_table(summary), console)
@@ -50,10 +63,40 @@ def render_summary(
             _print(behaviour_text_table(summary), console)
         if details or _had_failures(summary):
             _print(recovery_text_table(summary), console)
+        console.print(Text(cost_line(summary)), soft_wrap=True, highlight=False)
     for note in [*summary.notes, *simulator_notes(summary)]:
         console.print(Text(f"• {note}", style="dim"), highlight=False)
     if details:
         console.print(Text(f"• prices: {summary.price_source}", style="dim"), highlight=False)
+
+
+def failure_lines(summary: RunSummary) -> list[str]:
+    """A failed run's verdict (first line) and its dominant error kinds; empty if it passed."""
+    failure = summary.failure
+    if failure is None:
+        return []
+    lines = [f"✗ {failure.message}"]
+    for kind in failure.kinds:
+        lines.append(f"  {kind.kind} × {kind.episodes}, e.g. {kind.example!r}")
+    return lines
+
+
+def simulator_line(summary: RunSummary) -> str | None:
+    """``simulator: <spec> (<why it was chosen>)``; None when no episode names one."""
+    if summary.simulator_choice is not None:
+        return f"simulator: {summary.simulator_choice.describe()}"
+    if summary.simulators:
+        return f"simulator: {', '.join(summary.simulators)}"
+    return None
+
+
+def cost_line(summary: RunSummary) -> str:
+    """The run's estimated cost, the simulator's beside the targets'."""
+    c = summary.cost
+    return (
+        f"estimated cost: targets {cost_total_cell(c.target)} + simulator "
+        f"{cost_total_cell(c.simulator)} = {cost_total_cell(c.total)}"
+    )
 
 
 def simulator_notes(summary: RunSummary) -> list[str]:

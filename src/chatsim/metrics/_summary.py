@@ -8,21 +8,32 @@ from dataclasses import dataclass
 from pydantic import BaseModel, ConfigDict
 
 from chatsim.baseline._records import BaselineRecord
+from chatsim.config import DEFAULT_MAX_ERROR_SHARE
 from chatsim.metrics._accuracy import GroupSummary, IntervalSpec, group_summary
 from chatsim.metrics._behaviour import BehaviourSummary, behaviour_summary
-from chatsim.metrics._cost import CostSummary, PriceTable, cost_summary, load_prices
+from chatsim.metrics._cost import (
+    CostSummary,
+    PriceTable,
+    RunCost,
+    cost_summary,
+    load_prices,
+    run_cost,
+    simulator_cost_summary,
+)
+from chatsim.metrics._failure import RunFailure, run_failure
 from chatsim.metrics._gap import GapRow, baseline_gaps
 from chatsim.metrics._latency import LatencySummary, latency_summary
 from chatsim.metrics._questions import ConsistencySummary, QuestionRow, consistency, question_table
 from chatsim.metrics._recovery import RecoverySummary, recovery_summary
 from chatsim.metrics._simulator import SimulatorSummary, simulator_summary
 from chatsim.metrics._stats import DEFAULT_RESAMPLES, DEFAULT_SEED, IntervalMethod
-from chatsim.recording._records import EpisodeRecord
+from chatsim.recording._records import EpisodeRecord, SimulatorChoice
 
 __all__ = ["SUMMARY_VERSION", "ModelSummary", "RunSummary", "summarize"]
 
-#: Version of the summary JSON layout.
-SUMMARY_VERSION = 1
+#: Version of the summary JSON layout. 2: ``failure``, ``simulator_choice``, ``simulators``,
+#: ``cost`` (run totals) and ``ModelSummary.simulator_cost``.
+SUMMARY_VERSION = 2
 
 
 class ModelSummary(GroupSummary):
@@ -35,6 +46,9 @@ class ModelSummary(GroupSummary):
     latency: LatencySummary
     recovery: RecoverySummary
     cost: CostSummary
+    """The target's tokens and estimated cost."""
+    simulator_cost: CostSummary
+    """The simulator's tokens and estimated cost in this model's episodes."""
     simulator: SimulatorSummary
 
 
@@ -44,6 +58,14 @@ class RunSummary(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     summary_version: int = SUMMARY_VERSION
+    failure: RunFailure | None
+    """Set when the run failed (too many episodes ended in errors): read it first."""
+    simulator_choice: SimulatorChoice | None
+    """Which simulator played the user and why (from the run's header; None for old runs)."""
+    simulators: list[str]
+    """The simulator specs found in the episodes."""
+    cost: RunCost
+    """Estimated cost of the run: the targets', the simulator's, and the total."""
     interval_method: IntervalMethod
     """How every ``ci`` was computed (``cluster_bootstrap`` over questions, or ``se``)."""
     confidence: float
@@ -101,6 +123,7 @@ def _model_summary(
         latency=latency_summary(episodes),
         recovery=recovery_summary(episodes),
         cost=cost_summary(model, episodes, context.prices),
+        simulator_cost=simulator_cost_summary(episodes, context.prices),
         simulator=simulator_summary(episodes),
         **base.model_dump(),
     )
@@ -151,6 +174,8 @@ def summarize(
     stems: Mapping[str, str] | None = None,
     prices: PriceTable | None = None,
     baseline: Sequence[BaselineRecord] = (),
+    simulator_choice: SimulatorChoice | None = None,
+    max_error_share: float = DEFAULT_MAX_ERROR_SHARE,
 ) -> RunSummary:
     """Summarise a run's episodes: per model, per (model, subject), per subject and overall.
 
@@ -159,6 +184,8 @@ def summarize(
     ``chatsim.metrics._stats`` for both methods and why the cluster bootstrap is the default.
     ``stems`` (question id -> question text) enables the copied-question figure; ``prices``
     defaults to the bundled dated table; ``baseline`` adds AI-alone vs user–AI gaps.
+    ``simulator_choice`` (the header's) is carried into the summary; ``max_error_share``
+    decides ``failure`` (see ``chatsim.metrics._failure``).
     """
     spec = IntervalSpec(interval, confidence, resamples, seed, errors_as_incorrect)
     context = _Context(stems, prices or load_prices())
@@ -170,6 +197,14 @@ def summarize(
         m: _model_summary(m, eps, rows, spec, context) for m, eps in per_model.items()
     }
     return RunSummary(
+        failure=run_failure(per_model, max_error_share),
+        simulator_choice=simulator_choice,
+        simulators=list(dict.fromkeys(ep.simulator for ep in episodes)),
+        cost=run_cost(
+            [m.cost for m in model_summaries.values()],
+            [m.simulator_cost for m in model_summaries.values()],
+            context.prices,
+        ),
         interval_method=interval,
         confidence=confidence,
         resamples=resamples,

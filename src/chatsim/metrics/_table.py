@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from chatsim.metrics._accuracy import GroupSummary
 from chatsim.metrics._compare import Comparison
+from chatsim.metrics._cost import CostSummary, CostTotal
 from chatsim.metrics._latency import Percentiles
 from chatsim.metrics._stats import Interval
 from chatsim.metrics._summary import RunSummary
@@ -19,7 +20,9 @@ __all__ = [
     "baseline_text_table",
     "behaviour_text_table",
     "comparison_text_tables",
+    "cost_cell",
     "cost_text_table",
+    "cost_total_cell",
     "format_interval",
     "format_pct",
     "latency_cost_text_table",
@@ -152,16 +155,39 @@ def baseline_text_table(summary: RunSummary) -> TextTable:
 
 def latency_cost_text_table(summary: RunSummary) -> TextTable:
     headers = ["model", "calls", "TTFT p50", "TTFT p95", "e2e p50", "e2e p95",
-               "e2e p95 (from request)", "tokens/episode", "est. cost"]  # fmt: skip
+               "e2e p95 (from request)", "tokens/episode", "target cost",
+               "simulator cost"]  # fmt: skip
     rows = []
     for name, m in summary.models.items():
         lat, cost = m.latency, m.cost
-        price = "tokens only" if cost.cost is None else f"{cost.cost:.4f} {cost.currency}"
         tokens = "–" if cost.tokens_per_episode is None else f"{cost.tokens_per_episode:.0f}"
         rows.append([name, str(lat.calls), _ms(lat.ttft_sent, "p50"), _ms(lat.ttft_sent, "p95"),
                      _ms(lat.e2e_sent, "p50"), _ms(lat.e2e_sent, "p95"),
-                     _ms(lat.e2e_requested, "p95"), tokens, price])  # fmt: skip
+                     _ms(lat.e2e_requested, "p95"), tokens, cost_cell(cost),
+                     cost_cell(m.simulator_cost)])  # fmt: skip
     return TextTable("Latency (from send) and cost", headers, rows)
+
+
+def cost_cell(c: CostSummary) -> str:
+    """An estimated cost, ``unpriced`` where the model has no price (never a made-up 0), and
+    ``–`` where nothing was called."""
+    if c.cost is not None:
+        return _money(c.cost, c.currency)
+    if c.prompt_tokens or c.completion_tokens or c.calls_without_usage:
+        return "unpriced"
+    return "–"
+
+
+def cost_total_cell(t: CostTotal) -> str:
+    """A total: the sum, or a lower bound that says what it leaves out."""
+    if t.cost is None:
+        return "unpriced" if t.prompt_tokens or t.completion_tokens else "–"
+    money = _money(t.cost, t.currency)
+    if t.complete:
+        return money
+    if t.unpriced_tokens:
+        return f"≥ {money} (+ {t.unpriced_tokens} unpriced tokens)"
+    return f"≥ {money} (some calls reported no usage)"
 
 
 def latency_text_table(summary: RunSummary) -> TextTable:
@@ -221,17 +247,31 @@ def _money(x: float | None, currency: str) -> str:
     return "–" if x is None else f"{x:.4f} {currency}"
 
 
+def _cost_row(label: str, side: str, c: CostSummary) -> list[str]:
+    per = "–" if c.tokens_per_episode is None else f"{c.tokens_per_episode:.0f}"
+    entry = c.price_entry or ("unpriced: not in the price table" if cost_cell(c) != "–" else "–")
+    return [label, side, str(c.episodes), str(c.prompt_tokens), str(c.completion_tokens), per,
+            entry, cost_cell(c), _money(c.cost_per_episode, c.currency)]  # fmt: skip
+
+
+def _total_row(side: str, t: CostTotal) -> list[str]:
+    return [ALL, side, "", str(t.prompt_tokens), str(t.completion_tokens), "", "",
+            cost_total_cell(t), ""]  # fmt: skip
+
+
 def cost_text_table(summary: RunSummary) -> TextTable:
-    headers = ["model", "episodes", "prompt tokens", "completion tokens", "tokens/episode",
-               "price entry", "est. cost", "cost/episode"]  # fmt: skip
+    """Per model, the target's and the simulator's tokens and cost; then the run's totals."""
+    headers = ["model", "side", "episodes", "prompt tokens", "completion tokens",
+               "tokens/episode", "price entry", "est. cost", "cost/episode"]  # fmt: skip
     rows = []
+    simulator = "simulator: " + (", ".join(summary.simulators) or "–")
     for name, m in summary.models.items():
-        c = m.cost
-        per = "–" if c.tokens_per_episode is None else f"{c.tokens_per_episode:.0f}"
-        rows.append([name, str(c.episodes), str(c.prompt_tokens), str(c.completion_tokens), per,
-                     c.price_entry or "not in table: tokens only", _money(c.cost, c.currency),
-                     _money(c.cost_per_episode, c.currency)])  # fmt: skip
-    return TextTable("Tokens and estimated cost", headers, rows)
+        rows += [_cost_row(name, "target", m.cost), _cost_row(name, simulator, m.simulator_cost)]
+    if summary.models:
+        c = summary.cost
+        rows += [_total_row("target", c.target), _total_row("simulator", c.simulator),
+                 _total_row("total", c.total)]  # fmt: skip
+    return TextTable("Tokens and estimated cost", headers, rows, left_columns=2)
 
 
 def question_text_table(summary: RunSummary, limit: int | None = None) -> TextTable:

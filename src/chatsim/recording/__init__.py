@@ -40,6 +40,7 @@ from chatsim.recording._records import (
     EpisodeRecord,
     ReplyTiming,
     RunHeader,
+    SimulatorChoice,
     TurnRecord,
     Usage,
 )
@@ -89,6 +90,7 @@ __all__ = [
     "ReplyTiming",
     "RunData",
     "RunHeader",
+    "SimulatorChoice",
     "TornTail",
     "TurnRecord",
     "Usage",

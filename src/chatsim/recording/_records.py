@@ -14,6 +14,10 @@ Schema history:
      ``TurnRecord.max_token_gap`` (a streamed reply's longest stall). Version 1 records read
      unchanged. ``RunHeader.config`` typed (``RunConfig`` / ``LoadTestConfig``); the JSON is
      the same, so version 2 headers read unchanged.
+  3: ``RunHeader.simulator_choice``: which simulator plays the user, whether it was given or
+     chosen by default, and why (a run without a GPU falls back to a prompted target).
+     Version 1 and 2 headers read unchanged (the field is None); episode records are the
+     same as in version 2 (user turns already carry the simulator's ``usage``).
 
 A reply's transport timings travel as one value, ``ReplyTiming``, from the transport that
 measures them to the records built from them (``AttemptRecord.succeeded``,
@@ -38,11 +42,12 @@ __all__ = [
     "EpisodeRecord",
     "ReplyTiming",
     "RunHeader",
+    "SimulatorChoice",
     "TurnRecord",
     "Usage",
 ]
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 AttemptOutcome = Literal["ok", "rate_limit", "transient", "timeout", "permanent", "auth"]
 
@@ -261,6 +266,22 @@ class EpisodeRecord(_Record):
     """Open slot for later analyses (judge scores, load-test schedule) without a schema bump."""
 
 
+class SimulatorChoice(_Record):
+    """Which simulator plays the user, and why: shown on a run's first screen and in its summary."""
+
+    spec: str
+    """The simulator's spec (``RunConfig.simulator``)."""
+    source: Literal["given", "default", "resumed"]
+    """``given`` (``--simulator`` / ``simulator=``), ``default`` (chosen by chatsim), or
+    ``resumed`` (taken from the header of a run recorded before choices were kept)."""
+    reason: str
+    """Why, in words: e.g. no CUDA GPU for the default LoRA, so a target plays the user."""
+
+    def describe(self) -> str:
+        """``prompted:gpt-4o (no CUDA GPU found ...; pass --simulator to choose)``."""
+        return f"{self.spec} ({self.reason})"
+
+
 class RunHeader(_Record):
     """``header.json``: what was run, with which versions and seeds. No secrets."""
 
@@ -284,6 +305,9 @@ class RunHeader(_Record):
     """How many episodes the run schedules in total."""
     questions_digest: str | None = None
     """Fingerprint of the selected questions; a resume must select the same ones."""
+    simulator_choice: SimulatorChoice | None = None
+    """Which simulator plays the user and why (None in headers before schema 3, and for load
+    tests)."""
 
     @model_validator(mode="before")
     @classmethod

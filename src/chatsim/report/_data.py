@@ -10,7 +10,7 @@ from typing import Any
 
 from chatsim._exceptions import ChatsimError, RunDirectoryError
 from chatsim.baseline import read_baseline
-from chatsim.config import ConversationConfig
+from chatsim.config import DEFAULT_MAX_ERROR_SHARE, ConversationConfig
 from chatsim.judge import current_judgements, read_judge
 from chatsim.metrics._cost import PriceTable
 from chatsim.metrics._stats import DEFAULT_RESAMPLES, DEFAULT_SEED, IntervalMethod
@@ -123,7 +123,9 @@ def summarize_run(
     """``summarize`` over a run directory, with its models, AI-alone records and questions."""
     if not isinstance(data, ReportData):
         data = load_report_data(data)
-    models = list(data.run.header.models) or None
+    header = data.run.header
+    models = list(header.models) or None
+    share = getattr(header.config, "max_error_share", DEFAULT_MAX_ERROR_SHARE)  # RunConfig's
     return summarize(
         data.episodes,
         models=models,
@@ -135,4 +137,6 @@ def summarize_run(
         stems=data.stems,
         prices=prices,
         baseline=data.baseline,
+        simulator_choice=header.simulator_choice,
+        max_error_share=share,
     )

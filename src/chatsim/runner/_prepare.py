@@ -20,7 +20,7 @@ from chatsim._exceptions import ConfigError, RunDirectoryError
 from chatsim._util._clock import Clock, MonotonicWallClock
 from chatsim.config import ConversationConfig, RunConfig
 from chatsim.questions import Question, load_questions
-from chatsim.recording import RunHeader, read_run
+from chatsim.recording import RunHeader, SimulatorChoice, read_run
 from chatsim.runner._episode import EpisodePlan
 from chatsim.runner._seeds import derive_seed, episode_id
 from chatsim.simulators import SimulatorBackend
@@ -59,6 +59,8 @@ class RunSetup:
     questions_digest: str | None = None
     """Fingerprint of the selected questions; a resume must select the same ones."""
     resume: bool = False
+    simulator_choice: SimulatorChoice | None = None
+    """Which simulator plays the user and why (recorded in the header, shown first)."""
 
     async def aclose(self) -> None:
         if self.pool is not None:
@@ -158,12 +160,18 @@ def prepare_run(
     run_id: str | None = None,
     resume_dir: Path | None = None,
     clock: Clock | None = None,
+    simulator_choice: SimulatorChoice | None = None,
 ) -> RunSetup:
     """Validate everything (questions, models, credentials, simulator) and plan the episodes.
 
     Nothing is written. For a resume, the stored header must match ``config``.
+    ``simulator_choice`` says why ``config.simulator`` plays the user (``choose_simulator``);
+    without it the simulator counts as given in the config. A resume keeps the header's.
     """
     clock = clock or MonotonicWallClock()
+    choice = simulator_choice or SimulatorChoice(
+        spec=config.simulator, source="given", reason="set in the run's configuration"
+    )
     if resume_dir is not None:
         data = read_run(resume_dir)  # raises RunDirectoryError for non-runs; writes nothing
         stored = data.header.config
@@ -173,6 +181,9 @@ def prepare_run(
             )
         _check_resume(stored, config, resume_dir)
         run_id, run_dir = data.header.run_id, Path(resume_dir)
+        choice = data.header.simulator_choice or SimulatorChoice(
+            spec=stored.simulator, source="resumed", reason="as recorded in the run's header"
+        )
     else:
         run_id = run_id or time.strftime("%Y%m%d-%H%M%S-") + uuid.uuid4().hex[:6]
         run_dir = Path(out_dir) / run_id
@@ -200,6 +211,7 @@ def prepare_run(
         simulator_settings=sim_settings,
         questions_digest=questions_digest(questions),
         resume=resume_dir is not None,
+        simulator_choice=choice,
     )
 
 
@@ -243,4 +255,5 @@ def run_header(setup: RunSetup) -> RunHeader:
         seed=setup.config.seed,
         planned_episodes=len(setup.plans),
         questions_digest=setup.questions_digest,
+        simulator_choice=setup.simulator_choice,
     )

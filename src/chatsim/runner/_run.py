@@ -139,6 +139,7 @@ async def _execute(
     )
     loop = _RunLoop(setup, settings, outcome, progress)
     _log.info("run started", run_dir=str(setup.run_dir), planned=len(setup.plans), todo=len(todo))
+    _log_simulator(setup)
     try:
         with bound_ids(run_id=setup.run_id):
             sim_settings = setup.simulator_settings or run_simulator_settings(config, setup.pool)
@@ -157,6 +158,17 @@ async def _execute(
     if loop.stopped_by:
         raise RunInterrupted(setup.run_dir)
     return outcome
+
+
+def _log_simulator(setup: RunSetup) -> None:
+    """Name the simulator and why it was chosen: a default that made a target play its own
+    user changes what the numbers mean (and what they cost), so it is a warning."""
+    choice = setup.simulator_choice
+    if choice is None:
+        return
+    fell_back = choice.source == "default" and choice.spec.startswith("prompted:")
+    log = _log.warning if fell_back else _log.info
+    log(f"simulator: {choice.describe()}", simulator=choice.spec, source=choice.source)
 
 
 class _RunLoop:

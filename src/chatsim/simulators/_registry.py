@@ -24,6 +24,7 @@ from pydantic import TypeAdapter, ValidationError
 from chatsim._exceptions import ConfigError, UnknownNameError
 from chatsim._util._clock import Clock
 from chatsim.protocol import PromptFormat, get_format, load_format
+from chatsim.recording._records import SimulatorChoice
 from chatsim.simulators._contract import SimulatorBackend, TurnSource, UserTurn, UserTurnRequest
 from chatsim.targets import CallerPool, CallPolicy, build_caller, parse_model_spec
 
@@ -32,8 +33,10 @@ __all__ = [
     "SIMULATOR_KINDS",
     "DirectTurnSource",
     "SimulatorSettings",
+    "choose_simulator",
     "create_simulator",
     "cuda_available",
+    "default_simulator_choice",
     "default_simulator_spec",
     "open_turn_source",
 ]
@@ -65,19 +68,58 @@ class SimulatorSettings:
 
 def cuda_available() -> bool:
     """True when torch is installed and sees a CUDA GPU. Imports torch only if it could."""
+    return _no_cuda_reason() is None
+
+
+def _no_cuda_reason() -> str | None:
+    """Why there is no usable CUDA GPU (None when there is one)."""
     if importlib.util.find_spec("torch") is None:
-        return False
-    if os.environ.get("CUDA_VISIBLE_DEVICES", None) == "" or not Path("/dev/nvidia0").exists():
-        return False
+        return "torch is not installed"
+    if os.environ.get("CUDA_VISIBLE_DEVICES", None) == "":
+        return "CUDA_VISIBLE_DEVICES is empty"
+    if not Path("/dev/nvidia0").exists():
+        return "no CUDA GPU found"
     import torch
 
-    return bool(torch.cuda.is_available())
+    return None if torch.cuda.is_available() else "torch sees no CUDA GPU"
+
+
+def default_simulator_choice(
+    models: tuple[str, ...] | list[str], *, flag: str = "--simulator"
+) -> SimulatorChoice:
+    """The ChatBench LoRA on a local GPU when there is one; otherwise the first target model
+    prompted to play the user (the paper's weaker, unfine-tuned baseline), saying why.
+    ``flag`` is how the caller's user picks another (``--simulator`` or ``simulator=``)."""
+    missing = _no_cuda_reason()
+    if missing is None:
+        return SimulatorChoice(
+            spec=DEFAULT_HF_SPEC,
+            source="default",
+            reason=f"the default ChatBench LoRA on the local CUDA GPU; pass {flag} to choose",
+        )
+    adapter = DEFAULT_HF_SPEC.rpartition("+")[2]
+    return SimulatorChoice(
+        spec=f"prompted:{models[0]}",
+        source="default",
+        reason=(
+            f"{missing} for the default hf:{adapter}; the first target plays the user, "
+            f"unfine-tuned: weaker fidelity, and its tokens are billed; pass {flag} to choose"
+        ),
+    )
+
+
+def choose_simulator(
+    given: str | None, models: tuple[str, ...] | list[str], *, flag: str = "--simulator"
+) -> SimulatorChoice:
+    """The simulator ``given`` by the user, or the default with its reason."""
+    if given:
+        return SimulatorChoice(spec=given, source="given", reason=f"given with {flag}")
+    return default_simulator_choice(models, flag=flag)
 
 
 def default_simulator_spec(models: tuple[str, ...] | list[str]) -> str:
-    """The ChatBench LoRA on a local GPU when there is one; otherwise the first target model
-    prompted to play the user (the paper's weaker, unfine-tuned baseline)."""
-    return DEFAULT_HF_SPEC if cuda_available() else f"prompted:{models[0]}"
+    """The spec of ``default_simulator_choice`` (kept for callers that need only the spec)."""
+    return default_simulator_choice(models).spec
 
 
 def _format(settings: SimulatorSettings, default: str) -> PromptFormat:
