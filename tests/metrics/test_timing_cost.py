@@ -142,6 +142,20 @@ def test_cost_known_snapshot_and_unknown_models() -> None:
     assert cost_summary("azure:prod-deployment", [ep], prices).cost is None  # type: ignore[list-item]
 
 
+def test_vendor_prices_carry_their_own_date_and_source() -> None:
+    prices = load_prices()
+    ep = _timed_episode()
+    claude = cost_summary("anthropic:claude-sonnet-4-5-20250929", [ep], prices)  # type: ignore[list-item]
+    assert claude.price_entry == "claude-sonnet-4-5"  # Anthropic's -YYYYMMDD snapshots
+    assert claude.cost == pytest.approx((300 * 3.0 + 16 * 15.0) / 1e6)
+    gemini = cost_summary("gemini:gemini-2.5-flash", [ep], prices)  # type: ignore[list-item]
+    assert gemini.price_entry == "gemini-2.5-flash"
+    for summary in (claude, gemini):
+        entry = prices.models[summary.price_entry or ""]
+        assert entry.source and entry.date == summary.price_date != prices.date
+    assert cost_summary("gpt-4o", [ep], prices).price_date == prices.date  # type: ignore[list-item]
+
+
 def test_user_price_table(tmp_path: Path) -> None:
     path = tmp_path / "p.json"
     path.write_text(

@@ -4,8 +4,10 @@ The price table is data the user can edit (``--prices FILE``, same layout as the
 ``prices.json``: ``date``, ``currency``, ``unit`` = ``per 1M tokens``, ``source``, and
 ``models: {name: {input, output}}``). A model is priced only when its name (the model spec
 without its ``openai:``/``azure:``/``vllm:`` prefix) is in the table, exactly or as a dated
-snapshot of an entry (``gpt-4o-2024-08-06`` -> ``gpt-4o``). Anything else gets tokens only:
-never a guessed price.
+snapshot of an entry (``gpt-4o-2024-08-06`` -> ``gpt-4o``, ``claude-sonnet-4-5-20250929`` ->
+``claude-sonnet-4-5``). Anything else gets tokens only: never a guessed price. An entry may carry
+its own ``date`` and ``source`` (one table holds several vendors' price pages, read on different
+days); the table's are the default.
 
 The simulator's tokens are counted beside the target's (a prompted simulator is a billed
 model too): per model, ``ModelSummary.cost`` (target) and ``.simulator_cost``, and for the run
@@ -41,7 +43,8 @@ __all__ = [
     "simulator_model",
 ]
 
-_SNAPSHOT = re.compile(r"^(?P<base>.+)-\d{4}-\d{2}-\d{2}$")
+# OpenAI dates its snapshots -2024-08-06, Anthropic -20250929.
+_SNAPSHOT = re.compile(r"^(?P<base>.+)-(?:\d{4}-\d{2}-\d{2}|\d{8})$")
 
 
 class ModelPrice(BaseModel):
@@ -51,6 +54,10 @@ class ModelPrice(BaseModel):
 
     input: float = Field(ge=0)
     output: float = Field(ge=0)
+    date: str | None = None
+    """When this entry was read from its source (default: the table's ``date``)."""
+    source: str | None = None
+    """Where this entry comes from (default: the table's ``source``)."""
 
 
 class PriceTable(BaseModel):
@@ -75,6 +82,11 @@ class PriceTable(BaseModel):
         if snapshot and snapshot["base"] in self.models:
             return snapshot["base"], self.models[snapshot["base"]]
         return None
+
+    def entry_date(self, entry: str | None) -> str:
+        """The date of a table entry's price (the table's date when the entry has none)."""
+        price = self.models.get(entry) if entry is not None else None
+        return (price.date if price is not None else None) or self.date
 
 
 def load_prices(path: Path | str | None = None) -> PriceTable:
@@ -150,7 +162,7 @@ def _priced(
         cost=cost,
         cost_per_episode=cost / n if cost is not None and n else None,
         currency=prices.currency,
-        price_date=prices.date,
+        price_date=prices.entry_date(found[0] if found else None),
     )
 
 
@@ -209,7 +221,7 @@ def _combine(parts: list[CostSummary], n: int, prices: PriceTable) -> CostSummar
         cost=cost,
         cost_per_episode=cost / n if cost is not None and n else None,
         currency=prices.currency,
-        price_date=prices.date,
+        price_date=min((p.price_date for p in parts), default=prices.date),  # the oldest
     )
 
 
