@@ -44,7 +44,9 @@ __all__ = [
 
 SCHEMA_VERSION = 2
 
-AttemptOutcome = Literal["ok", "rate_limit", "transient", "timeout", "permanent", "auth"]
+AttemptOutcome = Literal[
+    "ok", "rate_limit", "transient", "timeout", "connect_timeout", "permanent", "auth"
+]
 
 
 class ReplyTiming(NamedTuple):
