@@ -1,4 +1,7 @@
-"""Adaptive concurrency: multiplicative decrease per round, additive increase after quiet."""
+"""Adaptive concurrency: multiplicative decrease per round, additive increase after quiet.
+
+These tests make every 429 count as pressure (``pressure_window=1``) to test the rounds; the
+pressure rule itself is tested in ``test_rate_limit_pressure.py``."""
 
 from __future__ import annotations
 
@@ -10,7 +13,9 @@ from chatsim.targets._policy import CallPolicy
 
 
 def _adaptive(**kw: object) -> AdaptiveConcurrency:
-    settings: dict[str, object] = {"max_concurrency": 64, "adaptive_quiet_period": 10.0, **kw}
+    settings: dict[str, object] = {
+        "max_concurrency": 64, "adaptive_quiet_period": 10.0, "pressure_window": 1, **kw
+    }  # fmt: skip
     policy = CallPolicy(**settings)  # type: ignore[arg-type]
     return AdaptiveConcurrency(policy, now=0.0)
 
@@ -52,19 +57,22 @@ def test_no_increase_inside_the_quiet_period() -> None:
     assert ctl.limit == 32
 
 
-def test_a_429_restarts_the_quiet_period_and_the_round() -> None:
-    ctl = _adaptive()
+def test_a_fresh_429_restarts_the_quiet_period_and_the_round_a_stale_one_does_not() -> None:
+    ctl = _adaptive(min_concurrency=32)  # at the floor after one cut: 429s cut no more
     ctl.on_rate_limit(ctl.generation, now=0.0)
     stale = ctl.generation - 1
     for _ in range(31):
         ctl.on_success(now=20.0)
-    ctl.on_rate_limit(stale, now=20.0)  # stale: no cut, but not quiet either
+    ctl.on_rate_limit(stale, now=20.0)  # sent before the cut: says nothing about 32
+    ctl.on_success(now=20.0)
+    assert ctl.limit == 33
+    ctl.on_rate_limit(ctl.generation, now=21.0)  # fresh: back to the floor, and not quiet
     assert ctl.limit == 32
     for _ in range(100):
         ctl.on_success(now=25.0)
     assert ctl.limit == 32
     for _ in range(32):
-        ctl.on_success(now=30.0)
+        ctl.on_success(now=31.0)
     assert ctl.limit == 33
 
 

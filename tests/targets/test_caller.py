@@ -366,7 +366,7 @@ async def test_token_bucket_corrected_by_real_usage() -> None:
 
 
 async def test_rate_limit_with_retry_after_pauses_the_target() -> None:
-    policy = FAST.with_overrides({"max_attempts": 1})
+    policy = FAST.with_overrides({"max_attempts": 1, "pressure_window": 1})  # every 429 counts
     caller, adapter, time = _caller([RateLimitError("x", headers={"retry-after": "6"})], policy)
     with pytest.raises(RateLimitError):
         await caller.call(request())
@@ -390,7 +390,12 @@ async def test_pause_can_be_switched_off() -> None:
 
 async def test_rate_limits_lower_the_limit_and_quiet_raises_it() -> None:
     policy = FAST.with_overrides(
-        {"max_concurrency": 8, "adaptive_quiet_period": 10.0, "pause_on_retry_after": False}
+        {
+            "max_concurrency": 8,
+            "adaptive_quiet_period": 10.0,
+            "pause_on_retry_after": False,
+            "pressure_window": 1,
+        }  # every 429 counts as pressure
     )
     caller, _, time = _caller([RateLimitError("x"), RateLimitError("x")], policy)
     await caller.call(request())

@@ -37,6 +37,9 @@ def openai_body(message: str = "boom", code: str | int | None = None) -> bytes:
 
 def test_the_kit_is_exactly_what_adapters_are_given() -> None:
     assert set(kit.__all__) == {
+        "ConnectTimeoutError",
+        "connect_timeout_error",
+        "is_connect_timeout",
         "error_for_status",
         "is_context_length_error",
         "keep_recorded_headers",

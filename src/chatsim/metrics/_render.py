@@ -116,7 +116,10 @@ def simulator_notes(summary: RunSummary) -> list[str]:
 
 
 def _had_failures(summary: RunSummary) -> bool:
-    return any(m.recovery.failed_attempts for m in summary.models.values())
+    return any(
+        m.recovery.failed_attempts or m.recovery.simulator_failed_attempts
+        for m in summary.models.values()
+    )
 
 
 def render_comparison(comparison: Comparison, console: Console | None = None) -> None:

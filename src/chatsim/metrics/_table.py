@@ -240,6 +240,12 @@ def recovery_text_table(summary: RunSummary) -> TextTable:
         rows.append([name, str(r.calls), str(r.retried_calls), failed,
                      _share(r.recovered_episodes, r.episodes_with_failures),
                      str(r.lost_to_target_errors), f"{r.retry_seconds:.1f} s"])  # fmt: skip
+        if r.simulator_failed_attempts or r.lost_to_simulator_errors:  # not the target's
+            sim = ", ".join(f"{k} {v}" for k, v in r.simulator_failed_attempts.items()) or "0"
+            rows.append([f"{name}: simulator", str(r.simulator_calls),
+                         str(r.simulator_retried_calls), sim, "–",
+                         f"{r.lost_to_simulator_errors} (simulator errors)",
+                         f"{r.simulator_retry_seconds:.1f} s"])  # fmt: skip
     return TextTable("Recovery", headers, rows)
 
 

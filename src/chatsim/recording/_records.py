@@ -49,7 +49,9 @@ __all__ = [
 
 SCHEMA_VERSION = 3
 
-AttemptOutcome = Literal["ok", "rate_limit", "transient", "timeout", "permanent", "auth"]
+AttemptOutcome = Literal[
+    "ok", "rate_limit", "transient", "timeout", "connect_timeout", "permanent", "auth"
+]
 
 
 class ReplyTiming(NamedTuple):

@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
+from typing import Any
 
 from chatsim._exceptions import ConfigError, RunDirectoryError
 from chatsim._util._clock import Clock, MonotonicWallClock
@@ -26,6 +27,7 @@ from chatsim.runner._seeds import derive_seed, episode_id
 from chatsim.simulators import SimulatorBackend
 from chatsim.simulators._registry import SimulatorSettings, create_simulator
 from chatsim.targets import CallerPool, CallPolicy, TargetCaller, build_caller
+from chatsim.targets._policy import DEFAULT_MAX_CONCURRENCY
 
 __all__ = [
     "RunSetup",
@@ -36,6 +38,7 @@ __all__ = [
     "questions_digest",
     "run_header",
     "run_simulator_settings",
+    "simulator_call_policy",
     "simulator_settings",
 ]
 
@@ -118,9 +121,49 @@ def _build_callers(config: RunConfig, clock: Clock) -> tuple[CallerPool, dict[st
     return pool, callers
 
 
+SIMULATOR_POLICY_PREFIX = "simulator."
+"""``--policy simulator.<field>=VALUE`` sets a call-policy field for the simulator's endpoint."""
+TARGET_BUDGET_FIELDS = ("max_concurrency", "requests_per_minute", "tokens_per_minute")
+"""Policy fields that describe the targets' quota (``--concurrency``, ``--rpm``, ``--tpm``): a
+served or prompted simulator on its own endpoint does not inherit them."""
+
+
+def _split_policy(config: RunConfig) -> tuple[dict[str, Any], dict[str, Any]]:
+    """``config.policy`` as (the targets' overrides, the simulator's own ``simulator.`` ones)."""
+    target: dict[str, Any] = {}
+    simulator: dict[str, Any] = {}
+    for key, value in config.policy.items():
+        if key.startswith(SIMULATOR_POLICY_PREFIX):
+            simulator[key.removeprefix(SIMULATOR_POLICY_PREFIX)] = value
+        else:
+            target[key] = value
+    return target, simulator
+
+
 def call_policy(config: RunConfig) -> CallPolicy:
-    """The run's call policy: its concurrency plus any overrides, validated."""
-    return CallPolicy(max_concurrency=config.concurrency).with_overrides(config.policy)
+    """The targets' call policy: the run's concurrency plus any overrides, validated."""
+    target, _ = _split_policy(config)
+    return CallPolicy(max_concurrency=config.concurrency).with_overrides(target)
+
+
+def simulator_call_policy(config: RunConfig) -> CallPolicy:
+    """The call policy of a served or prompted simulator on its own endpoint.
+
+    Retries and timeouts follow the run's overrides; the targets' budget (``--concurrency``,
+    ``--rpm``, ``--tpm``: ``TARGET_BUDGET_FIELDS``) does not: the simulator's endpoint has its
+    own quota, and the episodes in flight already bound its calls. Ask for a budget with
+    ``--policy simulator.requests_per_minute=600`` (any field, ``simulator.`` prefixed), which
+    wins over everything else. A prompted simulator on a target's own deployment shares that
+    target's caller, and so its budget, whatever this says (one quota, one budget).
+    """
+    target, simulator = _split_policy(config)
+    inherited = {k: v for k, v in target.items() if k not in TARGET_BUDGET_FIELDS}
+    in_flight = config.max_episodes_in_flight or 2 * config.concurrency * len(config.models)
+    base = CallPolicy(max_concurrency=max(DEFAULT_MAX_CONCURRENCY, in_flight))
+    try:
+        return base.with_overrides(inherited).with_overrides(simulator)
+    except ConfigError as exc:
+        raise ConfigError(f"simulator call policy ({SIMULATOR_POLICY_PREFIX}...): {exc}") from None
 
 
 def simulator_settings(
@@ -147,9 +190,9 @@ def simulator_settings(
 
 
 def run_simulator_settings(config: RunConfig, pool: CallerPool | None = None) -> SimulatorSettings:
-    """A run's simulator settings: the run's concurrency and call policy."""
+    """A run's simulator settings: the run's concurrency, the simulator's call policy."""
     return simulator_settings(
-        config, concurrency=config.concurrency, policy=call_policy(config), pool=pool
+        config, concurrency=config.concurrency, policy=simulator_call_policy(config), pool=pool
     )
 
 

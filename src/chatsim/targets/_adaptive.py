@@ -1,28 +1,37 @@
-"""Adaptive concurrency: AIMD on a resizable ``anyio.CapacityLimiter``.
+"""Adaptive concurrency: AIMD on a resizable ``anyio.CapacityLimiter``, cut only under pressure.
 
 Modelled on inspect_ai's ``AdaptiveConcurrencyController`` (decrease on retries behind a fixed
 15 s wall-clock cooldown, +5 % per round of successes), with these differences:
 
-- *Stale signals are ignored by round, not by timer.* Every cut starts a new round; a 429 on
-  an attempt that was sent before the latest cut says nothing about the new limit and does not
-  cut again. So one burst from 64 in-flight calls halves the limit once, while a limit that is
-  still too high is cut again as soon as an attempt sent under it is refused, with no
-  arbitrary cooldown either way.
+- *Pressure, not a single 429, is the signal.* Scattered 429s (a shared gateway, a noisy
+  neighbour: 1-10 % of requests) say "this request, later", and each refused call already waits
+  its own Retry-After. Cutting the limit, or pausing every caller, on each of them turned a 4 %
+  rate of 429s into a run 5-25x slower (issue 15; ``benchmarks/bench_429.py``). So the target
+  is *under pressure* only when at least ``pressure_share`` of its last ``pressure_window``
+  attempts were refused with a rate limit (``max(1, ceil(share * window))`` of them); a
+  really over-quota endpoint refuses most attempts and crosses that at once.
+- *Stale signals are ignored by round, not by timer.* Every cut starts a new round and clears
+  the evidence; outcomes of attempts sent before the latest cut say nothing about the new
+  limit and are not counted. So one burst from 64 in-flight calls halves the limit once, while
+  a limit that is still too high is cut again as soon as attempts sent under it are refused
+  often enough, with no arbitrary cooldown either way.
 - *Only rate limits cut.* 5xx and timeouts are retried but leave the limit alone: they say
   the server failed, not that we are over quota.
 - *The Retry-After pause* (``RateLimits.pause``) stops new attempts target-wide for the
-  server's hint, so the other callers do not keep earning 429s while the limit settles.
+  server's hint, but only under pressure (``under_pressure``), so the other callers do not keep
+  earning 429s while the limit settles, and do not all stop for one isolated 429.
 - *Time is the injected clock*, so behaviour is tested exactly, and every change is kept in
   ``changes`` for the run's summary.
 
 Increase is additive: ``adaptive_increase`` slots after ``adaptive_quiet_period`` seconds
-without a rate-limit error *and* a full round of successes at the current limit (a limit that
-was never exercised is no evidence that a higher one is safe).
+without pressure *and* a full round of successes at the current limit (a limit that was never
+exercised is no evidence that a higher one is safe).
 """
 
 from __future__ import annotations
 
 import math
+from collections import deque
 from dataclasses import dataclass
 from typing import Literal
 
@@ -45,7 +54,7 @@ class LimitChange:
 
 
 class AdaptiveConcurrency:
-    """A target's concurrency limit and the rules that move it."""
+    """A target's concurrency limit, its rate-limit pressure, and the rules that move them."""
 
     def __init__(self, policy: CallPolicy, now: float) -> None:
         self.maximum = policy.max_concurrency
@@ -60,21 +69,52 @@ class AdaptiveConcurrency:
         """Round number; a cut starts a new round. Attempts note it when they are sent."""
         self._calm_since = now
         self._successes = 0
+        self._recent: deque[bool] = deque(maxlen=policy.pressure_window)
+        """Outcomes (True: rate-limited) of this round's latest attempts."""
+        self._refused = 0
+        """Rate-limited entries in ``_recent``."""
+        self._needed = max(1, math.ceil(policy.pressure_share * policy.pressure_window))
         self.changes: list[LimitChange] = []
 
-    def on_rate_limit(self, sent_in_generation: int, now: float) -> None:
-        """An attempt sent in round ``sent_in_generation`` was refused with a rate limit."""
+    @property
+    def under_pressure(self) -> bool:
+        """Whether enough of this round's recent attempts were refused to mean "over quota"."""
+        return self._refused >= self._needed
+
+    def _observe(self, refused: bool) -> None:
+        recent = self._recent
+        if len(recent) == recent.maxlen and recent[0]:
+            self._refused -= 1
+        recent.append(refused)
+        self._refused += refused
+
+    def on_rate_limit(self, sent_in_generation: int, now: float) -> bool:
+        """An attempt sent in round ``sent_in_generation`` was refused with a rate limit.
+
+        Returns whether the target is under pressure (before a cut clears the evidence): the
+        caller then pauses every new attempt for the server's Retry-After.
+        """
+        if sent_in_generation != self.generation:
+            return False  # sent before the latest cut: no evidence about the current limit
+        self._observe(True)
+        if not self.under_pressure:
+            return False  # scattered: the refused call waits its own Retry-After, no one else
         self._successes = 0
         self._calm_since = now
-        if not self.enabled or sent_in_generation != self.generation:
-            return
-        self.generation += 1
+        if not self.enabled:
+            return True
         new = max(self.minimum, math.floor(self.limit * self._decrease))
         if new != self.limit:
+            self.generation += 1
+            self._recent.clear()
+            self._refused = 0
             self._set(new, now, "rate_limit")
+        return True
 
-    def on_success(self, now: float) -> None:
-        """An attempt succeeded."""
+    def on_success(self, now: float, sent_in_generation: int | None = None) -> None:
+        """An attempt (sent in round ``sent_in_generation``, None: the current) succeeded."""
+        if sent_in_generation is None or sent_in_generation == self.generation:
+            self._observe(False)
         if not self.enabled or self.limit >= self.maximum:
             return
         self._successes += 1

@@ -85,7 +85,7 @@ def build_caller(
     if pool is not None:
         if caller_type is not TargetCaller or caller_args:
             raise TypeError("a pool's callers are plain TargetCallers")
-        return pool.get(parsed, settings)
+        return pool.get(parsed, settings, policy=policy)  # policy: only for a new caller
     adapter = create_adapter(parsed, settings)
     return caller_type(
         adapter,

@@ -34,6 +34,11 @@ from chatsim._util._redact import scrub
 from chatsim.targets._adaptive import AdaptiveConcurrency, LimitChange
 from chatsim.targets._attempts import MESSAGE_LIMIT, Call, refused_error, timeout_error
 from chatsim.targets._contract import AdapterReply, TargetAdapter, TargetReply, TargetRequest
+from chatsim.targets._http_errors import (
+    as_connect_timeout,
+    connect_timeout_error,
+    is_connect_timeout,
+)
 from chatsim.targets._limits import RateLimits, estimate_tokens
 from chatsim.targets._policy import CallPolicy
 from chatsim.targets._retry import (
@@ -187,9 +192,11 @@ class TargetCaller:
             if scope.cancelled_caught:
                 error = timeout_error(timeout, cut_by_deadline)
         except TargetError as exc:
-            error = exc
+            error = exc if exc.category != "transient" else as_connect_timeout(exc, self.name)
         except TimeoutError as exc:  # an adapter's own untranslated timeout
             error = timeout_error(timeout, cut_by_deadline)
+            if is_connect_timeout(exc):  # aiohttp's is a TimeoutError too: never sent
+                error = connect_timeout_error(self.name)
             error.__cause__ = exc
         finally:  # also on cancellation and on an adapter's foreign error (a bug)
             self.concurrency.limiter.release_on_behalf_of(call)
@@ -198,14 +205,16 @@ class TargetCaller:
             arrived = reply.timing.ended_at
             if arrived is not None:  # the last bytes' arrival, not the task's return
                 ended = max(started, min(ended, arrived))
-            self._succeeded(call, reply, started, ended)
+            self._succeeded(call, reply, generation, started, ended)
             return reply
         self._failed(call, error, generation, started, now())
         raise error
 
-    def _succeeded(self, call: Call, reply: AdapterReply, started: float, ended: float) -> None:
+    def _succeeded(
+        self, call: Call, reply: AdapterReply, generation: int, started: float, ended: float
+    ) -> None:
         self.stats.attempts += 1
-        self.concurrency.on_success(ended)
+        self.concurrency.on_success(ended, generation)
         if reply.headers:
             self.limits.observe_headers(reply.headers, ended)
         if call.tokens:
@@ -223,8 +232,10 @@ class TargetCaller:
         category = error.category
         if category == "rate_limit":
             self.stats.rate_limited += 1
-            self.concurrency.on_rate_limit(generation, ended)
-            if self.policy.pause_on_retry_after:
+            pressured = self.concurrency.on_rate_limit(generation, ended)
+            # An isolated 429 delays only its own call (its retry waits the hint); under
+            # pressure every new attempt waits, or the others would earn 429s too.
+            if pressured and self.policy.pause_on_retry_after:
                 hint = retry_after_hint(error, ended)
                 if hint is not None:
                     self.limits.pause(min(hint, self.policy.max_retry_after), ended)

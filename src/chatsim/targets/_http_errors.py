@@ -9,6 +9,11 @@ The status decides, with one body hint (OpenAI's ``insufficient_quota`` code)::
     408, 409, 5xx                     TransientError        retries (Retry-After honoured)
     any other (400, 404, 422, 3xx)    PermanentError        ends the episode
 
+Failures without a status are ``transient_error``; of those, a connection that could not be
+set up in time (``is_connect_timeout``: aiohttp's ``ConnectionTimeoutError``, httpx's and
+httpcore's ``ConnectTimeout`` anywhere in the chain) is ``connect_timeout_error``: never sent,
+so it is not a read timeout and is recorded apart.
+
 A context-length refusal is a 400, so permanent; ``is_context_length_error`` recognises it for a
 caller that can shorten its prompt and try again (the served simulator). ``Retry-After`` (in
 each form ``parse_retry_after`` reads) becomes the error's ``retry_after``; the recorded
@@ -24,6 +29,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any, Final
 
 from chatsim._exceptions import (
+    AttemptTimeoutError,
     AuthenticationError,
     PermanentError,
     QuotaExceededError,
@@ -32,9 +38,30 @@ from chatsim._exceptions import (
     TransientError,
 )
 from chatsim._util._redact import keep_recorded_headers, scrub
-from chatsim.targets._retry import parse_retry_after
+from chatsim.targets._retry import ConnectTimeoutError, parse_retry_after
 
-__all__ = ["error_for_status", "is_context_length_error", "request_id_of", "transient_error"]
+__all__ = [
+    "ConnectTimeoutError",
+    "as_connect_timeout",
+    "connect_timeout_error",
+    "error_for_status",
+    "is_connect_timeout",
+    "is_context_length_error",
+    "request_id_of",
+    "transient_error",
+]
+
+#: (top-level package, class name) of the HTTP libraries' connect-timeout errors. Matched by
+#: class, never by message, and without importing the libraries (an adapter may use any one).
+_CONNECT_TIMEOUTS: Final = frozenset(
+    {
+        ("aiohttp", "ConnectionTimeoutError"),
+        ("httpx", "ConnectTimeout"),
+        ("httpx2", "ConnectTimeout"),
+        ("httpcore", "ConnectTimeout"),
+        ("httpcore2", "ConnectTimeout"),
+    }
+)
 
 _TRANSIENT_4XX: Final = frozenset({408, 409})
 _AUTH: Final = frozenset({401, 403})
@@ -161,6 +188,54 @@ def transient_error(
         request_id=request_id,
         headers=dict(headers or {}),
     )
+
+
+def is_connect_timeout(error: BaseException | None) -> bool:
+    """Whether ``error``, or any error in its ``__cause__`` / ``__context__`` chain, is an HTTP
+    library's connect timeout (the request was never sent), or a ``ConnectTimeoutError``."""
+    seen: set[int] = set()
+    while error is not None and id(error) not in seen:
+        seen.add(id(error))
+        if isinstance(error, ConnectTimeoutError):
+            return True
+        for cls in type(error).__mro__:
+            if (cls.__module__.partition(".")[0], cls.__name__) in _CONNECT_TIMEOUTS:
+                return True
+        error = error.__cause__ or error.__context__
+    return False
+
+
+def connect_timeout_error(
+    provider: str,
+    what: str = "connect timed out; the request was never sent",
+    *,
+    request_id: str | None = None,
+    headers: Mapping[str, str] | None = None,
+) -> ConnectTimeoutError:
+    """A connection that could not be set up in time: retried, recorded as ``connect_timeout``.
+    The message (``"<provider>: <what>"``) is scrubbed and cut to length."""
+    return ConnectTimeoutError(
+        scrub(f"{provider}: {what}")[:_MAX_TEXT],
+        request_id=request_id,
+        headers=dict(headers or {}),
+    )
+
+
+def as_connect_timeout(error: TargetError, provider: str) -> TargetError:
+    """``error`` as a ``ConnectTimeoutError`` when it is a plain transient failure caused by a
+    connect timeout (an adapter that called it a read timeout or a connection failure); else
+    ``error`` itself (the original chained as the cause). The core applies it to every
+    adapter's failures, so each one records connect timeouts apart, whichever way its own
+    mapping words them; ``provider`` opens the new message."""
+    if (
+        type(error).category != "transient"
+        or isinstance(error, ConnectTimeoutError | AttemptTimeoutError)
+        or not is_connect_timeout(error.__cause__ or error.__context__)
+    ):
+        return error
+    promoted = connect_timeout_error(provider, request_id=error.request_id, headers=error.headers)
+    promoted.__cause__ = error
+    return promoted
 
 
 def is_context_length_error(error: TargetError) -> bool:

@@ -29,6 +29,8 @@ __all__ = [
     "DEFAULT_MAX_RETRY_AFTER",
     "DEFAULT_MAX_TOTAL_WAIT",
     "DEFAULT_MIN_CONCURRENCY",
+    "DEFAULT_PRESSURE_SHARE",
+    "DEFAULT_PRESSURE_WINDOW",
     "CallPolicy",
 ]
 
@@ -57,11 +59,17 @@ DEFAULT_BURST_SECONDS: Final = 5.0
 DEFAULT_EXPECTED_COMPLETION_TOKENS: Final = 512
 """Reply tokens assumed for the tokens-per-minute estimate when a request sets no max_tokens."""
 DEFAULT_ADAPTIVE_DECREASE: Final = 0.5
-"""Factor applied to the concurrency limit on a burst of rate-limit errors."""
+"""Factor applied to the concurrency limit under rate-limit pressure (once per round)."""
+DEFAULT_PRESSURE_WINDOW: Final = 64
+"""Recent attempts (of the current round) the rate-limit pressure is judged on."""
+DEFAULT_PRESSURE_SHARE: Final = 0.25
+"""Share of ``DEFAULT_PRESSURE_WINDOW`` refused with 429 that means "over quota": 16 of 64.
+Chosen with ``benchmarks/bench_429.py``: scattered 429s at 10 % reach 16 of 64 with odds
+of about 1 in 2,000 per window, while an endpoint over its quota refuses most attempts."""
 DEFAULT_ADAPTIVE_INCREASE: Final = 1
 """Slots added back after each quiet period."""
 DEFAULT_ADAPTIVE_QUIET_PERIOD: Final = 10.0
-"""Seconds without a rate-limit error (and a full round of successes) before adding slots."""
+"""Seconds without rate-limit pressure (and a full round of successes) before adding slots."""
 
 
 class CallPolicy(BaseModel):
@@ -96,13 +104,19 @@ class CallPolicy(BaseModel):
     min_concurrency: int = Field(DEFAULT_MIN_CONCURRENCY, ge=1)
     """The adaptive limit never falls below it."""
     adaptive: bool = True
-    """Lower the concurrency limit on bursts of rate-limit errors, raise it after quiet periods."""
+    """Lower the concurrency limit under rate-limit pressure, raise it after quiet periods."""
     adaptive_decrease: float = Field(DEFAULT_ADAPTIVE_DECREASE, gt=0, lt=1)
-    """Multiplicative decrease applied on a rate-limit burst."""
+    """Multiplicative decrease applied under rate-limit pressure, once per round."""
     adaptive_increase: int = Field(DEFAULT_ADAPTIVE_INCREASE, ge=1)
     """Additive increase after each quiet period."""
     adaptive_quiet_period: float = Field(DEFAULT_ADAPTIVE_QUIET_PERIOD, ge=0)
-    """Seconds without rate-limit errors (and ``limit`` successes) before an increase."""
+    """Seconds without rate-limit pressure (and ``limit`` successes) before an increase."""
+    pressure_window: int = Field(DEFAULT_PRESSURE_WINDOW, ge=1)
+    """Recent attempts of the current round that rate-limit pressure is judged on."""
+    pressure_share: float = Field(DEFAULT_PRESSURE_SHARE, gt=0, le=1)
+    """Share of ``pressure_window`` refused with 429 (at least one) that puts the target under
+    pressure: only then does the limit fall and does a Retry-After pause every caller.
+    ``pressure_window=1`` makes every 429 count (the old, twitchy behaviour)."""
 
     # --- rate limits
     requests_per_minute: float | None = Field(None, gt=0)
@@ -116,7 +130,8 @@ class CallPolicy(BaseModel):
     use_rate_limit_headers: bool = True
     """Let ``x-ratelimit-remaining-*`` / ``x-ratelimit-reset-*`` replies drain the buckets."""
     pause_on_retry_after: bool = True
-    """A 429 with ``Retry-After`` pauses every new attempt to this target for that long."""
+    """Under rate-limit pressure, a 429 with ``Retry-After`` pauses every new attempt to this
+    target for that long (an isolated 429 delays only its own call's retry)."""
 
     @model_validator(mode="after")
     def _check_bounds(self) -> Self:

@@ -69,15 +69,26 @@ class CallerPool:
             credential = hashlib.sha256(settings.api_key.encode()).hexdigest()[:12]
         return CallerKey(spec.adapter, endpoint, spec.model, credential)
 
-    def get(self, spec: ModelSpec | str, settings: TargetSettings | None = None) -> TargetCaller:
-        """The caller for ``spec``, creating its adapter the first time its key is seen."""
+    def get(
+        self,
+        spec: ModelSpec | str,
+        settings: TargetSettings | None = None,
+        *,
+        policy: CallPolicy | None = None,
+    ) -> TargetCaller:
+        """The caller for ``spec``, creating its adapter the first time its key is seen.
+
+        ``policy`` (a prompted simulator's own) applies only if this call creates the caller:
+        a spec that reaches an existing caller's deployment shares its budget as it is.
+        """
         parsed = parse_model_spec(spec) if isinstance(spec, str) else spec
         settings = settings or TargetSettings()
         key = self.key(parsed, settings)
         caller = self._callers.get(key)
         if caller is None:
             policy = (
-                self._policies.get(parsed.label)
+                policy
+                or self._policies.get(parsed.label)
                 or self._policies.get(f"{parsed.adapter}:{parsed.model}")
                 or self.policy
             )

@@ -13,11 +13,12 @@ import math
 from collections.abc import Mapping
 from typing import Final
 
-from chatsim._exceptions import AttemptTimeoutError, TargetError
+from chatsim._exceptions import AttemptTimeoutError, TargetError, TransientError
 from chatsim.recording._records import AttemptOutcome
 
 __all__ = [
     "RETRYABLE",
+    "ConnectTimeoutError",
     "DeadlineExceededError",
     "backoff_delay",
     "classify",
@@ -27,7 +28,7 @@ __all__ = [
 ]
 
 #: Outcomes that a later attempt can fix.
-RETRYABLE: Final = frozenset({"rate_limit", "transient", "timeout"})
+RETRYABLE: Final = frozenset({"rate_limit", "transient", "timeout", "connect_timeout"})
 
 _OUTCOMES: Final = frozenset({"rate_limit", "transient", "permanent", "auth"})
 
@@ -46,15 +47,25 @@ class DeadlineExceededError(AttemptTimeoutError, TimeoutError):
     category = "deadline"
 
 
+class ConnectTimeoutError(TransientError):
+    """The connection could not be set up in time (DNS, TCP, TLS, or a free pooled connection):
+    the request was never sent. Retried like any transient failure; recorded as
+    ``connect_timeout``, apart from ``timeout`` (a reply that did not finish), because the two
+    call for different fixes (client-side connection limits vs a slow server)."""
+
+
 def classify(error: BaseException) -> AttemptOutcome:
     """How the retry policy treats ``error``, from its class alone (never its message).
 
-    ``AttemptTimeoutError`` (and the deadline error) is ``timeout``; other ``TargetError``
+    ``AttemptTimeoutError`` (and the deadline error) is ``timeout``, ``ConnectTimeoutError``
+    ``connect_timeout``; other ``TargetError``
     subclasses give their ``category``. Anything else, or an unknown category, is
     ``permanent``: a foreign error is a bug in an adapter and retrying would hide it.
     """
     if isinstance(error, AttemptTimeoutError):
         return "timeout"
+    if isinstance(error, ConnectTimeoutError):
+        return "connect_timeout"
     if isinstance(error, TargetError):
         category = error.category
         if category in _OUTCOMES:

@@ -16,6 +16,10 @@ An adapter distribution (``adapters/<vendor>``) imports public names only; a tes
     rate limit, 429 ``insufficient_quota`` quota, 401/403 auth, 408/409/5xx transient, the
     rest permanent), ``Retry-After`` read, headers and message scrubbed;
   - ``transient_error``: a retryable failure without a status (reset, timeout, bad reply);
+  - ``connect_timeout_error`` / ``ConnectTimeoutError``: a connection not set up in time (the
+    request was never sent), recorded as ``connect_timeout``, not as a read timeout;
+    ``is_connect_timeout`` recognises the HTTP libraries' connect timeouts in an error's chain
+    (the core also promotes a transient error caused by one, whatever an adapter called it);
   - ``is_context_length_error``: whether an error is a server's refusal of a too-long prompt;
   - ``request_id_of``: the provider's request id from (lower-cased) headers;
   - ``keep_recorded_headers``: the allow-listed response headers worth recording, scrubbed;
@@ -26,14 +30,20 @@ An adapter distribution (``adapters/<vendor>``) imports public names only; a tes
 from chatsim._util._redact import keep_recorded_headers, register_secret, scrub
 from chatsim._util._urls import require_http_url
 from chatsim.targets._http_errors import (
+    ConnectTimeoutError,
+    connect_timeout_error,
     error_for_status,
+    is_connect_timeout,
     is_context_length_error,
     request_id_of,
     transient_error,
 )
 
 __all__ = [
+    "ConnectTimeoutError",
+    "connect_timeout_error",
     "error_for_status",
+    "is_connect_timeout",
     "is_context_length_error",
     "keep_recorded_headers",
     "register_secret",

@@ -25,7 +25,9 @@ from chatsim import TargetError
 from chatsim.recording import ReplyTiming
 from chatsim.targets import AdapterReply
 from chatsim.targets.kit import (
+    connect_timeout_error,
     error_for_status,
+    is_connect_timeout,
     keep_recorded_headers,
     request_id_of,
     transient_error,
@@ -199,7 +201,9 @@ class FastTransport:
             raise
         except _PARSE_ERRORS as exc:
             raise self._transient(f"malformed reply: {exc}", kept) from exc
-        except TimeoutError as exc:
+        except TimeoutError as exc:  # aiohttp's connect timeout is one too: never sent
+            if is_connect_timeout(exc):
+                raise connect_timeout_error(provider, headers=kept) from exc
             raise self._transient("read timed out", kept) from exc
         except (aiohttp.ClientError, OSError) as exc:
             raise self._transient(f"connection failed: {type(exc).__name__}: {exc}", kept) from exc

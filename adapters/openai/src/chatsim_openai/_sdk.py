@@ -16,7 +16,9 @@ from chatsim import TargetError
 from chatsim.recording import ReplyTiming, Usage
 from chatsim.targets import AdapterReply
 from chatsim.targets.kit import (
+    connect_timeout_error,
     error_for_status,
+    is_connect_timeout,
     keep_recorded_headers,
     request_id_of,
     transient_error,
@@ -82,9 +84,11 @@ class SdkTransport:
                 body=exc.response.content,
                 provider=provider,
             ) from exc
-        except openai.APITimeoutError as exc:
-            raise transient_error(provider, "read timed out", headers=kept) from exc
-        except openai.APIConnectionError as exc:
+        except openai.APIConnectionError as exc:  # APITimeoutError included
+            if is_connect_timeout(exc):  # httpx's ConnectTimeout in the chain: never sent
+                raise connect_timeout_error(provider, headers=kept) from exc
+            if isinstance(exc, openai.APITimeoutError):
+                raise transient_error(provider, "read timed out", headers=kept) from exc
             raise transient_error(provider, f"connection failed: {exc}", headers=kept) from exc
         except openai.APIError as exc:  # an error event in the stream, a bad body
             raise transient_error(provider, f"error reply: {exc}", headers=kept) from exc
