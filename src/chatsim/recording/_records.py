@@ -16,8 +16,10 @@ Schema history:
      the same, so version 2 headers read unchanged.
   3: ``RunHeader.simulator_choice``: which simulator plays the user, whether it was given or
      chosen by default, and why (a run without a GPU falls back to a prompted target).
-     Version 1 and 2 headers read unchanged (the field is None); episode records are the
-     same as in version 2 (user turns already carry the simulator's ``usage``).
+     Version 1 and 2 headers read unchanged (the field is None). ``AttemptRecord.outcome``
+     may be ``connect_timeout`` (a call that was never sent), which older readers reject;
+     otherwise episode records are as in version 2 (user turns already carry the
+     simulator's ``usage``).
 
 A reply's transport timings travel as one value, ``ReplyTiming``, from the transport that
 measures them to the records built from them (``AttemptRecord.succeeded``,
