@@ -3,12 +3,20 @@
 ``summarize(episodes)`` recomputes every figure from ``EpisodeRecord``s (accuracy with
 question-clustered intervals, per-question table, pass^k, behaviour, latency, recovery, cost,
 AI-alone gap), so ``chatsim report`` needs nothing but the run directory. ``compare(runs)``
-pairs models on shared questions.
+pairs models on shared (question, repeat) episodes, and refuses runs whose set-up differs
+(``run_differences``, ``check_comparable``) unless told which differences to allow.
 """
 
 from chatsim.metrics._accuracy import GroupSummary, IntervalSpec
 from chatsim.metrics._answers import COPY_THRESHOLD, copies_question
 from chatsim.metrics._behaviour import BehaviourSummary, EpisodeBehaviour, episode_behaviour
+from chatsim.metrics._comparable import (
+    COMPARED_FIELDS,
+    Difference,
+    IncomparableRunsError,
+    check_comparable,
+    run_differences,
+)
 from chatsim.metrics._compare import Comparison, PairComparison, compare, verdict
 from chatsim.metrics._cost import CostSummary, ModelPrice, PriceTable, load_prices
 from chatsim.metrics._gap import GapRow
@@ -43,6 +51,7 @@ from chatsim.metrics._table import AccuracyRow, accuracy_table
 from chatsim.protocol import stated_answer
 
 __all__ = [
+    "COMPARED_FIELDS",
     "COPY_THRESHOLD",
     "DEFAULT_RESAMPLES",
     "DEFAULT_SEED",
@@ -53,10 +62,12 @@ __all__ = [
     "Comparison",
     "ConsistencySummary",
     "CostSummary",
+    "Difference",
     "EpisodeBehaviour",
     "EpisodeTiming",
     "GapRow",
     "GroupSummary",
+    "IncomparableRunsError",
     "Interval",
     "IntervalMethod",
     "IntervalSpec",
@@ -73,6 +84,7 @@ __all__ = [
     "SimulatorSummary",
     "accuracy_table",
     "call_timings",
+    "check_comparable",
     "cluster_bootstrap_interval",
     "compare",
     "copies_question",
@@ -87,6 +99,7 @@ __all__ = [
     "question_table",
     "render_comparison",
     "render_summary",
+    "run_differences",
     "se_interval",
     "simulator_summary",
     "stated_answer",
