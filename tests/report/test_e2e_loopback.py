@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 import chatsim
-from chatsim.metrics import compare
+from chatsim.metrics import IncomparableRunsError, compare
 from chatsim.recording import read_run
 from chatsim.report import write_html_report
 from chatsim.targets import available_adapters, register_adapter, unregister_adapter
@@ -45,6 +45,10 @@ async def test_html_report_and_compare_from_loopback_runs(
                 )
                 for name in ("model-a", "model-b")
             ]
+            shorter = await chatsim.evaluate(
+                "vllm:model-c", "college_math", simulator="scripted", limit=3, repeats=2,
+                out_dir=tmp_path, run_id="model-c", base_url=server.base_url, max_turns=2,
+            )  # fmt: skip
     finally:
         unregister_adapter("vllm")
     html = write_html_report(runs[0].run_dir, tmp_path / "a.html").read_text()
@@ -59,3 +63,10 @@ async def test_html_report_and_compare_from_loopback_runs(
     # Both assistants always say B, on the same questions and seeds: no difference.
     assert pair.diff.diff == 0.0
     assert pair.verdict.startswith("No clear difference between vllm:model-a and vllm:model-b")
+    assert result.differences == []
+    # A run with another turn limit is refused by name, and compared only when allowed.
+    different = [read_run(runs[0].run_dir), read_run(shorter.run_dir)]
+    with pytest.raises(IncomparableRunsError, match=r"max_turns: 10 \(model-a\) vs 2 \(model-c\)"):
+        compare(different)
+    allowed = compare(different, allow_different=["max_turns"])
+    assert [d.field for d in allowed.differences] == ["max_turns"]

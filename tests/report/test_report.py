@@ -16,6 +16,7 @@ from chatsim.cli._compare import compare_command
 from chatsim.cli._report import report_command
 from chatsim.report import (
     Section,
+    decode_viewer_data,
     export_tables,
     load_report_data,
     register_section,
@@ -36,7 +37,8 @@ class _Scan(HTMLParser):
         self.sections: list[str] = []
         self.external: list[str] = []
         self.plots = 0
-        self.details = 0
+        self.viewer_data = ""
+        self._in_data = False
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         a = dict(attrs)
@@ -48,7 +50,11 @@ class _Scan(HTMLParser):
                 self.external.append(value)
         if "plotly-graph-div" in (a.get("class") or ""):
             self.plots += 1
-        self.details += tag == "details"
+        self._in_data = tag == "script" and a.get("id") == "cv-data"
+
+    def handle_data(self, data: str) -> None:
+        if self._in_data:
+            self.viewer_data += data
 
 
 def test_summary_of_a_real_run(demo_run: Path) -> None:
@@ -72,16 +78,18 @@ def test_html_report_is_self_contained_and_complete(demo_run: Path) -> None:
     scan = _Scan()
     scan.feed(html)
     assert scan.sections == [
-        "overview", "accuracy", "baseline", "behaviour", "latency", "timeline", "recovery",
-        "questions", "conversations",
+        "overview", "accuracy", "paired", "baseline", "behaviour", "latency", "timeline",
+        "recovery", "questions", "conversations",
     ]  # fmt: skip
     assert scan.external == []  # nothing is fetched: plotly is inlined
     assert "Plotly" in html
     assert scan.plots >= 6
-    assert scan.details == 16  # every episode in the viewer
-    # Transcripts are escaped: the fake assistant sometimes replies with markup.
+    episodes = decode_viewer_data(scan.viewer_data)["episodes"]
+    assert len(episodes) == 16  # every episode
+    # Transcripts travel as data (set as text by the viewer), never as markup in the page.
     assert "<script>alert(" not in html
-    assert "The answer is" in html
+    texts = [turn[1] for ep in episodes for turn in ep[8]]
+    assert any("The answer is" in t for t in texts)
 
 
 def test_load_summary_section_and_custom_sections(demo_run: Path) -> None:

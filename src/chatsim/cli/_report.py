@@ -25,6 +25,7 @@ from chatsim.report import (
     summarize_run,
     write_html_report,
 )
+from chatsim.report._paired import run_comparison
 from chatsim.report._sections import judge_rows
 
 __all__ = ["report_command"]
@@ -99,8 +100,12 @@ def report_command(
             interval=interval,
             errors_as_incorrect=errors_as_incorrect,
         )
+        # Two or more models: the paired comparison that `chatsim compare` prints, too.
+        paired = run_comparison(data, summary)
         if json_:
             out = summary.model_dump(mode="json")
+            if paired is not None:
+                out["paired"] = paired.model_dump(mode="json")
             if data.judge:  # kept beside the summary, never inside accuracy
                 out["judge"] = [s.model_dump(mode="json") for s in judge_summary(data.judge)]
             if data.load_summary is not None:
@@ -108,6 +113,10 @@ def report_command(
             sys.stdout.write(json.dumps(out, indent=2) + "\n")
         else:
             render_summary(summary, stdout_console(), details=True)
+            if paired is not None:
+                stdout_console().print("Paired comparison (as chatsim compare):", markup=False)
+                for pair in paired.pairs:
+                    stdout_console().print(f"• {pair.verdict}", markup=False, highlight=False)
             _render_judge(data, stdout_console())
             if data.load_summary is not None:
                 from chatsim.loadtest import render_load_summary

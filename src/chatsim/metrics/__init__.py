@@ -4,12 +4,20 @@
 question-clustered intervals, per-question table, pass^k, behaviour, latency, recovery, cost,
 AI-alone gap, the simulator's tokens and cost beside the target's, and whether the run
 failed), so ``chatsim report`` needs nothing but the run directory. ``compare(runs)``
-pairs models on shared questions.
+pairs models on shared (question, repeat) episodes, and refuses runs whose set-up differs
+(``run_differences``, ``check_comparable``) unless told which differences to allow.
 """
 
 from chatsim.metrics._accuracy import GroupSummary, IntervalSpec
 from chatsim.metrics._answers import COPY_THRESHOLD, copies_question
 from chatsim.metrics._behaviour import BehaviourSummary, EpisodeBehaviour, episode_behaviour
+from chatsim.metrics._comparable import (
+    COMPARED_FIELDS,
+    Difference,
+    IncomparableRunsError,
+    check_comparable,
+    run_differences,
+)
 from chatsim.metrics._compare import Comparison, PairComparison, compare, verdict
 from chatsim.metrics._cost import (
     CostSummary,
@@ -53,6 +61,7 @@ from chatsim.metrics._table import AccuracyRow, accuracy_table
 from chatsim.protocol import stated_answer
 
 __all__ = [
+    "COMPARED_FIELDS",
     "COPY_THRESHOLD",
     "DEFAULT_RESAMPLES",
     "DEFAULT_SEED",
@@ -64,11 +73,13 @@ __all__ = [
     "ConsistencySummary",
     "CostSummary",
     "CostTotal",
+    "Difference",
     "EpisodeBehaviour",
     "EpisodeTiming",
     "ErrorKind",
     "GapRow",
     "GroupSummary",
+    "IncomparableRunsError",
     "Interval",
     "IntervalMethod",
     "IntervalSpec",
@@ -87,6 +98,7 @@ __all__ = [
     "SimulatorSummary",
     "accuracy_table",
     "call_timings",
+    "check_comparable",
     "cluster_bootstrap_interval",
     "compare",
     "copies_question",
@@ -102,6 +114,7 @@ __all__ = [
     "question_table",
     "render_comparison",
     "render_summary",
+    "run_differences",
     "run_failure",
     "se_interval",
     "simulator_model",

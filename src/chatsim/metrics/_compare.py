@@ -1,9 +1,15 @@
 """Comparing models on the same questions: paired differences and plain-language verdicts.
 
-For every pair of models (across one or several runs), per-question accuracies are paired on
-the questions both answered; the mean difference gets a paired cluster-bootstrap interval and
-p-value (``_paired``). The verdict line says "A beats B" only when the whole interval is on
-one side of zero; otherwise it says there is no clear difference.
+For every pair of models (across one or several runs), episodes are paired by (question,
+repeat): the same question and simulator seed on both sides. Per-question accuracies over the
+paired episodes give the mean difference, with a paired cluster-bootstrap interval and p-value
+(``_paired``; questions stay the unit). The verdict line says "A beats B" only when the whole
+interval is on one side of zero; otherwise it says there is no clear difference. Episodes
+without a partner are left out, and the verdict says how many.
+
+Runs are compared only when their set-up is the same (``_comparable``): ``compare`` refuses
+runs that differ in simulator, turns, questions, seeds, ... unless ``allow_different`` names
+those fields, and then ``Comparison.differences`` lists them, to be shown above the verdicts.
 """
 
 from __future__ import annotations
@@ -16,10 +22,17 @@ from typing import Protocol
 from pydantic import BaseModel, ConfigDict
 
 from chatsim.metrics._accuracy import GroupSummary, IntervalSpec, group_summary, is_scored
+from chatsim.metrics._comparable import (
+    AllowDifferent,
+    Difference,
+    RunFacts,
+    check_comparable,
+    run_differences,
+)
 from chatsim.metrics._latency import LatencySummary, latency_summary
 from chatsim.metrics._paired import PairedDifference, paired_difference, question_accuracy
 from chatsim.metrics._stats import DEFAULT_RESAMPLES, DEFAULT_SEED, IntervalMethod
-from chatsim.recording._records import EpisodeRecord
+from chatsim.recording._records import EpisodeRecord, RunHeader
 
 __all__ = ["Comparison", "PairComparison", "RunLike", "compare", "verdict"]
 
@@ -29,10 +42,12 @@ FEW_QUESTIONS = 10
 
 
 class RunLike(Protocol):
-    """Anything with a run's episodes and its path (``chatsim.recording.RunData``)."""
+    """Anything with a run's path, header and episodes (``chatsim.recording.RunData``)."""
 
     @property
     def path(self) -> Path: ...
+    @property
+    def header(self) -> RunHeader: ...
     @property
     def episodes(self) -> list[EpisodeRecord]: ...
 
@@ -47,6 +62,12 @@ class PairComparison(BaseModel):
     subject: str
     diff: PairedDifference
     verdict: str
+    """In words; says how many episodes had no partner when some had none."""
+    paired_episodes: int = 0
+    """(question, repeat) pairs scored on both sides: the episodes the difference is over."""
+    unpaired_a: int = 0
+    """Scored episodes of ``a`` with no scored partner in ``b`` (left out)."""
+    unpaired_b: int = 0
 
 
 class Comparison(BaseModel):
@@ -60,6 +81,11 @@ class Comparison(BaseModel):
     latency: dict[str, LatencySummary]
     pairs: list[PairComparison]
     confidence: float
+    runs: list[str] = []
+    """The compared runs' names (directory names; ``run1``, ... for episode lists)."""
+    differences: list[Difference] = []
+    """Set-up differences between the runs that the caller allowed (``allow_different``):
+    empty for comparable runs; otherwise to be shown above the verdicts."""
 
 
 def _pts(x: float) -> str:
@@ -100,22 +126,25 @@ def verdict(a: str, b: str, d: PairedDifference, subject: str = ALL) -> str:
     )
 
 
-def _label_episodes(
-    runs: Sequence[RunLike | Sequence[EpisodeRecord]],
-) -> dict[str, list[EpisodeRecord]]:
-    named: list[tuple[str, list[EpisodeRecord]]] = []
+def _facts(runs: Sequence[RunLike | Sequence[EpisodeRecord]]) -> list[RunFacts]:
+    out: list[RunFacts] = []
     for i, run in enumerate(runs):
         if isinstance(run, Sequence):
-            named.append((f"run{i + 1}", list(run)))
+            out.append(RunFacts(f"run{i + 1}", None, list(run)))
         else:
-            named.append((run.path.name, run.episodes))
+            out.append(RunFacts(run.path.name, getattr(run, "header", None), run.episodes))
+    return out
+
+
+def _label_episodes(named: Sequence[RunFacts]) -> dict[str, list[EpisodeRecord]]:
     counts: dict[str, int] = {}
-    for _, eps in named:
-        for model in dict.fromkeys(ep.model for ep in eps):
+    for run in named:
+        for model in dict.fromkeys(ep.model for ep in run.episodes):
             counts[model] = counts.get(model, 0) + 1
     out: dict[str, list[EpisodeRecord]] = {}
-    for run_name, eps in named:
-        for ep in eps:
+    for run in named:
+        run_name = run.name
+        for ep in run.episodes:
             label = ep.model if counts[ep.model] == 1 else f"{ep.model} ({run_name})"
             out.setdefault(label, []).append(ep)
     return out
@@ -124,18 +153,34 @@ def _label_episodes(
 def _pair(
     a: str, b: str, by_model: dict[str, list[EpisodeRecord]], subject: str, spec: IntervalSpec
 ) -> PairComparison:
-    def table(label: str) -> dict[str, float]:
-        eps = [
-            ep
+    # An episode's partner: same question and repeat (so the same simulator seed).
+    def scored(label: str) -> dict[tuple[str, str, int], bool]:
+        return {
+            (ep.question_id, ep.subject, ep.repeat): ep.correct
             for ep in by_model[label]
             if is_scored(ep, spec.errors_as_incorrect) and subject in (ALL, ep.subject)
-        ]
-        return question_accuracy((ep.question_id, ep.correct) for ep in eps)
+        }
+
+    sa, sb = scored(a), scored(b)
+    shared = sorted(sa.keys() & sb.keys())
+
+    def table(side: dict[tuple[str, str, int], bool]) -> dict[str, float]:
+        return question_accuracy((key[0], side[key]) for key in shared)
 
     d = paired_difference(
-        table(a), table(b), confidence=spec.confidence, resamples=spec.resamples, seed=spec.seed
+        table(sa), table(sb), confidence=spec.confidence, resamples=spec.resamples, seed=spec.seed
     )
-    return PairComparison(a=a, b=b, subject=subject, diff=d, verdict=verdict(a, b, d, subject))
+    text = verdict(a, b, d, subject)
+    left_a, left_b = len(sa) - len(shared), len(sb) - len(shared)
+    if left_a or left_b:
+        text += (
+            f" Paired on {len(shared)} (question, repeat) pairs; left out for want of a "
+            f"partner: {left_a} episodes of {a}, {left_b} of {b}."
+        )
+    return PairComparison(
+        a=a, b=b, subject=subject, diff=d, verdict=text, paired_episodes=len(shared),
+        unpaired_a=left_a, unpaired_b=left_b,
+    )  # fmt: skip
 
 
 def compare(
@@ -146,14 +191,23 @@ def compare(
     seed: int = DEFAULT_SEED,
     interval: IntervalMethod = "cluster_bootstrap",
     errors_as_incorrect: bool = False,
+    allow_different: AllowDifferent = (),
 ) -> Comparison:
     """Compare every pair of models in ``runs`` (run directories read, or episode lists).
+
+    Runs whose set-up differs (simulator, prompt format, schema, max turns, questions, repeats,
+    seeds, assistant prompt and sampling: ``COMPARED_FIELDS``) are refused with an
+    ``IncomparableRunsError`` naming each difference, unless ``allow_different`` names the
+    fields (or is ``"all"``); the allowed differences are then in ``differences``. Models of
+    one run are comparable by construction.
 
     Pairs are formed in the order models first appear; subjects shared by both get their own
     line after the overall one.
     """
     spec = IntervalSpec(interval, confidence, resamples, seed, errors_as_incorrect)
-    by_model = _label_episodes(runs)
+    facts = _facts(runs)
+    allowed = check_comparable(run_differences(facts), allow_different)
+    by_model = _label_episodes(facts)
     pairs: list[PairComparison] = []
     for a, b in combinations(by_model, 2):
         subjects_a = {ep.subject for ep in by_model[a]}
@@ -167,4 +221,6 @@ def compare(
         latency={m: latency_summary(eps) for m, eps in by_model.items()},
         pairs=pairs,
         confidence=confidence,
+        runs=[r.name for r in facts],
+        differences=allowed,
     )

@@ -1,7 +1,9 @@
 """Reports over a run directory: terminal, JSON, tables (CSV/Parquet) and a self-contained HTML.
 
 Everything is recomputed from the records: ``summarize_run(RUN_DIR)`` gives the summary,
-``write_html_report(RUN_DIR, FILE)`` the HTML report, ``export_tables(data, DIR)`` the tables.
+``write_html_report(RUN_DIR, FILE)`` the HTML report (with the paired comparison of its models
+and every episode in the conversation viewer), ``write_comparison_html(comparison, FILE)`` a
+comparison of runs, ``export_tables(data, DIR)`` the tables.
 pandas, pyarrow and plotly (dependencies of chatsim) are imported only when a table or the
 HTML is asked for, so a run never pays for them.
 
@@ -16,7 +18,12 @@ model) and only rendered here, from ``judge.jsonl``.
 from chatsim.metrics._render import render_summary
 from chatsim.report._data import ReportData, find_questions, load_report_data, summarize_run
 from chatsim.report._export import TABLES, export_tables, to_dataframes
-from chatsim.report._html import render_html, write_html_report
+from chatsim.report._html import (
+    render_comparison_html,
+    render_html,
+    write_comparison_html,
+    write_html_report,
+)
 from chatsim.report._sections import (
     ENTRY_POINT_GROUP,
     LOAD_SECTION_ID,
@@ -26,6 +33,7 @@ from chatsim.report._sections import (
     html_table,
     register_section,
 )
+from chatsim.report._viewer_data import decode_viewer_data
 
 __all__ = [
     "ENTRY_POINT_GROUP",
@@ -34,15 +42,18 @@ __all__ = [
     "ReportData",
     "Section",
     "SectionRenderer",
+    "decode_viewer_data",
     "export_tables",
     "figure_html",
     "find_questions",
     "html_table",
     "load_report_data",
     "register_section",
+    "render_comparison_html",
     "render_html",
     "render_summary",
     "summarize_run",
     "to_dataframes",
+    "write_comparison_html",
     "write_html_report",
 ]

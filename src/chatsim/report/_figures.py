@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from chatsim.metrics._compare import Comparison
 from chatsim.metrics._latency import call_timings
 from chatsim.metrics._summary import RunSummary
 from chatsim.protocol._types import Role
@@ -17,6 +18,7 @@ __all__ = [
     "baseline_figure",
     "latency_by_turn_figure",
     "latency_figure",
+    "paired_figure",
     "sample_episodes",
     "timeline_figure",
     "turns_figure",
@@ -73,6 +75,40 @@ def accuracy_figure(summary: RunSummary) -> Any:
         **_LAYOUT, barmode="group", title=f"User–AI accuracy ({level}% CI over questions)"
     )
     fig.update_yaxes(title="accuracy (%)", range=[0, 105])
+    return fig
+
+
+def paired_figure(comparison: Comparison) -> Any:
+    """Each pair's paired difference ``a − b`` with its interval: one row per pair and subject,
+    a line at 0, so that an interval crossing it shows "no clear difference" at a glance."""
+    shown = [p for p in comparison.pairs if p.diff.diff is not None]
+    if not shown:
+        return None
+    go = _go()
+    labels = [f"{p.a} − {p.b}" + ("" if p.subject == ALL else f" · {p.subject}") for p in shown]
+    fig = go.Figure(
+        go.Scatter(
+            x=[_pct(p.diff.diff) for p in shown],
+            y=labels,
+            mode="markers",
+            marker={"size": 10, "color": _color(0)},
+            error_x={
+                "type": "data",
+                "array": [_err(p.diff.diff, p.diff.ci.high) for p in shown],
+                "arrayminus": [_err(p.diff.diff, p.diff.ci.low) for p in shown],
+            },
+            customdata=[[p.diff.questions, p.paired_episodes, p.diff.p_value] for p in shown],
+            hovertemplate="%{y}: %{x:+.1f} points<br>%{customdata[0]} questions, "
+            "%{customdata[1]} paired episodes, p=%{customdata[2]:.2g}<extra></extra>",
+        )
+    )
+    fig.add_vline(x=0, line={"color": "#888", "dash": "dash"})
+    level = round(comparison.confidence * 100)
+    height = max(260, 40 * len(shown) + 140)
+    title = f"Paired differences in accuracy, a − b ({level}% CI over shared questions)"
+    fig.update_layout(**{**_LAYOUT, "height": height}, title=title, showlegend=False)
+    fig.update_xaxes(title="a − b (accuracy points)", zeroline=False)
+    fig.update_yaxes(autorange="reversed", type="category")
     return fig
 
 

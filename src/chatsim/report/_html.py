@@ -1,7 +1,9 @@
 """``chatsim report RUN_DIR --html FILE``: one self-contained HTML file that opens offline.
 
 The plotly library is inlined once in the page head (no CDN), figures follow as divs, and
-every recorded string is HTML-escaped.
+every recorded string is HTML-escaped. A run with two or more models gets the paired
+comparison that ``chatsim compare`` prints; ``chatsim compare --html`` writes the same page
+shell around a comparison of several runs (``render_comparison_html``).
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from html import escape
 from pathlib import Path
 
 from chatsim.config import RunConfig
+from chatsim.metrics._compare import Comparison
 from chatsim.metrics._render import simulator_notes
 from chatsim.metrics._summary import RunSummary
 from chatsim.metrics._table import (
@@ -26,10 +29,11 @@ from chatsim.metrics._table import (
 from chatsim.report import _figures as figs
 from chatsim.report._data import ReportData, summarize_run
 from chatsim.report._export import require
+from chatsim.report._paired import comparison_sections, paired_section, run_comparison
 from chatsim.report._sections import Section, figure_html, html_table, render_sections
 from chatsim.report._viewer import conversation_viewer
 
-__all__ = ["render_html", "write_html_report"]
+__all__ = ["render_comparison_html", "render_html", "write_comparison_html", "write_html_report"]
 
 _CSS = """
 body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:0;color:#222;
@@ -62,6 +66,9 @@ details.episode summary{cursor:pointer;font-size:14px}
 .turn .text{white-space:pre-wrap}.badge{background:#e5e7eb;border-radius:4px;padding:0 6px;
  margin-left:6px;text-transform:none}.timing{float:right;text-transform:none}
 .error{color:#b91c1c;font-size:13px}.controls{margin:6px 0 10px;font-size:14px}
+.attempts{margin:6px 0;font-size:13px}.failures{margin:2px 0;padding-left:22px;color:#92400e}
+.warning{background:#fffbeb;border:1px solid #f59e0b;border-radius:6px;padding:6px 14px;
+ margin:8px 0}.verdicts li{margin:3px 0}
 """
 
 
@@ -93,7 +100,7 @@ def _overview(data: ReportData, summary: RunSummary) -> Section:
     return Section("overview", "Run", body)
 
 
-def _builtin_sections(data: ReportData, summary: RunSummary, viewer_limit: int) -> list[Section]:
+def _builtin_sections(data: ReportData, summary: RunSummary) -> list[Section]:
     eps = data.episodes
     questions = question_text_table(summary, limit=500)
     more = len(summary.questions) - len(questions.rows)
@@ -107,11 +114,14 @@ def _builtin_sections(data: ReportData, summary: RunSummary, viewer_limit: int) 
         if summary.baseline
         else no_baseline
     )
+    comparison = run_comparison(data, summary)  # None with fewer than two models
+    paired = [] if comparison is None else [paired_section(comparison)]
     return [
         _overview(data, summary),
         Section("accuracy", "User–AI accuracy",
                 _table(accuracy_text_table(summary), caption=False)
                 + figure_html(figs.accuracy_figure(summary))),
+        *paired,
         Section("baseline", "AI alone vs user–AI", baseline),
         Section("behaviour", "Consistency and conversation behaviour",
                 _table(behaviour_text_table(summary), caption=False)
@@ -127,26 +137,17 @@ def _builtin_sections(data: ReportData, summary: RunSummary, viewer_limit: int) 
         # Hundreds of rows: a scrolling box keeps the sections below reachable.
         Section("questions", "Per question",
                 f'<div class="scroll">{_table(questions, caption=False)}</div>' + q_note),
-        Section("conversations", "Conversations",
-                conversation_viewer(eps, data.questions, limit=viewer_limit)),
+        Section("conversations", "Conversations", conversation_viewer(eps, data.questions)),
     ]  # fmt: skip
 
 
-def render_html(
-    data: ReportData, summary: RunSummary | None = None, *, viewer_limit: int = 200
-) -> str:
-    """The whole report as one HTML string."""
+def _page(title: str, meta: str, sections: list[Section]) -> str:
     offline = require("plotly.offline", "the HTML report")
-    summary = summary or summarize_run(data)
-    sections = _builtin_sections(data, summary, viewer_limit)
-    sections[-1:-1] = render_sections(data, summary)  # before the conversation viewer
     nav = "".join(f'<a href="#{escape(s.id)}">{escape(s.title)}</a>' for s in sections)
     body = "".join(
         f'<section id="{escape(s.id)}"><h2>{escape(s.title)}</h2>{s.html}</section>'
         for s in sections
     )
-    title = f"chatsim report · {data.run.header.run_id}"
-    meta = f"{len(data.episodes)} episodes · {', '.join(summary.models) or 'no models'}"
     return (
         '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'
         f"<title>{escape(title)}</title><style>{_CSS}</style>"
@@ -156,19 +157,42 @@ def render_html(
     )
 
 
+def render_html(data: ReportData, summary: RunSummary | None = None) -> str:
+    """The whole report as one HTML string."""
+    summary = summary or summarize_run(data)
+    sections = _builtin_sections(data, summary)
+    sections[-1:-1] = render_sections(data, summary)  # before the conversation viewer
+    title = f"chatsim report · {data.run.header.run_id}"
+    meta = f"{len(data.episodes)} episodes · {', '.join(summary.models) or 'no models'}"
+    return _page(title, meta, sections)
+
+
 def write_html_report(
-    data: ReportData | Path | str,
-    path: Path | str,
-    *,
-    summary: RunSummary | None = None,
-    viewer_limit: int = 200,
+    data: ReportData | Path | str, path: Path | str, *, summary: RunSummary | None = None
 ) -> Path:
     """Write the self-contained HTML report of a run to ``path``; returns the path."""
     if not isinstance(data, ReportData):
         from chatsim.report._data import load_report_data
 
         data = load_report_data(data)
+    return _write(path, render_html(data, summary))
+
+
+def render_comparison_html(comparison: Comparison) -> str:
+    """``chatsim compare --html``: the allowed set-up differences first, then the paired
+    comparison, accuracy and latency, as one self-contained page."""
+    title = "chatsim comparison · " + " vs ".join(comparison.runs)
+    meta = f"{len(comparison.models)} models · {len(comparison.pairs)} paired comparisons"
+    return _page(title, meta, comparison_sections(comparison))
+
+
+def write_comparison_html(comparison: Comparison, path: Path | str) -> Path:
+    """Write ``render_comparison_html(comparison)`` to ``path``; returns the path."""
+    return _write(path, render_comparison_html(comparison))
+
+
+def _write(path: Path | str, html: str) -> Path:
     out = Path(path)
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(render_html(data, summary, viewer_limit=viewer_limit), encoding="utf-8")
+    out.write_text(html, encoding="utf-8")
     return out

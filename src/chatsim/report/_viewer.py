@@ -1,110 +1,55 @@
-"""The conversation viewer: transcripts with their answers and outcomes, as plain HTML.
+"""The conversation viewer: every episode, paged and filtered in the page.
 
-Every piece of recorded text goes through ``html.escape``: transcripts are model output and
-may contain anything, including markup.
+The episodes travel as one compressed JSON document (``_viewer_data``); the script
+(``viewer.js``, inlined in the page) unpacks it with the browser's ``DecompressionStream``
+and renders one page of episodes at a time, filtered by model, outcome and question id.
+Recorded text is only ever set as ``textContent``: transcripts are model output and may
+contain anything, including markup. An errored episode lists every failed attempt in
+order, then the error that ended it.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from html import escape
+from importlib import resources
 
-from chatsim.protocol import stated_answer
-from chatsim.questions import LETTERS, Question
-from chatsim.recording._records import EpisodeRecord, TurnRecord
+from chatsim.questions import Question
+from chatsim.recording._records import EpisodeRecord
+from chatsim.report._viewer_data import encode_viewer_data, viewer_data
 
-__all__ = ["conversation_viewer"]
+__all__ = ["PAGE_SIZE", "conversation_viewer", "viewer_js"]
 
-_FILTER_JS = """
-function chatsimFilter() {
-  const m = document.getElementById('cv-model').value;
-  const o = document.getElementById('cv-outcome').value;
-  document.querySelectorAll('details.episode').forEach(function (d) {
-    const ok = (!m || d.dataset.model === m) && (!o || d.dataset.outcome === o);
-    d.style.display = ok ? '' : 'none';
-  });
-}
-"""
+#: Episodes rendered per page.
+PAGE_SIZE = 50
 
 
-def _outcome(ep: EpisodeRecord) -> str:
-    if ep.termination.is_error:
-        return "error"
-    return "correct" if ep.correct else "wrong"
-
-
-def _question_html(q: Question | None, gold: str) -> str:
-    if q is None:
-        missing = "<em>question text not available</em>"
-        return f'<div class="question">{missing} · gold {escape(gold)}</div>'
-    options = "".join(
-        f'<li class="{"gold" if letter == q.gold else ""}"><b>{letter}.</b> {escape(opt)}</li>'
-        for letter, opt in zip(LETTERS, q.options, strict=True)
-    )
-    return f'<div class="question"><p>{escape(q.stem)}</p><ul class="options">{options}</ul></div>'
-
-
-def _turn_html(turn: TurnRecord, final: bool, ep: EpisodeRecord) -> str:
-    role = turn.role.value
-    badge = ""
-    if role == "assistant":
-        letter = stated_answer(turn.text)
-        if letter is not None:
-            badge = f'<span class="badge">states {escape(letter)}</span>'
-    elif final and ep.final_answer is not None:
-        badge = f'<span class="badge">final answer {escape(ep.final_answer)}</span>'
-    timing = f"{turn.ended_at - turn.started_at:.2f}s"
-    if len(turn.attempts) > 1:
-        timing += f", {len(turn.attempts)} attempts"
-    return (
-        f'<div class="turn {role}"><div class="who">{role} {badge}'
-        f'<span class="timing">{timing}</span></div>'
-        f'<div class="text">{escape(turn.text)}</div></div>'
-    )
-
-
-def _episode_html(ep: EpisodeRecord, question: Question | None, expanded: bool = False) -> str:
-    outcome = _outcome(ep)
-    mark = {"correct": "✓", "wrong": "✗", "error": "!"}[outcome]
-    answer = ep.final_answer or "none"
-    summary = (
-        f'<span class="mark {outcome}">{mark}</span> {escape(ep.model)} · '
-        f"{escape(ep.question_id)} · repeat {ep.repeat} · answer {escape(answer)} "
-        f"(gold {escape(ep.gold)}) · {escape(ep.termination.value)} · "
-        f"user messages: {ep.user_messages}"
-    )
-    last_user = max((t.index for t in ep.turns if t.role.value == "user"), default=-1)
-    turns = "".join(_turn_html(t, t.index == last_user, ep) for t in ep.turns)
-    error = f'<div class="error">{escape(ep.error)}</div>' if ep.error else ""
-    return (
-        f'<details class="episode" data-model="{escape(ep.model)}" data-outcome="{outcome}"'
-        f"{' open' if expanded else ''}>"
-        f"<summary>{summary}</summary>{_question_html(question, ep.gold)}{turns}{error}</details>"
-    )
+def viewer_js() -> str:
+    """The viewer's script (``viewer.js``, shipped in the package)."""
+    return resources.files("chatsim.report").joinpath("viewer.js").read_text("utf-8")
 
 
 def conversation_viewer(
-    episodes: Sequence[EpisodeRecord], questions: Mapping[str, Question], limit: int = 200
+    episodes: Sequence[EpisodeRecord], questions: Mapping[str, Question]
 ) -> str:
-    """HTML for up to ``limit`` episodes (evenly sampled), with model and outcome filters."""
-    from chatsim.report._figures import sample_episodes
-
-    sample = sample_episodes(episodes, limit)
-    models = "".join(
-        f'<option value="{escape(m)}">{escape(m)}</option>'
-        for m in dict.fromkeys(ep.model for ep in sample)
-    )
+    """The viewer for every episode: controls, an empty list the script fills, the data."""
     outcomes = "".join(f'<option value="{o}">{o}</option>' for o in ("correct", "wrong", "error"))
-    shown = f"{len(sample)} of {len(episodes)} episodes" if episodes else "no episodes"
     controls = (
-        f'<div class="controls">{shown}. Model <select id="cv-model" onchange="chatsimFilter()">'
-        f'<option value="">all</option>{models}</select> Outcome '
-        f'<select id="cv-outcome" onchange="chatsimFilter()"><option value="">all</option>'
-        f"{outcomes}</select></div>"
+        f'<div class="controls"><span id="cv-status">{len(episodes)} episodes (loading…)</span>'
+        ' · Model <select id="cv-model"><option value="">all</option></select> Outcome '
+        f'<select id="cv-outcome"><option value="">all</option>{outcomes}</select> '
+        'Question id <input id="cv-question" size="14"> '
+        '<button id="cv-prev" type="button">‹ previous</button> '
+        '<button id="cv-next" type="button">next ›</button></div>'
     )
-    # The first two are open, so the page shows what a transcript looks like.
-    body = "".join(
-        _episode_html(ep, questions.get(ep.question_id), expanded=i < 2)
-        for i, ep in enumerate(sample)
+    payload = encode_viewer_data(viewer_data(episodes, questions))
+    noscript = (
+        '<noscript><p class="empty">The conversation viewer needs JavaScript; '
+        f"{escape(str(len(episodes)))} episodes are in the page's data, and every transcript "
+        "exports with chatsim report RUN_DIR --csv DIR.</p></noscript>"
     )
-    return f"<script>{_FILTER_JS}</script>{controls}{body}"
+    return (
+        f'{controls}{noscript}<div id="cv-list" data-page="{PAGE_SIZE}"></div>'
+        f'<script type="application/octet-stream" id="cv-data">{payload}</script>'
+        f"<script>{viewer_js()}</script>"
+    )
