@@ -113,7 +113,9 @@ async def test_closed_loop_keeps_every_user_in_a_conversation() -> None:
         mine.sort(key=lambda r: r.started_at)
         for before, after in itertools.pairwise(mine):
             assert load_extra(after)["scheduled_at"] >= before.ended_at - 1e-6
-            assert load_extra(after)["scheduled_at"] - before.ended_at < 0.01
+            # Wall-clock: a busy 2-core CI box can hold the loop for tens of ms, so the bound
+            # is loose; a closed loop that waited for an arrival schedule would be far later.
+            assert load_extra(after)["scheduled_at"] - before.ended_at < 0.1
 
 
 async def test_closed_loop_conversation_count_is_shared_by_the_users() -> None:
