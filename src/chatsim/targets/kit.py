@@ -14,7 +14,9 @@ An adapter distribution (``adapters/<vendor>``) imports public names only; a tes
 
   - ``error_for_status``: an HTTP error response as a chatsim error (the one mapping: 429
     rate limit, 429 ``insufficient_quota`` quota, 401/403 auth, 408/409/5xx transient, the
-    rest permanent), ``Retry-After`` read, headers and message scrubbed;
+    rest permanent), ``Retry-After`` read, headers and message scrubbed; given the request's
+    ``endpoint`` (its URL, shown without the query) and ``model`` (``model_kind="deployment"``
+    for Azure), the message names both, so no adapter formats its own;
   - ``transient_error``: a retryable failure without a status (reset, timeout, bad reply);
   - ``is_context_length_error``: whether an error is a server's refusal of a too-long prompt;
   - ``request_id_of``: the provider's request id from (lower-cased) headers;

@@ -16,11 +16,11 @@ from chatsim import TargetError
 from chatsim.recording import ReplyTiming, Usage
 from chatsim.targets import AdapterReply
 from chatsim.targets.kit import (
-    error_for_status,
     keep_recorded_headers,
     request_id_of,
     transient_error,
 )
+from chatsim_openai._errors import error_from_status
 
 __all__ = ["SdkTransport"]
 
@@ -76,11 +76,13 @@ class SdkTransport:
         except TargetError:
             raise
         except openai.APIStatusError as exc:
-            raise error_for_status(
+            raise error_from_status(
                 exc.status_code,
-                headers=exc.response.headers.items(),
-                body=exc.response.content,
+                exc.response.headers.items(),
+                exc.response.content,
                 provider=provider,
+                endpoint=exc.response.request.url,
+                model=body.get("model"),
             ) from exc
         except openai.APITimeoutError as exc:
             raise transient_error(provider, "read timed out", headers=kept) from exc
