@@ -105,7 +105,7 @@ def test_unknown_hf_option_names_the_valid_ones() -> None:
 @pytest.mark.parametrize(
     ("spec", "options", "message"),
     [
-        ("scripted", {"max_batch_size": 8}, "applies to hf: simulators only"),
+        ("scripted", {"max_batch_size": 8}, "applies to hf: and served: simulators only"),
         ("hf:/x+/y", {"max_wait": "soon"}, "max_wait"),
         ("hf:/x+/y", {"max_batch_size": "abc"}, "max_batch_size"),
         ("hf:/x+/y", {"load_in_8bit": "maybe"}, "load_in_8bit"),

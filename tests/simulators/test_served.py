@@ -244,7 +244,10 @@ async def test_the_completions_client_reads_retry_after_and_request_ids() -> Non
     error = info.value
     assert (error.status_code, error.retry_after, error.request_id) == (503, 4.0, "apim-7")
     assert error.headers == {"retry-after": "4", "apim-request-id": "apim-7"}
-    assert str(error) == "the simulator server answered HTTP 503: engine busy"
+    assert str(error) == (
+        "the simulator server answered HTTP 503 for model 'chatbench' at "
+        f"{base_url}/completions: engine busy"
+    )
 
 
 async def test_an_unfollowed_redirect_is_permanent() -> None:

@@ -27,8 +27,9 @@ SimulatorMaxTokensOption = Annotated[
 SimulatorOptionOption = Annotated[
     list[str] | None,
     typer.Option(
-        help="Simulator backend option KEY=VALUE (repeatable), e.g. load_in_8bit=true, "
-        "max_batch_size=64."
+        help="Simulator backend option KEY=VALUE (repeatable). hf: e.g. load_in_8bit=true, "
+        "max_batch_size=64; served: context_tokens=N (default: the server's max_model_len "
+        "from /v1/models, else 2048), seed=false (send no per-turn seed)."
     ),
 ]
 PromptFormatOption = Annotated[

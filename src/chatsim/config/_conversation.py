@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 __all__ = [
     "DEFAULT_MAX_ERROR_SHARE",
@@ -78,7 +78,22 @@ class ConversationConfig(BaseModel):
     policy: dict[str, Any] = Field(default_factory=dict)
     """Overrides of the target call policy (retries, timeouts, rate limits)."""
     simulator_options: dict[str, Any] = Field(default_factory=dict)
-    """Backend options for the simulator (dtype, batch size, ...)."""
+    """Backend options for the simulator: for ``hf:`` dtype, batch size, ``context_tokens``, ...;
+    for ``served:`` ``context_tokens`` (default: the server's ``max_model_len``) and ``seed``
+    (send each turn's seed; recorded even when not given, so a header says which it was)."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _served_seed_recorded(cls, data: Any) -> Any:
+        """A served simulator's seed setting is part of the experiment: made explicit."""
+        if not isinstance(data, dict) or not str(data.get("simulator", "")).startswith("served:"):
+            return data
+        options = data.get("simulator_options")
+        if options is None:
+            options = {}
+        if not isinstance(options, dict) or "seed" in options:
+            return data  # validation reports a bad type; a given seed stays as given
+        return {**data, "simulator_options": {**options, "seed": True}}
 
 
 class RunConfig(ConversationConfig):

@@ -1,7 +1,9 @@
 """Simulator specs: which backend plays the user.
 
     hf[:<base>+<adapter>]     local transformers + peft (the ChatBench LoRA by default); GPU
-    served:<model>            the LoRA (or any model) behind /v1/completions, e.g. vLLM
+    served:<model>            the LoRA (or any model) behind /v1/completions, e.g. vLLM;
+                              options context_tokens=N (default: the server's max_model_len),
+                              seed=false (send no per-turn seed)
     prompted:<model spec>     any chat model prompted to play the user (unfine-tuned baseline)
     scripted                  deterministic, no model (tests, CPU benchmarks)
 
@@ -17,9 +19,9 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import TypeAdapter, ValidationError
+from pydantic import Field, StrictBool, TypeAdapter, ValidationError
 
 from chatsim._exceptions import ConfigError, UnknownNameError
 from chatsim._util._clock import Clock
@@ -32,6 +34,7 @@ __all__ = [
     "DEFAULT_HF_SPEC",
     "SIMULATOR_KINDS",
     "DirectTurnSource",
+    "ServedOptions",
     "SimulatorSettings",
     "choose_simulator",
     "create_simulator",
@@ -59,7 +62,8 @@ class SimulatorSettings:
     prompt_format: str | None = None
     concurrency: int = 32
     options: dict[str, Any] = field(default_factory=dict)
-    """Backend options: for ``hf`` the fields of ``HFOptions``; ``max_wait`` for the batcher."""
+    """Backend options: for ``hf`` the fields of ``HFOptions`` and ``max_wait`` for the batcher;
+    for ``served`` the fields of ``ServedOptions``."""
     policy: CallPolicy | None = None
     """The run's call policy (retries, timeouts, rate limits) for HTTP simulators."""
     pool: CallerPool | None = None
@@ -132,9 +136,9 @@ def _format(settings: SimulatorSettings, default: str) -> PromptFormat:
 def create_simulator(spec: str, settings: SimulatorSettings, clock: Clock) -> SimulatorBackend:
     """Build the backend for ``spec``. Fails before any episode on bad specs or credentials."""
     kind, _, rest = spec.strip().partition(":")
-    if settings.options and kind != "hf":
+    if settings.options and kind not in ("hf", "served"):
         raise ConfigError(
-            f"--simulator-option applies to hf: simulators only; {kind} takes none "
+            f"--simulator-option applies to hf: and served: simulators only; {kind} takes none "
             f"(given: {', '.join(sorted(settings.options))})"
         )
     if kind == "scripted":
@@ -158,12 +162,20 @@ def create_simulator(spec: str, settings: SimulatorSettings, clock: Clock) -> Si
             )
         from chatsim.simulators._served import create_served_simulator
 
+        served: ServedOptions = _typed_options(ServedOptions, settings.options, "served")
+        if served.context_tokens is not None and served.context_tokens <= settings.max_tokens:
+            raise ConfigError(
+                f"simulator option context_tokens ({served.context_tokens}) must exceed the "
+                f"simulator's max tokens ({settings.max_tokens})"
+            )
         return create_served_simulator(
             rest,
             base_url=base_url,
             temperature=settings.temperature,
             max_tokens=settings.max_tokens,
             prompt_format=settings.prompt_format or "chatbench-text-v1",
+            context_tokens=served.context_tokens or "server",
+            send_seed=served.seed,
             policy=settings.policy,
             clock=clock,
         )
@@ -176,19 +188,30 @@ def create_simulator(spec: str, settings: SimulatorSettings, clock: Clock) -> Si
         if settings.prompt_format:
             options.setdefault("prompt_format", settings.prompt_format)
         _batcher_wait(settings)  # checked now, before minutes of model loading
-        return create_hf_simulator(rest or DEFAULT_HF_SPEC[3:], _hf_options(HFOptions, options))
+        return create_hf_simulator(rest or DEFAULT_HF_SPEC[3:], _typed_options(HFOptions, options))
     raise UnknownNameError(
         "simulator", kind, [f"{k}:..." if k != "scripted" else k for k in SIMULATOR_KINDS]
     )
 
 
-def _hf_options(options_type: type[Any], options: dict[str, Any]) -> Any:
-    """Validated ``HFOptions``: unknown names and wrong types are a ``ConfigError``."""
+@dataclass(frozen=True, slots=True)
+class ServedOptions:
+    """``--simulator-option`` fields of a ``served:`` simulator."""
+
+    context_tokens: Annotated[int, Field(ge=2)] | None = None
+    """The server's context length in tokens; None reads its ``max_model_len`` from
+    ``GET /models`` before the first turn (2,048 when it does not say)."""
+    seed: StrictBool = True
+    """Send each turn's seed (reproducible turns); false for servers that refuse ``seed``."""
+
+
+def _typed_options(options_type: type[Any], options: dict[str, Any], kind: str = "hf") -> Any:
+    """Validated options of ``kind``: unknown names and wrong types are a ``ConfigError``."""
     valid = sorted(f.name for f in dataclasses.fields(options_type))
     unknown = sorted(set(options) - set(valid))
     if unknown:
         raise ConfigError(
-            f"unknown simulator option(s) {unknown} for hf:; valid: {', '.join(valid)}"
+            f"unknown simulator option(s) {unknown} for {kind}:; valid: {', '.join(valid)}"
         )
     try:
         return TypeAdapter(options_type).validate_python(options)

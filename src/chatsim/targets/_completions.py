@@ -69,7 +69,14 @@ class CompletionsAdapter(TargetAdapter):
         except (aiohttp.ClientConnectionError, aiohttp.ClientPayloadError) as exc:
             raise transient_error(_PROVIDER, f"connection failed: {exc!r}") from exc
         if status >= 300:  # a redirect aiohttp did not follow is no completion either
-            raise error_for_status(status, headers=headers, body=raw, provider=_PROVIDER)
+            raise error_for_status(
+                status,
+                headers=headers,
+                body=raw,
+                provider=_PROVIDER,
+                endpoint=self.url,
+                model=self.model,
+            )
         return _reply(raw, headers)
 
     async def aclose(self) -> None:

@@ -38,6 +38,7 @@ from chatsim._exceptions import (
     TransientError,
 )
 from chatsim._util._redact import keep_recorded_headers, scrub
+from chatsim.targets._error_location import error_location
 from chatsim.targets._retry import ConnectTimeoutError, parse_retry_after
 
 __all__ = [
@@ -138,6 +139,9 @@ def error_for_status(
     code: str | None = None,
     request_id: str | None = None,
     provider: str = "the server",
+    endpoint: object | None = None,
+    model: str | None = None,
+    model_kind: str = "model",
 ) -> TargetError:
     """The chatsim error for an HTTP error response (table in the module docstring).
 
@@ -146,6 +150,11 @@ def error_for_status(
     defaults to the usual request-id headers. ``provider`` opens the message
     (``"openai answered HTTP 429 (insufficient_quota): ..."``). Call it for every status of
     300 or more that the HTTP library did not follow.
+
+    ``endpoint`` (the request's URL; shown without its query) and ``model`` (named as
+    ``model_kind``, e.g. ``"deployment"``) follow the status, never cut: ``"azure answered
+    HTTP 404 for deployment 'gpt4o' at https://res.openai.azure.com/openai/deployments/gpt4o/
+    chat/completions: ..."``. Every adapter passes both, so no permanent error is anonymous.
     """
     lower = _lower(headers)
     if message is None or code is None:
@@ -155,9 +164,11 @@ def error_for_status(
     text = f"{provider} answered HTTP {status}"
     if code:
         text += f" ({code})"
+    where = error_location(endpoint, model, model_kind)
+    text += where
     if message:
         text += f": {message}"
-    text = scrub(text)[:_MAX_TEXT]
+    text = scrub(text)[: _MAX_TEXT + len(where)]  # the vendor's words are cut, never the where
     meta: dict[str, Any] = {
         "status_code": status,
         "request_id": request_id or request_id_of(lower),

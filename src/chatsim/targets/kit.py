@@ -14,7 +14,9 @@ An adapter distribution (``adapters/<vendor>``) imports public names only; a tes
 
   - ``error_for_status``: an HTTP error response as a chatsim error (the one mapping: 429
     rate limit, 429 ``insufficient_quota`` quota, 401/403 auth, 408/409/5xx transient, the
-    rest permanent), ``Retry-After`` read, headers and message scrubbed;
+    rest permanent), ``Retry-After`` read, headers and message scrubbed; given the request's
+    ``endpoint`` (its URL, shown without the query) and ``model`` (``model_kind="deployment"``
+    for Azure), the message names both, so no adapter formats its own;
   - ``transient_error``: a retryable failure without a status (reset, timeout, bad reply);
   - ``connect_timeout_error`` / ``ConnectTimeoutError``: a connection not set up in time (the
     request was never sent), recorded as ``connect_timeout``, not as a read timeout;

@@ -91,10 +91,13 @@ class ServerCore:
 
     async def _models(self, request: web.Request) -> web.Response:
         record = self._record(request, "models", None)
-        data = [
+        data: list[dict[str, Any]] = [
             {"id": name, "object": "model", "created": 0, "owned_by": "chatsim"}
             for name in self.script.model_names()
         ]
+        if self.context_length is not None:  # as vLLM reports its --max-model-len
+            for entry in data:
+                entry["max_model_len"] = self.context_length
         return self._respond(record, 200, dumps({"object": "list", "data": data}))
 
     async def _chat(self, request: web.Request) -> web.StreamResponse:

@@ -127,7 +127,7 @@ class AnthropicAdapter(TargetAdapter):
         except TargetError:
             raise
         except Exception as exc:
-            error = error_from_sdk(exc, kept)
+            error = error_from_sdk(exc, kept, model=self.model)
             if error is None:
                 raise
             raise error from exc

@@ -14,7 +14,9 @@ which reads Anthropic's envelope ``{"type": "error", "error": {"type", "message"
     connection reset, timeout, cut or malformed stream  TransientError
 
 The error type is carried as the error's code (``anthropic answered HTTP 529
-(overloaded_error): ...``). Messages and recorded headers are scrubbed of known secrets.
+(overloaded_error): ...``), followed by the model and the endpoint the request went to (``for
+model 'claude-x' at https://api.anthropic.com/v1/messages``). Messages and recorded headers
+are scrubbed of known secrets.
 """
 
 from __future__ import annotations
@@ -65,9 +67,15 @@ def status_of_error_type(kind: str | None) -> int:
 
 
 def error_from_status(
-    status: int, headers: Mapping[str, str] | Iterable[tuple[str, str]], body: Any
+    status: int,
+    headers: Mapping[str, str] | Iterable[tuple[str, str]],
+    body: Any,
+    *,
+    endpoint: object | None = None,
+    model: str | None = None,
 ) -> TargetError:
-    """The chatsim error for an Anthropic HTTP error response (``body``: bytes or parsed)."""
+    """The chatsim error for an Anthropic HTTP error response (``body``: bytes or parsed) to
+    a request for ``model`` at ``endpoint`` (its URL)."""
     if isinstance(body, bytes | bytearray):
         try:
             body = json.loads(body)
@@ -75,7 +83,14 @@ def error_from_status(
             body = body.decode("utf-8", "replace")
     kind, message = _envelope(body)
     return error_for_status(
-        status, message, headers=headers, body=body, code=kind, provider=PROVIDER
+        status,
+        message,
+        headers=headers,
+        body=body,
+        code=kind,
+        provider=PROVIDER,
+        endpoint=endpoint,
+        model=model,
     )
 
 
@@ -96,10 +111,22 @@ def _raw_transport_errors() -> tuple[type[BaseException], ...]:
 _RAW_TRANSPORT_ERRORS: Final = _raw_transport_errors()
 
 
-def error_from_sdk(exc: BaseException, kept: Mapping[str, str]) -> TargetError | None:
+def _url_of(response: Any) -> object | None:
+    """The URL an httpx response answered (None for one built without its request)."""
+    try:
+        url: object = response.request.url
+    except (AttributeError, RuntimeError):
+        return None
+    return url
+
+
+def error_from_sdk(
+    exc: BaseException, kept: Mapping[str, str], *, model: str | None = None
+) -> TargetError | None:
     """The chatsim error for an exception the SDK (or its stream) raised; None if foreign.
 
-    ``kept`` are the response headers already recorded (a failure mid-stream keeps them).
+    ``kept`` are the response headers already recorded (a failure mid-stream keeps them);
+    ``model`` is the request's, named in status errors beside the URL the SDK sent it to.
     """
     if isinstance(exc, anthropic.APIStatusError):
         status = exc.status_code
@@ -107,7 +134,8 @@ def error_from_sdk(exc: BaseException, kept: Mapping[str, str]) -> TargetError |
         if status < 300:  # an ``error`` event inside a streamed 200
             kind, _ = _envelope(exc.body)
             status, headers = status_of_error_type(kind), kept.items()
-        return error_from_status(status, headers, exc.body)
+        url = _url_of(exc.response)
+        return error_from_status(status, headers, exc.body, endpoint=url, model=model)
     if isinstance(exc, anthropic.APITimeoutError):
         return transient_error(PROVIDER, "read timed out", headers=kept)
     if isinstance(exc, anthropic.APIConnectionError):

@@ -162,7 +162,7 @@ class GeminiAdapter(TargetAdapter):
             text, reason = self._checked(response, kept)
             return self._reply(response, text, reason, kept, ReplyTiming(ended_at=ended))
         except FOREIGN_ERRORS as exc:
-            raise translate(exc, provider=self.name, headers=kept) from exc
+            raise translate(exc, provider=self.name, headers=kept, model=self.model) from exc
 
     async def _streamed(
         self,

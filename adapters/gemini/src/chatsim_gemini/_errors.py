@@ -14,7 +14,8 @@ The status decides, through the core's one mapping (``chatsim.targets.kit.error_
     streams, replies without candidates
     a prompt blocked by safety filters                  PermanentError
 
-The google.rpc status string (``RESOURCE_EXHAUSTED``) is the error's code in its message.
+The google.rpc status string (``RESOURCE_EXHAUSTED``) is the error's code in its message,
+followed by the model and the URL the request went to (query left out: ``?alt=sse``).
 Messages and headers are scrubbed of every registered secret (the API key travels in the
 ``x-goog-api-key`` request header, which is never recorded).
 """
@@ -94,8 +95,26 @@ def _key_invalid(details: Iterable[Any]) -> bool:
     return any(isinstance(d, dict) and d.get("reason") == _KEY_INVALID for d in details)
 
 
-def error_from_api_error(error: genai_errors.APIError, *, provider: str = "gemini") -> TargetError:
-    """The chatsim error for a google-genai ``APIError`` (a ``ClientError`` or ``ServerError``)."""
+def _url_of(response: Any) -> object | None:
+    """The URL an httpx (or aiohttp) response answered; None when it does not say."""
+    for path in (("request", "url"), ("url",)):
+        found: Any = response
+        try:
+            for name in path:
+                found = getattr(found, name)
+        except (AttributeError, RuntimeError):  # httpx: a response built without its request
+            continue
+        if found is not None:
+            url: object = found
+            return url
+    return None
+
+
+def error_from_api_error(
+    error: genai_errors.APIError, *, provider: str = "gemini", model: str | None = None
+) -> TargetError:
+    """The chatsim error for a google-genai ``APIError`` (a ``ClientError`` or ``ServerError``)
+    to a request for ``model``; the message names it and the URL it went to."""
     headers = {k.lower(): v for k, v in headers_of(error.response)}
     details = _details(error)
     delay = _retry_delay(details)
@@ -104,7 +123,13 @@ def error_from_api_error(error: genai_errors.APIError, *, provider: str = "gemin
     status = int(error.code) if error.code else 500
     code = str(error.status) if error.status else None
     found = error_for_status(
-        status, str(error.message or ""), headers=headers, code=code, provider=provider
+        status,
+        str(error.message or ""),
+        headers=headers,
+        code=code,
+        provider=provider,
+        endpoint=_url_of(error.response),
+        model=model,
     )
     if isinstance(found, PermanentError) and _key_invalid(details):
         return AuthenticationError(
@@ -117,13 +142,18 @@ def error_from_api_error(error: genai_errors.APIError, *, provider: str = "gemin
 
 
 def translate(
-    error: BaseException, *, provider: str, headers: Mapping[str, str] | None = None
+    error: BaseException,
+    *,
+    provider: str,
+    headers: Mapping[str, str] | None = None,
+    model: str | None = None,
 ) -> TargetError:
-    """Any failure of one attempt as a chatsim error (``TargetError`` passes through)."""
+    """Any failure of one attempt (for ``model``) as a chatsim error (``TargetError`` passes
+    through)."""
     if isinstance(error, TargetError):
         return error
     if isinstance(error, genai_errors.APIError):
-        return error_from_api_error(error, provider=provider)
+        return error_from_api_error(error, provider=provider, model=model)
     kept = keep_recorded_headers(headers or {})
     if isinstance(error, TimeoutError):
         return transient_error(provider, "read timed out", headers=kept)

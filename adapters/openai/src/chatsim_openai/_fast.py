@@ -26,12 +26,12 @@ from chatsim.recording import ReplyTiming
 from chatsim.targets import AdapterReply
 from chatsim.targets.kit import (
     connect_timeout_error,
-    error_for_status,
     is_connect_timeout,
     keep_recorded_headers,
     request_id_of,
     transient_error,
 )
+from chatsim_openai._errors import error_from_status
 from chatsim_openai._sse import ChatStream, MalformedReply, dumps, parse_chat_body
 from chatsim_openai._stamps import (
     SendStamp,
@@ -173,11 +173,13 @@ class FastTransport:
             ) as resp:
                 try:
                     if resp.status >= 300:
-                        raise error_for_status(
+                        raise error_from_status(
                             resp.status,
-                            headers=resp.headers.items(),
-                            body=await resp.read(),
+                            resp.headers.items(),
+                            await resp.read(),
                             provider=provider,
+                            endpoint=endpoint.url,
+                            model=self._model,
                         )
                     kept = keep_recorded_headers(resp.headers.items())
                     if body.get("stream"):

@@ -17,12 +17,12 @@ from chatsim.recording import ReplyTiming, Usage
 from chatsim.targets import AdapterReply
 from chatsim.targets.kit import (
     connect_timeout_error,
-    error_for_status,
     is_connect_timeout,
     keep_recorded_headers,
     request_id_of,
     transient_error,
 )
+from chatsim_openai._errors import error_from_status
 
 __all__ = ["SdkTransport"]
 
@@ -78,11 +78,13 @@ class SdkTransport:
         except TargetError:
             raise
         except openai.APIStatusError as exc:
-            raise error_for_status(
+            raise error_from_status(
                 exc.status_code,
-                headers=exc.response.headers.items(),
-                body=exc.response.content,
+                exc.response.headers.items(),
+                exc.response.content,
                 provider=provider,
+                endpoint=exc.response.request.url,
+                model=body.get("model"),
             ) from exc
         except openai.APIConnectionError as exc:  # APITimeoutError included
             if is_connect_timeout(exc):  # httpx's ConnectTimeout in the chain: never sent
