@@ -36,7 +36,7 @@ async def test_streamed_reply_text_usage_finish_ids_and_timing() -> None:
         finally:
             await adapter.aclose()
         (record,) = server.requests
-    assert reply.text == REPLY and reply.finish_reason == "end_turn"
+    assert reply.text == REPLY and reply.finish_reason == "stop"
     assert reply.usage is not None
     assert reply.usage.prompt_tokens == count_tokens(SYSTEM) + count_tokens(QUESTION)
     assert reply.usage.completion_tokens == count_tokens(REPLY)
@@ -65,7 +65,7 @@ async def test_non_streamed_reply() -> None:
         finally:
             await adapter.aclose()
         (record,) = server.requests
-    assert reply.text == REPLY and reply.finish_reason == "end_turn"
+    assert reply.text == REPLY and reply.finish_reason == "stop"
     assert reply.usage is not None and reply.usage.completion_tokens == count_tokens(REPLY)
     assert reply.timing.first_token_at is None and reply.request_id == record.request_id
     assert not record.stream
@@ -98,9 +98,9 @@ async def test_max_tokens_and_stop_sequences_set_the_finish_reason() -> None:
             whole = await adapter.complete(request(stream=False), now=time.perf_counter)
         finally:
             await adapter.aclose()
-    assert (cut.text, cut.finish_reason) == ("one two", "max_tokens")
-    assert (stopped.text, stopped.finish_reason) == ("one two three ", "stop_sequence")
-    assert (whole.text, whole.finish_reason) == ("one two", "max_tokens")
+    assert (cut.text, cut.finish_reason) == ("one two", "length")
+    assert (stopped.text, stopped.finish_reason) == ("one two three ", "stop")
+    assert (whole.text, whole.finish_reason) == ("one two", "length")
     assert server.requests[0].body["max_tokens"] == 2
 
 

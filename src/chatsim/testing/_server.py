@@ -16,14 +16,12 @@ process.
 
 from __future__ import annotations
 
-import socket
 from collections.abc import Callable, Mapping
-from types import TracebackType
-from typing import Self
 
 from aiohttp import web
 
 from chatsim.testing._faults import Fault, FaultKind, FaultPlan
+from chatsim.testing._server_base import AiohttpServer
 from chatsim.testing._server_capacity import Capacity, RateLimits
 from chatsim.testing._server_handlers import ServerCore, ServerStats
 from chatsim.testing._server_replies import RecordedRequest
@@ -32,7 +30,7 @@ from chatsim.testing._server_script import ReplyScript
 __all__ = ["LoopbackServer", "RecordedRequest", "ServerStats"]
 
 
-class LoopbackServer(ServerCore):
+class LoopbackServer(ServerCore, AiohttpServer):
     """OpenAI-compatible server on 127.0.0.1 (``port=0``: an ephemeral port).
 
     ``script`` scripts replies and latency (a string is a constant reply); ``faults`` injects
@@ -61,7 +59,8 @@ class LoopbackServer(ServerCore):
         backlog: int = 4096,
         shutdown_timeout: float = 0.5,
     ) -> None:
-        super().__init__(
+        ServerCore.__init__(
+            self,
             script,
             faults=faults,
             capacity=capacity,
@@ -72,68 +71,20 @@ class LoopbackServer(ServerCore):
             keep_requests=keep_requests,
             clock=clock,
         )
-        self.host = host
-        self.port = port
-        self._backlog = backlog
-        self._shutdown_timeout = shutdown_timeout
-        self._runner: web.AppRunner | None = None
-
-    # -- lifecycle ---------------------------------------------------------------------------
-
-    async def __aenter__(self) -> Self:
-        await self.start()
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.close()
-
-    async def start(self) -> None:
-        """Bind and serve; ``port`` holds the bound port afterwards."""
-        if self._runner is not None:
-            raise RuntimeError("LoopbackServer already started")
-        app = web.Application(client_max_size=64 * 1024 * 1024)
-        app.add_routes(
-            [
-                web.post("/v1/chat/completions", self._chat),
-                web.post("/v1/completions", self._completions),
-                web.post("/openai/deployments/{deployment}/chat/completions", self._chat),
-                web.post("/openai/deployments/{deployment}/completions", self._completions),
-                web.get("/v1/models", self._models),
-            ]
+        AiohttpServer.__init__(
+            self, host=host, port=port, backlog=backlog, shutdown_timeout=shutdown_timeout
         )
-        runner = web.AppRunner(
-            app,
-            access_log=None,
-            handler_cancellation=True,  # a client that gives up frees its worker
-            shutdown_timeout=self._shutdown_timeout,
-        )
-        await runner.setup()
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind((self.host, self.port))
-        sock.listen(self._backlog)
-        sock.setblocking(False)
-        site = web.SockSite(runner, sock, backlog=self._backlog)
-        await site.start()
-        self.port = sock.getsockname()[1]
-        self._runner = runner
 
-    async def close(self) -> None:
-        runner, self._runner = self._runner, None
-        if runner is not None:
-            await runner.cleanup()
+    def _routes(self) -> list[web.RouteDef]:
+        return [
+            web.post("/v1/chat/completions", self._chat),
+            web.post("/v1/completions", self._completions),
+            web.post("/openai/deployments/{deployment}/chat/completions", self._chat),
+            web.post("/openai/deployments/{deployment}/completions", self._completions),
+            web.get("/v1/models", self._models),
+        ]
 
     # -- what tests read ---------------------------------------------------------------------
-
-    @property
-    def root_url(self) -> str:
-        """``http://127.0.0.1:PORT`` (an Azure endpoint)."""
-        return f"http://{self.host}:{self.port}"
 
     @property
     def base_url(self) -> str:
@@ -165,5 +116,3 @@ class LoopbackServer(ServerCore):
             self._records.clear()
         in_flight = self.stats.in_flight
         self.stats = ServerStats(in_flight=in_flight, max_in_flight=in_flight)
-
-    # -- handlers ----------------------------------------------------------------------------

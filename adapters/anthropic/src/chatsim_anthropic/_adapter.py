@@ -12,6 +12,10 @@ Timing (streamed): ``first_token_at`` when the first non-empty ``text_delta`` is
 ``max_token_gap`` between text deltas, ``ended_at`` at ``message_stop``. The SDK does not
 say when the request left, so ``sent_at`` stays None (the attempt's start stands for it).
 A stream that ends without ``message_stop`` is a cut stream: a ``TransientError``.
+
+``finish_reason`` speaks the core's vocabulary, as every adapter does (``finish_reason_of``):
+``end_turn`` and ``stop_sequence`` -> ``stop``, ``max_tokens`` -> ``length``, ``refusal`` ->
+``content_filter``; any other stop reason as Anthropic names it.
 """
 
 from __future__ import annotations
@@ -30,7 +34,7 @@ from chatsim.targets import AdapterReply, TargetAdapter, TargetRequest
 from chatsim.targets.kit import keep_recorded_headers, request_id_of, scrub
 from chatsim_anthropic._errors import PROVIDER, error_from_sdk
 
-__all__ = ["DEFAULT_MAX_TOKENS", "AnthropicAdapter", "recorded_headers"]
+__all__ = ["DEFAULT_MAX_TOKENS", "AnthropicAdapter", "finish_reason_of", "recorded_headers"]
 
 #: ``max_tokens`` sent when the request names none (the Messages API requires one).
 DEFAULT_MAX_TOKENS: Final = 1024
@@ -41,6 +45,19 @@ DEFAULT_MAX_TOKENS: Final = 1024
 _SDK_FIELDS: Final = frozenset(
     inspect.signature(anthropic.resources.messages.AsyncMessages.create).parameters
 ) - {"self", "extra_headers", "extra_query", "extra_body", "timeout"}
+
+_FINISH: Final = {
+    "end_turn": "stop",
+    "stop_sequence": "stop",
+    "max_tokens": "length",
+    "refusal": "content_filter",
+}
+
+
+def finish_reason_of(stop_reason: str | None) -> str | None:
+    """Anthropic's ``stop_reason`` in the core's words (``stop``, ``length``, ...)."""
+    return None if stop_reason is None else _FINISH.get(stop_reason, stop_reason)
+
 
 #: Anthropic's rate-limit headers, recorded beside the core's allow-list.
 _EXTRA_HEADER_PREFIXES: Final = ("anthropic-ratelimit-",)
@@ -137,7 +154,7 @@ class AnthropicAdapter(TargetAdapter):
             timing=ReplyTiming(
                 first_token_at=read.first, max_token_gap=read.gap, ended_at=read.ended
             ),
-            finish_reason=read.finish_reason,
+            finish_reason=finish_reason_of(read.finish_reason),
             request_id=request_id_of(kept),
             headers=kept,
         )

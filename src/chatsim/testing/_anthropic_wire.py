@@ -1,4 +1,4 @@
-"""Anthropic's Messages API wire format, as the loopback server writes it.
+"""Anthropic's Messages API wire format, as the loopback server reads and writes it.
 
 From Anthropic's published API reference: a streamed reply is named SSE events
 (``event: <type>`` + ``data: <json>``): ``message_start`` (the message, empty content, input
@@ -6,14 +6,33 @@ tokens), ``content_block_start``, ``ping``, one ``content_block_delta`` (``text_
 chunk, ``content_block_stop``, ``message_delta`` (``stop_reason``, output tokens),
 ``message_stop``. An ``error`` event may arrive instead of the rest. A whole reply is one
 ``message`` object; an error is ``{"type": "error", "error": {"type", "message"}}``.
+
+The request side: what the API refuses with a 400 (``problem``), where the key travels
+(``presented_key``) and how ``stop_sequences`` and ``max_tokens`` cut a reply (``shape``).
 """
 
 from __future__ import annotations
 
 import json
+import re
+from collections.abc import Mapping
 from typing import Any, Final
 
-__all__ = ["ERROR_TYPE_OF_STATUS", "StreamEvents", "error_body", "event", "message_body"]
+from aiohttp import web
+
+__all__ = [
+    "ERROR_TYPE_OF_STATUS",
+    "StreamEvents",
+    "error_body",
+    "event",
+    "message_body",
+    "presented_key",
+    "problem",
+    "shape",
+    "text_of",
+]
+
+_WORD = re.compile(r"\s*\S+")
 
 #: The documented ``error.type`` for each HTTP status.
 ERROR_TYPE_OF_STATUS: Final[dict[int, str]] = {
@@ -120,3 +139,53 @@ class StreamEvents:
     @staticmethod
     def error(status: int) -> bytes:
         return b"event: error\ndata: " + error_body(status) + b"\n\n"
+
+
+def shape(text: str, body: Mapping[str, Any]) -> tuple[str, str, str | None]:
+    """``(text, stop_reason, stop_sequence)`` after ``stop_sequences`` and ``max_tokens``."""
+    reason, matched = "end_turn", None
+    stops = body.get("stop_sequences") or []
+    hits = [(text.find(s), s) for s in stops if isinstance(s, str) and s and s in text]
+    if hits:
+        cut, matched = min(hits)
+        text, reason = text[:cut], "stop_sequence"
+    words = _WORD.findall(text)
+    if len(words) > body["max_tokens"]:
+        text, reason, matched = "".join(words[: body["max_tokens"]]), "max_tokens", None
+    return text, reason, matched
+
+
+def text_of(content: Any) -> str:
+    """A message's text: a string, or the ``text`` of its text blocks."""
+    if isinstance(content, str):
+        return content
+    if not isinstance(content, list):
+        return ""
+    return "".join(
+        str(b.get("text", "")) for b in content if isinstance(b, dict) and b.get("type") == "text"
+    )
+
+
+def presented_key(request: web.Request) -> str | None:
+    """The key in ``x-api-key``, else in ``Authorization: Bearer`` (newer SDKs send that)."""
+    auth = request.headers.get("Authorization", "")
+    bearer = auth[len("Bearer ") :] if auth.startswith("Bearer ") else None
+    return request.headers.get("x-api-key") or bearer
+
+
+def problem(body: Any) -> str | None:
+    """Why the API would answer 400 to this body, or None."""
+    if not isinstance(body, dict):
+        return "There was an error parsing the body of your request."
+    if not isinstance(body.get("model"), str) or not body["model"]:
+        return "model: Field required"
+    max_tokens = body.get("max_tokens")
+    if not isinstance(max_tokens, int) or isinstance(max_tokens, bool) or max_tokens < 1:
+        return "max_tokens: Field required (a positive integer)"
+    messages = body.get("messages")
+    if not isinstance(messages, list) or not messages:
+        return "messages: at least one message is required"
+    for i, message in enumerate(messages):
+        if not isinstance(message, dict) or message.get("role") not in ("user", "assistant"):
+            return f'messages.{i}.role: Input should be "user" or "assistant"'
+    return None

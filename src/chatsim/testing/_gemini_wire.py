@@ -2,7 +2,8 @@
 
 Written from Google's API reference (``models.generateContent``, ``models.streamGenerateContent``,
 ``GenerateContentResponse``, the ``google.rpc.Status`` error envelope); translated to and from
-the OpenAI chat completion format that ``chatsim.testing.LoopbackServer`` speaks:
+the OpenAI chat completion format that ``LoopbackServer`` speaks (``_gemini_server`` is a
+translating front over one):
 
 - request: ``systemInstruction`` -> a system message, ``contents`` (roles ``user``/``model``)
   -> user/assistant messages, ``generationConfig`` (``temperature``, ``maxOutputTokens``,
