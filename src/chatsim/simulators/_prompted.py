@@ -12,11 +12,28 @@ from collections.abc import Sequence
 import anyio
 
 from chatsim._exceptions import AuthenticationError, ConfigError, SimulatorError, TargetError
-from chatsim.protocol import PromptFormat, clean_generated, render_chat
+from chatsim.protocol import Message, PromptFormat, Role, clean_generated, render_chat
 from chatsim.simulators._contract import SimulatorBackend, UserTurn, UserTurnRequest
 from chatsim.targets import TargetCaller, TargetRequest
 
-__all__ = ["PromptedSimulator"]
+__all__ = ["PromptedSimulator", "opening_with_user"]
+
+
+def opening_with_user(messages: tuple[Message, ...], cue: str) -> tuple[Message, ...]:
+    """``messages`` with the format's ``chat_start`` cue before the simulator's own first
+    message, where the conversation would otherwise open with an ``assistant`` message.
+
+    After the first turn the swapped roles open with the simulator's own message, which is an
+    ``assistant`` message; the Anthropic and Gemini APIs refuse a conversation that does not
+    open with the user (400 "first message must use the user role" / "alternate between user
+    and model"), as do chat templates that alternate strictly from a user turn. The cue is
+    what the simulator was shown before it wrote that message, so every provider gets the
+    same, chronologically true conversation. A format without a cue is sent as rendered.
+    """
+    first = next((i for i, m in enumerate(messages) if m.role is not Role.SYSTEM), None)
+    if first is None or messages[first].role is not Role.ASSISTANT or not cue:
+        return messages
+    return (*messages[:first], Message(Role.USER, cue), *messages[first:])
 
 
 class PromptedSimulator(SimulatorBackend):
@@ -47,7 +64,7 @@ class PromptedSimulator(SimulatorBackend):
     def _request(self, request: UserTurnRequest) -> TargetRequest:
         messages = render_chat(self.format, request.question, request.history, request.step)
         return TargetRequest(
-            messages=messages,
+            messages=opening_with_user(messages, self.format.chat_start),
             temperature=self.temperature,
             max_tokens=self.max_tokens,
             seed=request.seed % 2**31,

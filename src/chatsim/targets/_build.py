@@ -2,10 +2,12 @@
 
 Every path that turns a spec into something that sends requests (a run's targets, a prompted
 simulator, a load test's target, the judge) goes through ``build_caller``, so none can skip
-the guard: a hosted provider (``HOSTED_ADAPTERS``: OpenAI, Azure OpenAI) keeps its own
-endpoint, and its key never travels to the host of a generic ``--base-url`` (which addresses
-self-hosted OpenAI-compatible servers). An endpoint given for the spec itself
-(``--simulator-base-url``) on a hosted provider is refused, naming the provider's variable.
+the guard: a hosted provider (``HOSTED_ADAPTERS``: OpenAI, Azure OpenAI, Anthropic, Gemini)
+keeps its own endpoint, and its key never travels to the host of a generic ``--base-url``
+(which addresses self-hosted OpenAI-compatible servers). An endpoint given for the spec itself
+(``--simulator-base-url``) on a hosted provider is refused, naming the provider's variable
+(``OPENAI_BASE_URL``, ``AZURE_OPENAI_ENDPOINT``, ``ANTHROPIC_BASE_URL``,
+``GOOGLE_GEMINI_BASE_URL``), the one way to move it (gateways, loopback test servers).
 """
 
 from __future__ import annotations

@@ -1,8 +1,9 @@
 """Model specs and the adapter registry.
 
 A model spec names an adapter and a model: ``gpt-4o`` (= ``openai:gpt-4o``), ``azure:<deployment>``,
-``vllm:<model>``. Adapters register lazy factories under the ``chatsim.targets`` entry-point
-group, so the core imports an adapter (and its SDK) only when a run names it.
+``vllm:<model>``, ``anthropic:<model>``, ``gemini:<model>``. Adapters register lazy factories
+under the ``chatsim.targets`` entry-point group, so the core imports an adapter (and its SDK)
+only when a run names it.
 """
 
 from __future__ import annotations
