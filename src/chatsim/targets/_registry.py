@@ -77,8 +77,9 @@ def env_setting(explicit: str | None, *variables: str) -> str | None:
 #: ``AZURE_OPENAI_ENDPOINT``, ``ANTHROPIC_BASE_URL``, ``GOOGLE_GEMINI_BASE_URL``), never from a
 #: run's generic ``--base-url``, which addresses self-hosted OpenAI-compatible servers.
 #: Otherwise a run mixing ``gpt-4o`` with a ``vllm:`` model would send the OpenAI key to the
-#: vLLM host.
-HOSTED_ADAPTERS = frozenset({"openai", "azure", "anthropic", "gemini"})
+#: vLLM host. ``litellm`` too: litellm sends each provider's own key (``OPENAI_API_KEY``, ...)
+#: to whatever endpoint it is given, so its endpoints come from the providers' variables.
+HOSTED_ADAPTERS = frozenset({"openai", "azure", "anthropic", "gemini", "litellm"})
 
 
 def endpoint_for(spec: ModelSpec, generic_base_url: str | None) -> str | None:
