@@ -1,14 +1,14 @@
-"""Shared by benchmarks: the loopback server in its own process, pinned to its own core."""
+"""Shared by benchmarks: loopback servers in their own process, pinned to their own core."""
 
 from __future__ import annotations
 
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 
-__all__ = ["loopback_server", "pin_to_core"]
+__all__ = ["loopback_server", "pin_to_core", "server_process"]
 
 
 def pin_to_core(core: int) -> None:
@@ -18,14 +18,14 @@ def pin_to_core(core: int) -> None:
 
 
 @contextmanager
-def loopback_server(*args: str, core: int = 1) -> Iterator[str]:
-    """Start ``python -m chatsim.testing.server ARGS`` on ``core``; yield its base URL."""
+def server_process(argv: Sequence[str], *, core: int = 1) -> Iterator[str]:
+    """Start ``python ARGV`` on ``core``; yield the base URL it prints as its first line."""
 
     def pin() -> None:
         pin_to_core(core)
 
     proc = subprocess.Popen(
-        [sys.executable, "-m", "chatsim.testing.server", "--port", "0", *args],
+        [sys.executable, *argv],
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
         text=True,
@@ -40,3 +40,10 @@ def loopback_server(*args: str, core: int = 1) -> Iterator[str]:
     finally:
         proc.terminate()
         proc.wait(timeout=10)
+
+
+@contextmanager
+def loopback_server(*args: str, core: int = 1) -> Iterator[str]:
+    """Start ``python -m chatsim.testing.server ARGS`` on ``core``; yield its base URL."""
+    with server_process(["-m", "chatsim.testing.server", "--port", "0", *args], core=core) as url:
+        yield url
