@@ -136,17 +136,24 @@ def _facts(runs: Sequence[RunLike | Sequence[EpisodeRecord]]) -> list[RunFacts]:
     return out
 
 
+def _model_order(run: RunFacts) -> list[str]:
+    """A run's models in its ``--model`` order (the header's), not the order episodes
+    happened to finish in; models only the records know come after."""
+    configured = getattr(getattr(run.header, "config", None), "models", None) or ()
+    seen = dict.fromkeys(ep.model for ep in run.episodes)
+    return [m for m in configured if m in seen] + [m for m in seen if m not in configured]
+
+
 def _label_episodes(named: Sequence[RunFacts]) -> dict[str, list[EpisodeRecord]]:
     counts: dict[str, int] = {}
     for run in named:
-        for model in dict.fromkeys(ep.model for ep in run.episodes):
+        for model in _model_order(run):
             counts[model] = counts.get(model, 0) + 1
     out: dict[str, list[EpisodeRecord]] = {}
     for run in named:
-        run_name = run.name
-        for ep in run.episodes:
-            label = ep.model if counts[ep.model] == 1 else f"{ep.model} ({run_name})"
-            out.setdefault(label, []).append(ep)
+        for model in _model_order(run):
+            label = model if counts[model] == 1 else f"{model} ({run.name})"
+            out[label] = [ep for ep in run.episodes if ep.model == model]
     return out
 
 
@@ -201,8 +208,8 @@ def compare(
     fields (or is ``"all"``); the allowed differences are then in ``differences``. Models of
     one run are comparable by construction.
 
-    Pairs are formed in the order models first appear; subjects shared by both get their own
-    line after the overall one.
+    Pairs are formed in each run's ``--model`` order (then any model only its records name);
+    subjects shared by both get their own line after the overall one.
     """
     spec = IntervalSpec(interval, confidence, resamples, seed, errors_as_incorrect)
     facts = _facts(runs)
