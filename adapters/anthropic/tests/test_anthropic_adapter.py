@@ -77,15 +77,16 @@ async def test_request_fields() -> None:
         try:
             fields = request(temperature=0.3, max_tokens=64, seed=7, stop=("[END]",))
             await adapter.complete(fields, now=time.perf_counter)
-            await adapter.complete(request(temperature=None, extra={"top_k": 5, "x_new": 1}),
-                                   now=time.perf_counter)  # fmt: skip
+            extra = {"top_k": 5, "metadata": {"user_id": "u1"}}
+            await adapter.complete(request(temperature=None, extra=extra), now=time.perf_counter)
         finally:
             await adapter.aclose()
         first, second = (r.body for r in server.requests)
     assert first["temperature"] == 0.3 and first["max_tokens"] == 64
     assert first["stop_sequences"] == ["[END]"] and "seed" not in first and "stop" not in first
     assert "temperature" not in second and second["max_tokens"] == DEFAULT_MAX_TOKENS == 1024
-    assert second["top_k"] == 5 and second["x_new"] == 1  # SDK field and extra_body both sent
+    # metadata is an argument of the SDK's create, top_k (in 2.x) is not: both reach the wire.
+    assert second["top_k"] == 5 and second["metadata"] == {"user_id": "u1"}
 
 
 async def test_max_tokens_and_stop_sequences_set_the_finish_reason() -> None:

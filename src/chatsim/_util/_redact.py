@@ -26,6 +26,7 @@ RECORDED_HEADER_PREFIXES: tuple[str, ...] = (
     "request-id",
     "apim-request-id",
     "x-ratelimit-",
+    "anthropic-ratelimit-",  # Anthropic's own names for the same (limit/remaining/reset)
     "retry-after",
     "retry-after-ms",
     "openai-processing-ms",

@@ -133,7 +133,8 @@ class AttemptRecord(_Record):
     request_id: str | None = None
     """The provider's request id (``x-request-id``), where present."""
     rate_limit_headers: dict[str, str] = Field(default_factory=dict)
-    """The provider's ``x-ratelimit-*`` / ``retry-after*`` headers, where present."""
+    """The provider's rate-limit headers (``x-ratelimit-*``, ``anthropic-ratelimit-*``,
+    ``retry-after*``), where present."""
 
     @classmethod
     def succeeded(

@@ -3,7 +3,8 @@
 Hand-written rather than a library (aiolimiter, limits): we need an injected clock and sleep
 (tests never wait), debt (a request larger than the bucket still goes, and the bucket goes
 negative so the long-run rate holds), corrections after the fact (the reply's real token
-usage), and feeding from the provider's ``x-ratelimit-*`` headers. None of those libraries
+usage), and feeding from the provider's rate-limit headers (OpenAI's ``x-ratelimit-*``,
+Anthropic's ``anthropic-ratelimit-*``). None of those libraries
 offers all four; the arithmetic is a few lines.
 
 Waiters queue in FIFO order behind one ``anyio.Lock``, so a large request is not starved by a
@@ -12,6 +13,7 @@ stream of small ones; the lock is touched only when something has to wait.
 
 from __future__ import annotations
 
+import datetime as dt
 import math
 import re
 from collections.abc import Awaitable, Callable, Mapping
@@ -60,8 +62,13 @@ _DURATION: Final = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h)")
 _UNIT_SECONDS: Final = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
 
 
-def parse_reset(value: str) -> float | None:
-    """Seconds in an ``x-ratelimit-reset-*`` value: ``"20ms"``, ``"1s"``, ``"6m0s"``, ``"1.5"``."""
+def parse_reset(value: str, now: float | None = None) -> float | None:
+    """Seconds until a rate limit resets.
+
+    A duration (``x-ratelimit-reset-*``: ``"20ms"``, ``"1s"``, ``"6m0s"``, ``"1.5"``) or, given
+    ``now`` (epoch seconds), an RFC 3339 time (``anthropic-ratelimit-*-reset``:
+    ``"2026-01-01T00:00:30Z"``; a time already past is 0).
+    """
     text = value.strip().lower()
     try:
         seconds = float(text)
@@ -70,9 +77,27 @@ def parse_reset(value: str) -> float | None:
     else:
         return seconds if math.isfinite(seconds) and seconds >= 0 else None
     parts = _DURATION.findall(text)
-    if not parts or "".join(n + u for n, u in parts) != text:
+    if parts and "".join(n + u for n, u in parts) == text:
+        return sum(float(number) * _UNIT_SECONDS[unit] for number, unit in parts)
+    return _seconds_until(value.strip(), now) if now is not None else None
+
+
+def _seconds_until(timestamp: str, now: float) -> float | None:
+    try:
+        when = dt.datetime.fromisoformat(timestamp)
+    except ValueError:
         return None
-    return sum(float(number) * _UNIT_SECONDS[unit] for number, unit in parts)
+    if when.tzinfo is None or "T" not in timestamp.upper():
+        return None  # a bare date or a time without its zone says too little
+    return max(0.0, when.timestamp() - now)
+
+
+#: Where each provider reports what is left of a limit (``requests``, ``tokens``) and when it
+#: resets: OpenAI's names, then Anthropic's (first present wins).
+_REMAINING_RESET: Final = (
+    ("x-ratelimit-remaining-{}", "x-ratelimit-reset-{}"),
+    ("anthropic-ratelimit-{}-remaining", "anthropic-ratelimit-{}-reset"),
+)
 
 
 class TokenBucket:
@@ -187,22 +212,25 @@ class RateLimits:
             self.tokens.adjust(estimated - actual, now)
 
     def observe_headers(self, headers: Mapping[str, str], now: float) -> None:
-        """Feed ``x-ratelimit-remaining-*`` / ``x-ratelimit-reset-*`` into the buckets."""
+        """Feed the remaining / reset headers (``x-ratelimit-remaining-requests``,
+        ``anthropic-ratelimit-tokens-remaining``, ...) into the buckets."""
         if not self._use_headers or not headers:
             return
         for kind, bucket in (("requests", self.requests), ("tokens", self.tokens)):
             if bucket is None:
                 continue
-            raw = headers.get(f"x-ratelimit-remaining-{kind}")
-            if raw is None:
-                continue
-            try:
-                remaining = float(raw)
-            except ValueError:
-                continue
-            reset_raw = headers.get(f"x-ratelimit-reset-{kind}")
-            reset = parse_reset(reset_raw) if reset_raw is not None else None
-            bucket.observe(remaining, reset, now)
+            for remaining_name, reset_name in _REMAINING_RESET:
+                raw = headers.get(remaining_name.format(kind))
+                if raw is None:
+                    continue
+                try:
+                    remaining = float(raw)
+                except ValueError:
+                    break
+                reset_raw = headers.get(reset_name.format(kind))
+                reset = parse_reset(reset_raw, now) if reset_raw is not None else None
+                bucket.observe(remaining, reset, now)
+                break
 
 
 def _bucket(per_minute: float | None, burst_seconds: float, now: float) -> TokenBucket | None:

@@ -128,7 +128,8 @@ class CallPolicy(BaseModel):
     expected_completion_tokens: int = Field(DEFAULT_EXPECTED_COMPLETION_TOKENS, ge=0)
     """Reply tokens assumed by the estimate when a request sets no ``max_tokens``."""
     use_rate_limit_headers: bool = True
-    """Let ``x-ratelimit-remaining-*`` / ``x-ratelimit-reset-*`` replies drain the buckets."""
+    """Let the provider's remaining / reset headers (OpenAI's ``x-ratelimit-*``, Anthropic's
+    ``anthropic-ratelimit-*``) drain the buckets."""
     pause_on_retry_after: bool = True
     """Under rate-limit pressure, a 429 with ``Retry-After`` pauses every new attempt to this
     target for that long (an isolated 429 delays only its own call's retry)."""

@@ -21,9 +21,13 @@ replies carry a ``request-id`` header. Scripted like ``LoopbackServer``, with ``
 - ``EMPTY_CHOICES``: the stream ends cleanly before ``message_stop`` (whole: a message
   without ``content``).
 
-The request is checked as the API does: ``model``, ``max_tokens`` and ``messages`` required,
-only ``user``/``assistant`` roles in ``messages`` (the system prompt goes in ``system``), the
-key in ``x-api-key``. Tokens are whitespace-separated words. Runs on aiohttp (asyncio).
+The request is checked as the API does (``_anthropic_checks``: documented fields only, the
+first message ``user``, roles ``user``/``assistant``, text content, ``max_tokens`` positive,
+``temperature`` in [0, 1], ...), each refusal a 400 ``invalid_request_error``; the key in
+``x-api-key``. With ``rate_limits``, every reply carries ``anthropic-ratelimit-*`` headers for
+the current one-minute window (prompt tokens counted) and, with ``enforce``, a spent limit is a
+429 ``rate_limit_error`` with ``retry-after``. Tokens are whitespace-separated words. Runs on
+aiohttp (asyncio).
 """
 
 from __future__ import annotations
@@ -39,17 +43,19 @@ from typing import Any
 
 from aiohttp import web
 
+from chatsim.testing._anthropic_checks import problem
 from chatsim.testing._anthropic_wire import (
     StreamEvents,
     error_body,
     message_body,
     presented_key,
-    problem,
+    ratelimit_headers,
     shape,
     text_of,
 )
 from chatsim.testing._faults import Fault, FaultKind, FaultPlan
 from chatsim.testing._server_base import AiohttpServer
+from chatsim.testing._server_capacity import RateLimits, RateLimitWindow
 from chatsim.testing._server_handlers import ServerStats
 from chatsim.testing._server_replies import RecordedRequest, reset_connection
 from chatsim.testing._server_script import (
@@ -69,8 +75,9 @@ class AnthropicLoopbackServer(AiohttpServer):
     """Anthropic Messages API server on 127.0.0.1 (``port=0``: an ephemeral port).
 
     ``api_key`` makes it answer 401 to any other key; ``context_length`` answers
-    400 ``prompt is too long`` above that many prompt tokens; ``extra_headers`` go on every
-    reply (``anthropic-ratelimit-*``, say); ``clock`` stamps the records.
+    400 ``prompt is too long`` above that many prompt tokens; ``rate_limits`` reports (and
+    optionally enforces) per-minute limits as ``anthropic-ratelimit-*`` headers;
+    ``extra_headers`` go on every reply; ``clock`` stamps the records and times the windows.
     """
 
     def __init__(
@@ -80,6 +87,7 @@ class AnthropicLoopbackServer(AiohttpServer):
         faults: FaultPlan | None = None,
         api_key: str | None = None,
         context_length: int | None = None,
+        rate_limits: RateLimits | None = None,
         extra_headers: Mapping[str, str] | None = None,
         host: str = "127.0.0.1",
         port: int = 0,
@@ -95,6 +103,7 @@ class AnthropicLoopbackServer(AiohttpServer):
         self._clock = clock
         self._records: list[RecordedRequest] = []
         self._ids = itertools.count(1)
+        self._window = RateLimitWindow(rate_limits, clock) if rate_limits else None
 
     def _routes(self) -> list[web.RouteDef]:
         return [web.post("/v1/messages", self._handle)]
@@ -157,13 +166,16 @@ class AnthropicLoopbackServer(AiohttpServer):
         # Content blocks read as their text, so a reply function sees plain messages.
         messages = tuple({**m, "content": text_of(m.get("content"))} for m in body["messages"])
         context = ReplyContext(endpoint="chat", model=body["model"], body=body, messages=messages)
+        prompt = count_tokens(system_text) + sum(count_tokens(m["content"]) for m in messages)
+        if self.context_length is not None and prompt > self.context_length:
+            return self._respond(record, 400, self._too_long(prompt))
+        if self._window is not None and (wait := self._window.admit(prompt)) is not None:
+            retry = {"retry-after": str(math.ceil(wait))}
+            return self._respond(record, 429, error_body(429), retry)
         try:
             text = self.script.for_model(body["model"]).text_for(context)
         except ScriptExhaustedError as exc:
             return self._respond(record, 500, error_body(500, str(exc)))
-        prompt = count_tokens(system_text) + sum(count_tokens(m["content"]) for m in messages)
-        if self.context_length is not None and prompt > self.context_length:
-            return self._respond(record, 400, self._too_long(prompt))
         shaped = shape(text, body)
         if stream:
             return await self._stream(request, record, shaped, prompt, fault)
@@ -203,7 +215,10 @@ class AnthropicLoopbackServer(AiohttpServer):
         return None
 
     def _headers(self, record: RecordedRequest) -> dict[str, str]:
-        return {"request-id": record.request_id, **self.extra_headers}
+        headers = {"request-id": record.request_id, **self.extra_headers}
+        if self._window is not None:
+            headers.update(ratelimit_headers(self._window, time.time()))
+        return headers
 
     def _respond(
         self,

@@ -7,18 +7,25 @@ chunk, ``content_block_stop``, ``message_delta`` (``stop_reason``, output tokens
 ``message_stop``. An ``error`` event may arrive instead of the rest. A whole reply is one
 ``message`` object; an error is ``{"type": "error", "error": {"type", "message"}}``.
 
-The request side: what the API refuses with a 400 (``problem``), where the key travels
-(``presented_key``) and how ``stop_sequences`` and ``max_tokens`` cut a reply (``shape``).
+Rate limits (``ratelimit_headers``): ``anthropic-ratelimit-{requests,tokens,input-tokens}-
+{limit,remaining,reset}``, the reset an RFC 3339 time at which the limit is fully replenished.
+
+The request side: where the key travels (``presented_key``) and how ``stop_sequences`` and
+``max_tokens`` cut a reply (``shape``); what the API refuses with a 400 is ``_anthropic_checks``.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import json
+import math
 import re
 from collections.abc import Mapping
 from typing import Any, Final
 
 from aiohttp import web
+
+from chatsim.testing._server_capacity import RateLimitWindow
 
 __all__ = [
     "ERROR_TYPE_OF_STATUS",
@@ -27,7 +34,7 @@ __all__ = [
     "event",
     "message_body",
     "presented_key",
-    "problem",
+    "ratelimit_headers",
     "shape",
     "text_of",
 ]
@@ -173,19 +180,27 @@ def presented_key(request: web.Request) -> str | None:
     return request.headers.get("x-api-key") or bearer
 
 
-def problem(body: Any) -> str | None:
-    """Why the API would answer 400 to this body, or None."""
-    if not isinstance(body, dict):
-        return "There was an error parsing the body of your request."
-    if not isinstance(body.get("model"), str) or not body["model"]:
-        return "model: Field required"
-    max_tokens = body.get("max_tokens")
-    if not isinstance(max_tokens, int) or isinstance(max_tokens, bool) or max_tokens < 1:
-        return "max_tokens: Field required (a positive integer)"
-    messages = body.get("messages")
-    if not isinstance(messages, list) or not messages:
-        return "messages: at least one message is required"
-    for i, message in enumerate(messages):
-        if not isinstance(message, dict) or message.get("role") not in ("user", "assistant"):
-            return f'messages.{i}.role: Input should be "user" or "assistant"'
-    return None
+def ratelimit_headers(window: RateLimitWindow, wall_now: float) -> dict[str, str]:
+    """Anthropic's ``anthropic-ratelimit-*`` headers for ``window`` (``wall_now``: epoch seconds).
+
+    The window counts prompt tokens, so a tokens-per-minute limit is an input-token limit; it is
+    also the most restrictive token limit in effect, which is what ``tokens-*`` reports. Output
+    tokens are not counted, so no ``output-tokens-*`` headers are sent.
+    """
+    # Whole seconds, rounded up: a client that waits until the reset is never early.
+    reset_at = dt.datetime.fromtimestamp(math.ceil(wall_now + window.reset_after()), dt.UTC)
+    reset = reset_at.strftime("%Y-%m-%dT%H:%M:%SZ")
+    limits = window.limits
+    counted: list[tuple[str, int | None, int]] = [
+        ("requests", limits.requests_per_minute, window.requests),
+        ("tokens", limits.tokens_per_minute, window.tokens),
+        ("input-tokens", limits.tokens_per_minute, window.tokens),
+    ]
+    out: dict[str, str] = {}
+    for kind, limit, used in counted:
+        if limit is None:
+            continue
+        out[f"anthropic-ratelimit-{kind}-limit"] = str(limit)
+        out[f"anthropic-ratelimit-{kind}-remaining"] = str(max(0, limit - used))
+        out[f"anthropic-ratelimit-{kind}-reset"] = reset
+    return out

@@ -95,6 +95,10 @@ class RateLimitWindow:
             self.requests = self.tokens = 0
         return max(0.0, self._window_start + 60.0 - now)
 
+    def reset_after(self) -> float:
+        """Seconds until the current window ends and its counts start over."""
+        return self._roll()
+
     def admit(self, tokens: int) -> float | None:
         """Count one request of ``tokens``; returns seconds to wait if it must be refused."""
         reset = self._roll()

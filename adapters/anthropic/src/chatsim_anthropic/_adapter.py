@@ -31,7 +31,7 @@ from chatsim import TargetError
 from chatsim.protocol import Role
 from chatsim.recording import ReplyTiming, Usage
 from chatsim.targets import AdapterReply, TargetAdapter, TargetRequest
-from chatsim.targets.kit import keep_recorded_headers, request_id_of, scrub
+from chatsim.targets.kit import keep_recorded_headers, request_id_of
 from chatsim_anthropic._errors import PROVIDER, error_from_sdk
 
 __all__ = ["DEFAULT_MAX_TOKENS", "AnthropicAdapter", "finish_reason_of", "recorded_headers"]
@@ -59,19 +59,9 @@ def finish_reason_of(stop_reason: str | None) -> str | None:
     return None if stop_reason is None else _FINISH.get(stop_reason, stop_reason)
 
 
-#: Anthropic's rate-limit headers, recorded beside the core's allow-list.
-_EXTRA_HEADER_PREFIXES: Final = ("anthropic-ratelimit-",)
-
-
 def recorded_headers(headers: Any) -> dict[str, str]:
-    """The core's allow-listed headers plus ``anthropic-ratelimit-*``, scrubbed."""
-    items = list(headers.items())
-    kept = keep_recorded_headers(items)
-    for name, value in items:
-        lower = name.lower()
-        if lower.startswith(_EXTRA_HEADER_PREFIXES):
-            kept[lower] = scrub(value)
-    return kept
+    """The core's allow-listed headers (``anthropic-ratelimit-*`` among them), scrubbed."""
+    return keep_recorded_headers(list(headers.items()))
 
 
 @dataclass(slots=True)
