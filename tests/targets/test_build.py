@@ -12,6 +12,7 @@ VARIABLES = {
     "azure": "AZURE_OPENAI_ENDPOINT",
     "anthropic": "ANTHROPIC_BASE_URL",
     "gemini": "GOOGLE_GEMINI_BASE_URL",
+    "vertex": "GOOGLE_VERTEX_BASE_URL",
 }
 
 

@@ -35,6 +35,7 @@ _PROVIDER_ENDPOINT = {
     "azure": "AZURE_OPENAI_ENDPOINT",
     "anthropic": "ANTHROPIC_BASE_URL",
     "gemini": "GOOGLE_GEMINI_BASE_URL",
+    "vertex": "GOOGLE_VERTEX_BASE_URL",
     "litellm": "the provider's own variable (OPENAI_BASE_URL, ANTHROPIC_API_BASE, ...)",
 }
 

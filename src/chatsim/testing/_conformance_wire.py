@@ -215,10 +215,12 @@ ANTHROPIC_WIRE = Wire(
 
 def _gemini_sent(server: GeminiLoopbackServer) -> list[SentRequest]:
     # The front records the Gemini request; the upstream behind it the id it answered with
-    # and the key (moved into ``Authorization`` only when it came in ``x-goog-api-key``).
+    # and the credential, moved into ``Authorization`` only when it came where the service
+    # reads it: ``x-goog-api-key`` (Gemini API, Vertex express mode) or, on Vertex AI's
+    # project paths, ``Authorization: Bearer``.
     out = []
     for front, record in zip(server.requests, server.upstream.completion_requests, strict=False):
-        key = _openai_key(record) if front.key_header else None
+        key = _openai_key(record) if front.key_header or front.service == "vertex" else None
         out.append(SentRequest(record.request_id, front.stream, front.model, front.body or {}, key))
     return out
 
@@ -247,4 +249,5 @@ GEMINI_WIRE = Wire(
     seed=field_at("generationConfig", "seed"),
     stop=field_at("generationConfig", "stopSequences"),
 )
-"""``generateContent`` / ``streamGenerateContent?alt=sse`` on ``GeminiLoopbackServer``."""
+"""``generateContent`` / ``streamGenerateContent?alt=sse`` on ``GeminiLoopbackServer``: the
+Gemini API's paths and Vertex AI's (the same bodies; the key is Vertex's bearer token)."""

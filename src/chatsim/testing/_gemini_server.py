@@ -5,12 +5,23 @@
         ...
         server.inject(Fault(FaultKind.RATE_LIMIT, retry_after=2))
 
-Endpoints: ``POST /v1beta/models/{model}:generateContent`` and
-``POST /v1beta/models/{model}:streamGenerateContent?alt=sse`` (``data: {GenerateContentResponse}``
-events, the last one with ``finishReason`` and ``usageMetadata``); the key is read from the
-``x-goog-api-key`` header or the ``key`` query parameter. Errors are ``google.rpc.Status``
-envelopes (``{"error": {"code", "message", "status"}}``; a 429 adds a ``RetryInfo`` detail and
-keeps ``Retry-After``).
+Endpoints, each ``:generateContent`` and ``:streamGenerateContent?alt=sse`` (``data:
+{GenerateContentResponse}`` events, the last one with ``finishReason`` and ``usageMetadata``):
+
+- the Gemini API: ``POST /v1beta/models/{model}`` (also ``v1``, ``v1alpha``); the key is read
+  from the ``x-goog-api-key`` header or the ``key`` query parameter;
+- Vertex AI: ``POST /v1beta1/projects/{project}/locations/{location}/publishers/google/models/
+  {model}`` (also ``v1``), authenticated as Vertex is, by an OAuth 2 access token in
+  ``Authorization: Bearer`` (the server's ``api_key`` stands for the one valid token); a
+  request without one is a 401 UNAUTHENTICATED;
+- Vertex AI express mode: ``POST /v1beta1/publishers/google/models/{model}``, with an API key
+  as on the Gemini API.
+
+Errors are ``google.rpc.Status`` envelopes (``{"error": {"code", "message", "status"}}``; a 429
+adds a ``RetryInfo`` detail and keeps ``Retry-After``). As the real API does, a body without
+``contents``, or whose first content's role is not ``user``, is refused with a 400
+INVALID_ARGUMENT (and a ``BadRequest`` detail) before anything is generated; so is an API
+version the service does not serve (404).
 
 It is a translating front: each request is answered by an OpenAI-protocol
 ``chatsim.testing.LoopbackServer`` behind it (its ``upstream``), so replies, latencies
@@ -42,6 +53,10 @@ from chatsim.testing._server_script import ReplyScript
 __all__ = ["GeminiLoopbackServer", "GeminiRequest"]
 
 _PASSED_HEADERS = ("x-request-id", "retry-after", "retry-after-ms")
+#: The API versions each service answers (others are a 404, as a wrong path is).
+_GEMINI_VERSIONS = frozenset({"v1", "v1beta", "v1alpha"})
+_VERTEX_VERSIONS = frozenset({"v1", "v1beta1"})
+_METHODS = ("generateContent", "streamGenerateContent")
 
 
 @dataclass(slots=True)
@@ -58,6 +73,16 @@ class GeminiRequest:
     """Whether an API key came (header or query); the key itself is not kept."""
     key_header: bool
     """Whether it came in the ``x-goog-api-key`` header."""
+    bearer: bool = False
+    """Whether an access token came in ``Authorization: Bearer`` (Vertex AI's credential)."""
+    project: str | None = None
+    """The Vertex AI project of the path (None: the Gemini API or express mode)."""
+    location: str | None = None
+    """The Vertex AI location of the path (``global``, ``us-central1``, ...)."""
+    version: str = "v1beta"
+    """The API version of the path (``v1beta``; ``v1beta1`` on Vertex AI)."""
+    service: str = "gemini"
+    """``gemini``, ``vertex`` (a projects/locations path) or ``vertex-express``."""
 
     @property
     def stream(self) -> bool:
@@ -113,7 +138,12 @@ class GeminiLoopbackServer(AiohttpServer):
     # -- lifecycle ---------------------------------------------------------------------------
 
     def _routes(self) -> list[web.RouteDef]:
-        return [web.post("/{version}/models/{name}", self._generate)]
+        vertex = "/{version}/projects/{project}/locations/{location}/publishers/google/models"
+        return [
+            web.post("/{version}/models/{name}", self._generate),
+            web.post(vertex + "/{name}", self._generate),
+            web.post("/{version}/publishers/google/models/{name}", self._generate),
+        ]
 
     async def _on_start(self) -> None:
         """Start the upstream (when owned) and the session that talks to it."""
@@ -154,43 +184,81 @@ class GeminiLoopbackServer(AiohttpServer):
     # -- the handler -------------------------------------------------------------------------
 
     async def _generate(self, request: web.Request) -> web.StreamResponse:
-        model, _, method = request.match_info["name"].partition(":")
-        if method not in ("generateContent", "streamGenerateContent"):
+        found = await self._received(request)
+        if isinstance(found, web.Response):
+            return found
+        self.requests.append(found)
+        key = self._credential(request, found)
+        upstream_body = _wire.openai_body(found.model, found.body, stream=found.stream)
+        headers = {"Authorization": f"Bearer {key}"} if key else {}
+        assert self._session is not None
+        url = f"{self.upstream.base_url}/chat/completions"
+        messages = _wire.VERTEX_MESSAGES if found.service == "vertex" else _wire.MESSAGES
+        try:
+            async with self._session.post(url, json=upstream_body, headers=headers) as reply:
+                if reply.status != 200:
+                    return await self._upstream_error(reply, messages)
+                if found.stream:
+                    return await self._stream(request, reply, found.model)
+                return await self._whole(reply, found.model)
+        except (aiohttp.ClientError, OSError):
+            reset_connection(request)
+            return web.Response()
+
+    async def _received(self, request: web.Request) -> GeminiRequest | web.Response:
+        """The request as the front reads it, or the error the real service would answer
+        before generating (unknown method or version, missing token, malformed contents)."""
+        info = request.match_info
+        model, _, method = info["name"].partition(":")
+        project = info.get("project")
+        service = "vertex" if project else "gemini"
+        if "/publishers/" in request.path and not project:
+            service = "vertex-express"
+        versions = _GEMINI_VERSIONS if service == "gemini" else _VERTEX_VERSIONS
+        if info["version"] not in versions:
+            return self._error(404, f"API version {info['version']!r} is not served here.")
+        if method not in _METHODS:
             return self._error(404, f"Method {method!r} is not found for models.")
         stream = method == "streamGenerateContent"
         if stream and request.query.get("alt") != "sse":
             return self._error(400, "This server streams only server-sent events (alt=sse).")
-        key = request.headers.get("x-goog-api-key") or request.query.get("key")
+        auth = request.headers.get("Authorization", "")
+        bearer = auth.startswith("Bearer ") and bool(auth.removeprefix("Bearer ").strip())
+        if service == "vertex" and not bearer:
+            return self._error(401, _wire.VERTEX_MISSING_TOKEN)
         try:
             body = await request.json()
         except ValueError:
             return self._error(400, "Invalid JSON payload received.")
         if not isinstance(body, dict):
             return self._error(400, "Invalid JSON payload received: not an object.")
-        self.requests.append(
-            GeminiRequest(
-                model,
-                method,
-                dict(request.query),
-                body,
-                bool(key),
-                "x-goog-api-key" in request.headers,
-            )
+        refusal = _wire.refusal_of(body)
+        if refusal is not None:
+            field, description = refusal
+            message = f"* GenerateContentRequest.{field}: {description}\n"
+            return self._error(400, message, violation=refusal)
+        key = request.headers.get("x-goog-api-key") or request.query.get("key")
+        return GeminiRequest(
+            model,
+            method,
+            dict(request.query),
+            body,
+            bool(key),
+            "x-goog-api-key" in request.headers,
+            bearer=bearer,
+            project=project,
+            location=info.get("location"),
+            version=info["version"],
+            service=service,
         )
-        upstream_body = _wire.openai_body(model, body, stream=stream)
-        headers = {"Authorization": f"Bearer {key}"} if key else {}
-        assert self._session is not None
-        url = f"{self.upstream.base_url}/chat/completions"
-        try:
-            async with self._session.post(url, json=upstream_body, headers=headers) as reply:
-                if reply.status != 200:
-                    return await self._upstream_error(reply)
-                if stream:
-                    return await self._stream(request, reply, model)
-                return await self._whole(reply, model)
-        except (aiohttp.ClientError, OSError):
-            reset_connection(request)
-            return web.Response()
+
+    @staticmethod
+    def _credential(request: web.Request, found: GeminiRequest) -> str | None:
+        """What the upstream checks against its ``api_key``: the bearer token on Vertex AI's
+        project paths, else the API key."""
+        if found.service == "vertex":
+            return request.headers["Authorization"].removeprefix("Bearer ").strip()
+        return request.headers.get("x-goog-api-key") or request.query.get("key")
 
     @staticmethod
     def _error(
@@ -203,8 +271,10 @@ class GeminiLoopbackServer(AiohttpServer):
             headers=dict(headers or {}),
         )
 
-    async def _upstream_error(self, reply: aiohttp.ClientResponse) -> web.Response:
-        message = _wire.MESSAGES.get(reply.status) or _message_of(await reply.read())
+    async def _upstream_error(
+        self, reply: aiohttp.ClientResponse, messages: Mapping[int, str]
+    ) -> web.Response:
+        message = messages.get(reply.status) or _message_of(await reply.read())
         headers = _passed(reply.headers)
         delay: float | None = None
         with contextlib.suppress(ValueError):

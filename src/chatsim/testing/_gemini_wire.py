@@ -1,4 +1,4 @@
-"""The Gemini REST wire format (v1beta), both ways, for the loopback server.
+"""The Gemini REST wire format (v1beta; Vertex AI's v1beta1), both ways, for the loopback server.
 
 Written from Google's API reference (``models.generateContent``, ``models.streamGenerateContent``,
 ``GenerateContentResponse``, the ``google.rpc.Status`` error envelope); translated to and from
@@ -12,7 +12,15 @@ translating front over one):
   ...), ``usageMetadata`` (``promptTokenCount``, ``candidatesTokenCount``, ``totalTokenCount``),
   ``modelVersion``, ``responseId``;
 - errors: ``{"error": {"code": 429, "message": ..., "status": "RESOURCE_EXHAUSTED",
-  "details": [...]}}``, a ``google.rpc.RetryInfo`` detail carrying ``retryDelay`` on a 429.
+  "details": [...]}}``, a ``google.rpc.RetryInfo`` detail carrying ``retryDelay`` on a 429;
+- refusals the real API makes before generating (``refusal_of``): no ``contents``, or a first
+  content whose role is not ``user``, is a 400 INVALID_ARGUMENT with a ``google.rpc.BadRequest``
+  field violation.
+
+Vertex AI serves the same request and reply bodies under
+``/v1beta1/projects/{project}/locations/{location}/publishers/google/models/{model}``, with an
+OAuth 2 access token (``Authorization: Bearer``) instead of an API key; its 401s say so
+(``VERTEX_MESSAGES``).
 """
 
 from __future__ import annotations
@@ -23,11 +31,14 @@ from typing import Any
 __all__ = [
     "MESSAGES",
     "STATUS_NAMES",
+    "VERTEX_MESSAGES",
+    "VERTEX_MISSING_TOKEN",
     "dumps",
     "error_body",
     "event",
     "final_event",
     "openai_body",
+    "refusal_of",
     "reply_of_chunk",
     "reply_of_completion",
 ]
@@ -57,6 +68,18 @@ MESSAGES = {
     "https://developers.generativeai.google/guide/troubleshooting",
     503: "The model is overloaded. Please try again later.",
 }
+_OAUTH = (
+    "Expected OAuth 2 access token, login cookie or other valid authentication credential. "
+    "See https://developers.google.com/identity/sign-in/web/devconsole-project."
+)
+#: Vertex AI's wording where it differs: it authenticates with OAuth 2 access tokens.
+VERTEX_MESSAGES = {
+    **MESSAGES,
+    401: f"Request had invalid authentication credentials. {_OAUTH}",
+}
+#: Vertex AI's answer to a request without a bearer token.
+VERTEX_MISSING_TOKEN = f"Request is missing required authentication credential. {_OAUTH}"
+_BAD_REQUEST = "type.googleapis.com/google.rpc.BadRequest"
 _FINISH = {"stop": "STOP", "length": "MAX_TOKENS", "content_filter": "SAFETY"}
 _CONFIG = {
     "temperature": "temperature",
@@ -167,15 +190,43 @@ def final_event(model: str, response_id: str, finish: str, usage: Any) -> bytes:
     return event(_response(model, response_id, "", finish, usage))
 
 
-def error_body(status: int, message: str, *, retry_delay: float | None = None) -> bytes:
-    """The ``google.rpc.Status`` envelope Gemini answers errors with."""
+def refusal_of(body: dict[str, Any]) -> tuple[str, str] | None:
+    """``(field, description)`` of what makes the real API refuse ``body`` with a 400 before
+    generating anything, or None: no ``contents``, or a conversation that does not open with
+    the user (roles are ``user`` and ``model``; Gemini rejects a ``model`` first turn)."""
+    contents = body.get("contents")
+    if not isinstance(contents, list) or not contents:
+        return "contents", "contents is not specified"
+    first = contents[0]
+    role = first.get("role") if isinstance(first, dict) else None
+    if role != "user":
+        return "contents[0].role", f"the first content must have role 'user', not {role!r}"
+    return None
+
+
+def error_body(
+    status: int,
+    message: str,
+    *,
+    retry_delay: float | None = None,
+    violation: tuple[str, str] | None = None,
+) -> bytes:
+    """The ``google.rpc.Status`` envelope Gemini answers errors with; ``retry_delay`` adds a
+    ``RetryInfo`` detail, ``violation`` (field, description) a ``BadRequest`` one."""
     error: dict[str, Any] = {
         "code": status,
         "message": message,
         "status": STATUS_NAMES.get(status, "UNKNOWN"),
     }
+    details: list[dict[str, Any]] = []
     if retry_delay is not None:
-        error["details"] = [
+        details.append(
             {"@type": "type.googleapis.com/google.rpc.RetryInfo", "retryDelay": f"{retry_delay:g}s"}
-        ]
+        )
+    if violation is not None:
+        field, description = violation
+        violations = [{"field": field, "description": description}]
+        details.append({"@type": _BAD_REQUEST, "fieldViolations": violations})
+    if details:
+        error["details"] = details
     return dumps({"error": error})

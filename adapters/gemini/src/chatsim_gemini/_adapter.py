@@ -1,5 +1,10 @@
 """The Gemini adapter: one ``generate_content`` (or ``generate_content_stream``) per attempt.
 
+One class serves both profiles: the Gemini API (``gemini:<model>``) and Vertex AI
+(``vertex:<model>``); they differ only in how the SDK client is built (``_factory``,
+``_vertex``) and in the resource path a request names (``models/{model}`` or
+``projects/{project}/locations/{location}/publishers/google/models/{model}``).
+
 Requests go through the official SDK's async client (``client.aio.models``), whose own retries
 are off, automatic continuation (its resumption of a cut stream) included: the core retries.
 The system messages become the ``system_instruction``; user and assistant turns become
@@ -17,11 +22,16 @@ import httpx
 from google import genai
 from google.genai import types
 
-from chatsim import ConfigError, PermanentError
+from chatsim import ConfigError
 from chatsim.protocol import Role
 from chatsim.recording import ReplyTiming, Usage
 from chatsim.targets import AdapterReply, TargetAdapter, TargetRequest
-from chatsim.targets.kit import keep_recorded_headers, request_id_of, transient_error
+from chatsim.targets.kit import (
+    error_for_status,
+    keep_recorded_headers,
+    request_id_of,
+    transient_error,
+)
 from chatsim_gemini._errors import FOREIGN_ERRORS, translate
 
 __all__ = ["DEFAULT_BASE_URL", "GeminiAdapter", "finish_reason_of"]
@@ -76,7 +86,8 @@ def _blocked(response: types.GenerateContentResponse) -> str | None:
 
 
 class GeminiAdapter(TargetAdapter):
-    """Chat over the Gemini API (``gemini:<model>``) through ``google.genai.Client``."""
+    """Chat over the Gemini API (``gemini:<model>``) or Vertex AI (``vertex:<model>``) through
+    ``google.genai.Client``."""
 
     def __init__(
         self,
@@ -86,12 +97,20 @@ class GeminiAdapter(TargetAdapter):
         base_url: str = DEFAULT_BASE_URL,
         name: str = "gemini",
         http: httpx.AsyncClient | None = None,
+        api_version: str = API_VERSION,
+        resource: str | None = None,
     ) -> None:
-        """``http``: the client's httpx client, when the adapter owns it (closed by ``aclose``)."""
+        """``http``: the client's httpx client, when the adapter owns it (closed by ``aclose``).
+        ``resource``: the model's path after the API version, as the SDK builds it (default
+        ``models/{model}``, the Gemini API's); shown in ``describe_request`` and errors."""
         self.name = name
         self.model = model
         self.client = client
         self.base_url = base_url
+        self.api_version = api_version
+        self.resource = resource or (
+            model if model.startswith(("models/", "tunedModels/")) else f"models/{model}"
+        )
         self._http = http
 
     # -- the request -------------------------------------------------------------------------
@@ -131,8 +150,9 @@ class GeminiAdapter(TargetAdapter):
     def describe_request(self, request: TargetRequest) -> dict[str, Any]:
         """Method, URL and JSON body (Gemini's REST form); the key travels in a header."""
         contents, config = self.build_request(request)
-        method = "streamGenerateContent?alt=sse" if request.stream else "generateContent"
-        url = f"{self.base_url.rstrip('/')}/{API_VERSION}/models/{self.model}:{method}"
+        url = self.endpoint(stream=request.stream)
+        if request.stream:
+            url += "?alt=sse"
         body: dict[str, Any] = {
             "contents": [c.model_dump(mode="json", exclude_none=True) for c in contents]
         }
@@ -145,6 +165,11 @@ class GeminiAdapter(TargetAdapter):
         if generation:
             body["generationConfig"] = generation
         return {"method": "POST", "url": url, "body": body}
+
+    def endpoint(self, *, stream: bool) -> str:
+        """The URL a request goes to, without its query (``?alt=sse`` when streamed)."""
+        method = "streamGenerateContent" if stream else "generateContent"
+        return f"{self.base_url.rstrip('/')}/{self.api_version}/{self.resource}:{method}"
 
     # -- one attempt -------------------------------------------------------------------------
 
@@ -159,7 +184,7 @@ class GeminiAdapter(TargetAdapter):
             )
             ended = now()
             kept.update(self._headers(response))
-            text, reason = self._checked(response, kept)
+            text, reason = self._checked(response, kept, stream=False)
             return self._reply(response, text, reason, kept, ReplyTiming(ended_at=ended))
         except FOREIGN_ERRORS as exc:
             raise translate(exc, provider=self.name, headers=kept, model=self.model) from exc
@@ -203,7 +228,7 @@ class GeminiAdapter(TargetAdapter):
         if final is None:
             raise transient_error(self.name, "the stream carried no events", headers=kept)
         if reason is None:  # Gemini streams end without a marker: a finished reply says why
-            self._checked(final, kept)
+            self._checked(final, kept, stream=True)
             raise transient_error(
                 self.name, "the stream ended before the reply finished", headers=kept
             )
@@ -211,15 +236,22 @@ class GeminiAdapter(TargetAdapter):
         return self._reply(final, "".join(parts), reason, kept, timing)
 
     def _checked(
-        self, response: types.GenerateContentResponse, kept: dict[str, str]
+        self, response: types.GenerateContentResponse, kept: dict[str, str], *, stream: bool
     ) -> tuple[str, str | None]:
         """Text and finish reason; a blocked prompt or a reply without candidates raises."""
         blocked = _blocked(response)
         if blocked is not None:
-            raise PermanentError(
-                f"{self.name}: the prompt was blocked ({blocked})",
+            # A 200 whose promptFeedback refuses the prompt: permanent (the same prompt is
+            # blocked again), and worded like every other, naming the model and the endpoint.
+            raise error_for_status(
+                200,
+                "the prompt was blocked (promptFeedback.blockReason)",
+                headers=kept,
+                code=blocked,
                 request_id=request_id_of(kept) or response.response_id,
-                headers=dict(kept),
+                provider=self.name,
+                endpoint=self.endpoint(stream=stream),
+                model=self.model,
             )
         if not response.candidates:
             raise transient_error(self.name, "the reply carried no candidates", headers=kept)

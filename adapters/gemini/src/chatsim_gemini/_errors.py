@@ -12,7 +12,11 @@ The status decides, through the core's one mapping (``chatsim.targets.kit.error_
     APIError other 4xx (INVALID_ARGUMENT, NOT_FOUND)    PermanentError
     connection errors, timeouts, cut or malformed       TransientError
     streams, replies without candidates
-    a prompt blocked by safety filters                  PermanentError
+    a prompt blocked by safety filters                  PermanentError (HTTP 200, its
+                                                        blockReason as the code)
+    google-auth: a token refresh refused (Vertex AI)    AuthenticationError (RefreshError;
+                                                        TransientError where it says retryable)
+    google-auth: the token endpoint unreachable         TransientError (TransportError)
 
 The google.rpc status string (``RESOURCE_EXHAUSTED``) is the error's code in its message,
 followed by the model and the URL the request went to (query left out: ``?alt=sse``).
@@ -26,10 +30,11 @@ import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from google.auth import exceptions as auth_errors
 from google.genai import errors as genai_errors
 
 from chatsim import AuthenticationError, PermanentError, TargetError
-from chatsim.targets.kit import error_for_status, keep_recorded_headers, transient_error
+from chatsim.targets.kit import error_for_status, keep_recorded_headers, scrub, transient_error
 
 __all__ = ["FOREIGN_ERRORS", "error_from_api_error", "headers_of", "translate"]
 
@@ -50,6 +55,7 @@ def _http_errors() -> tuple[type[BaseException], ...]:
 #: ValidationError and json's JSONDecodeError are ValueErrors).
 FOREIGN_ERRORS: tuple[type[BaseException], ...] = (
     genai_errors.APIError,
+    auth_errors.GoogleAuthError,
     *_http_errors(),
     OSError,
     TimeoutError,
@@ -141,6 +147,17 @@ def error_from_api_error(
     return found
 
 
+def _auth_error(
+    error: auth_errors.GoogleAuthError, provider: str, kept: dict[str, str]
+) -> TargetError:
+    """A failure to get an access token (Vertex AI), before any request was sent."""
+    what = f"getting a Google Cloud access token failed ({type(error).__name__}: {error})"
+    if isinstance(error, auth_errors.TransportError) or getattr(error, "retryable", False):
+        return transient_error(provider, what, headers=kept)
+    hint = "; log in again (`gcloud auth application-default login`) or fix the key file"
+    return AuthenticationError(scrub(f"{provider}: {what[:300]}{hint}"), headers=kept)
+
+
 def translate(
     error: BaseException,
     *,
@@ -155,6 +172,8 @@ def translate(
     if isinstance(error, genai_errors.APIError):
         return error_from_api_error(error, provider=provider, model=model)
     kept = keep_recorded_headers(headers or {})
+    if isinstance(error, auth_errors.GoogleAuthError):
+        return _auth_error(error, provider, kept)
     if isinstance(error, TimeoutError):
         return transient_error(provider, "read timed out", headers=kept)
     what = f"{type(error).__name__}: {error}" if str(error) else type(error).__name__

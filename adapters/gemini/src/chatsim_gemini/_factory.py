@@ -9,24 +9,31 @@ setting                source
 =====================  ========================================================================
 API key (required)     ``api_key`` / GOOGLE_API_KEY / GEMINI_API_KEY (the SDK's own order)
 base URL               ``base_url`` / GOOGLE_GEMINI_BASE_URL / generativelanguage.googleapis.com
-API version            ``api_version`` / ``v1beta``
+API version            ``api_version`` / ``v1beta`` (GOOGLE_GENAI_API_VERSION is not read)
 timeout                ``options["timeout"]`` in seconds (the core's per-attempt timeout applies
                        on top)
 extra headers          ``default_headers`` (values of secret-looking names are registered)
 =====================  ========================================================================
 
 HTTP goes through an ``httpx.AsyncClient`` the adapter owns (``HttpOptions.httpx_async_client``).
-Only the Gemini Developer API (an API key); Vertex AI is not a profile here.
+This is the Gemini Developer API (an API key); Vertex AI is the ``vertex`` profile of the same
+adapter (``_vertex``), sharing ``http_options``.
 """
 
 from __future__ import annotations
+
+from typing import TYPE_CHECKING
 
 from chatsim import MissingCredentialError
 from chatsim.targets import TargetSettings, env_setting, register_secret_headers
 from chatsim.targets.kit import register_secret, require_http_url
 from chatsim_gemini._adapter import API_VERSION, DEFAULT_BASE_URL, GeminiAdapter
 
-__all__ = ["API_KEY_VARIABLES", "BASE_URL_VARIABLE", "create_gemini_adapter"]
+if TYPE_CHECKING:  # the SDK and httpx load when an adapter is built, not on import
+    import httpx
+    from google.genai import types
+
+__all__ = ["API_KEY_VARIABLES", "BASE_URL_VARIABLE", "create_gemini_adapter", "http_options"]
 
 #: Checked in this order, as google-genai itself does.
 API_KEY_VARIABLES = ("GOOGLE_API_KEY", "GEMINI_API_KEY")
@@ -45,8 +52,20 @@ def create_gemini_adapter(model: str, settings: TargetSettings) -> GeminiAdapter
     base_url = env_setting(settings.base_url, BASE_URL_VARIABLE) or DEFAULT_BASE_URL
     base_url = require_http_url(base_url, f"the Gemini base URL ({BASE_URL_VARIABLE})")
 
-    import httpx
     from google import genai
+
+    api_version = settings.api_version or API_VERSION
+    options, http = http_options(settings, base_url, api_version)
+    client = genai.Client(api_key=api_key, http_options=options)
+    return GeminiAdapter(model, client, base_url=base_url, http=http, api_version=api_version)
+
+
+def http_options(
+    settings: TargetSettings, base_url: str, api_version: str
+) -> tuple[types.HttpOptions, httpx.AsyncClient]:
+    """The SDK's ``HttpOptions`` every profile shares, and the httpx client in them (the
+    adapter owns and closes it): SDK retries off, the settings' headers and timeout."""
+    import httpx
     from google.genai import types
 
     timeout = settings.options.get("timeout")
@@ -61,11 +80,10 @@ def create_gemini_adapter(model: str, settings: TargetSettings) -> GeminiAdapter
     )
     options = types.HttpOptions(
         base_url=base_url,
-        api_version=settings.api_version or API_VERSION,
+        api_version=api_version,
         retry_options=types.HttpRetryOptions(attempts=1),
         headers=dict(settings.default_headers) or None,
         timeout=None if seconds is None else int(seconds * 1000),  # milliseconds
         httpx_async_client=http,
     )
-    client = genai.Client(api_key=api_key, http_options=options)
-    return GeminiAdapter(model, client, base_url=base_url, http=http)
+    return options, http
