@@ -10,6 +10,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from chatsim._exceptions import ConfigError, RunFailedError
+from chatsim.config import Condition
 from chatsim.metrics import GroupSummary, RunSummary
 from chatsim.recording import SUMMARY_FILE, EpisodeRecord, read_run, write_json_atomic
 from chatsim.report import summarize_run
@@ -82,6 +83,7 @@ async def evaluate(
     run_id: str | None = None,
     resume: str | Path | None = None,
     baseline: bool | Sequence[str] = False,
+    condition: Condition = "direct-to-AI",
     progress: Progress | None = None,
     **options: Any,
 ) -> EvaluationResult:
@@ -94,7 +96,10 @@ async def evaluate(
     and cost are in ``summary.cost`` beside the targets'. ``options`` are further
     ``RunConfig`` fields (``max_turns``, ``base_url``, ``simulator_base_url``, ``concurrency``,
     ``system_prompt``, ``max_error_share``, ...). ``baseline=True`` also measures each model
-    alone (zero-shot, 5-shot, free text); or name the modes.
+    alone (zero-shot, 5-shot, free text); or name the modes. ``condition`` is ChatBench's
+    study condition: ``direct-to-AI``, ``answer-first`` (the user answers alone, then with the
+    assistant; both answers recorded, ``summary.conditions`` compares them) or ``user-alone``
+    (the user answers alone; no target calls).
 
     Raises ``RunFailedError`` (its ``.result`` holds this function's result) when too many
     episodes ended in errors (``max_error_share``, default 0.2; all failed always fails).
@@ -110,6 +115,7 @@ async def evaluate(
             repeats=repeats,
             seed=seed,
             baseline=_BASELINE_MODES if baseline is True else tuple(baseline or ()),
+            condition=condition,
             **options,
         )
     except ValidationError as exc:

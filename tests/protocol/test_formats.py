@@ -97,7 +97,7 @@ def test_steps_use_different_instructions() -> None:
         step: render_text(CHATBENCH_TEXT_V1, QUESTION, TWO_EXCHANGES, step)
         for step in SimulatorStep
     }
-    assert len(set(renders.values())) == 3
+    assert len(set(renders.values())) == len(SimulatorStep)
     assert '"Answer: X"' in renders[SimulatorStep.NEXT]
     assert '"Answer: X"' in renders[SimulatorStep.FORCE_ANSWER]
 

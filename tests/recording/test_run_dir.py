@@ -107,8 +107,8 @@ def test_a_schema_1_run_reads_unchanged_and_resuming_raises_its_header(tmp_path:
     assert read_run(run_dir).header.schema_version == 1  # reading changes nothing
     assert len(read_run(run_dir).episodes) == 2
     data = open_for_resume(run_dir)
-    assert data.header.schema_version == SCHEMA_VERSION == 3
-    assert json.loads((run_dir / HEADER_FILE).read_text())["schema_version"] == 3
+    assert data.header.schema_version == SCHEMA_VERSION == 4
+    assert json.loads((run_dir / HEADER_FILE).read_text())["schema_version"] == 4
     assert len(data.episodes) == 2
 
 

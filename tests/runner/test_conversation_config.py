@@ -43,7 +43,7 @@ def test_both_commands_share_the_conversation_fields() -> None:
     # What is not shared is each command's own.
     assert set(RunConfig.model_fields) - shared == {
         "models", "limit", "question_seed", "repeats", "concurrency", "max_episodes_in_flight",
-        "baseline", "max_error_share",
+        "baseline", "max_error_share", "condition",
     }  # fmt: skip
 
 

@@ -120,7 +120,10 @@ def _end_failed(summary: RunSummary, run_dir: Path, console: Console) -> None:
 
 def _dry_run(setup: RunSetup, console: Console) -> None:
     plan = setup.plans[0]
-    request = UserTurnRequest(plan.episode_id, plan.question, (), SimulatorStep.FIRST, plan.seed)
+    # answer-first and user-alone open with the user answering alone
+    alone = setup.config.condition != "direct-to-AI"
+    step = SimulatorStep.ALONE if alone else SimulatorStep.FIRST
+    request = UserTurnRequest(plan.episode_id, plan.question, (), step, plan.seed)
     console.rule(f"simulator prompt ({setup.config.simulator}), question {plan.question.id}")
     console.print(setup.simulator.describe_prompt(request), markup=False, highlight=False)
     caller = setup.callers[plan.model]
@@ -261,6 +264,14 @@ def run_command(
         bool | None,
         _Opt("--baseline", help="Also measure each model alone (zero-shot, 5-shot, free text)."),
     ] = None,
+    condition: Annotated[
+        str | None,
+        _Opt(
+            help="ChatBench study condition: direct-to-AI (default), answer-first (the user "
+            "answers alone, then with the assistant; both recorded), or user-alone (no "
+            "assistant calls)."
+        ),
+    ] = None,
     max_error_share: Annotated[
         float | None,
         _Opt(
@@ -310,6 +321,7 @@ def run_command(
         max_episodes_in_flight=episodes_in_flight,
         baseline=("zero_shot", "five_shot", "free_text") if baseline else None,
         max_error_share=max_error_share,
+        condition=condition,
     )
 
     resume_hint = {"dir": resume}

@@ -11,9 +11,11 @@ directory's header (``chatsim.recording``) stores the configuration typed, and `
 """
 
 from chatsim.config._conversation import (
+    CONDITIONS,
     DEFAULT_MAX_ERROR_SHARE,
     DEFAULT_SYSTEM_PROMPT,
     DEFAULT_TARGET_TEMPERATURE,
+    Condition,
     ConversationConfig,
     RunConfig,
 )
@@ -30,6 +32,7 @@ from chatsim.config._loadtest import (
 )
 
 __all__ = [
+    "CONDITIONS",
     "DEFAULT_BUCKET",
     "DEFAULT_DRAIN_TIMEOUT",
     "DEFAULT_EPISODE_TIMEOUT",
@@ -40,6 +43,7 @@ __all__ = [
     "DEFAULT_SYSTEM_PROMPT",
     "DEFAULT_TARGET_TEMPERATURE",
     "DEFAULT_WINDOW",
+    "Condition",
     "ConversationConfig",
     "LoadTestConfig",
     "Mode",

@@ -12,9 +12,11 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 __all__ = [
+    "CONDITIONS",
     "DEFAULT_MAX_ERROR_SHARE",
     "DEFAULT_SYSTEM_PROMPT",
     "DEFAULT_TARGET_TEMPERATURE",
+    "Condition",
     "ConversationConfig",
     "RunConfig",
 ]
@@ -27,6 +29,13 @@ DEFAULT_TARGET_TEMPERATURE = 0.7
 #: are left out of accuracy, and errors are not random (long conversations time out more), so
 #: past a fifth of the episodes the accuracy describes a different set of conversations.
 DEFAULT_MAX_ERROR_SHARE = 0.2
+
+#: ChatBench's study conditions. ``direct-to-AI``: the user talks to the assistant straight
+#: away (the protocol of DESIGN.md §1). ``answer-first``: the user first answers alone, then
+#: talks to the assistant and answers again (both answers recorded). ``user-alone``: the user
+#: answers alone and the assistant is never called.
+Condition = Literal["direct-to-AI", "answer-first", "user-alone"]
+CONDITIONS: tuple[Condition, ...] = ("direct-to-AI", "answer-first", "user-alone")
 
 
 class ConversationConfig(BaseModel):
@@ -111,6 +120,9 @@ class RunConfig(ConversationConfig):
     """Seed of the question sample."""
     repeats: Annotated[int, Field(ge=1)] = 1
     """Conversations per question and model (the paper used 10)."""
+    condition: Condition = "direct-to-AI"
+    """ChatBench's study condition (``CONDITIONS``): ``direct-to-AI``, ``answer-first``
+    (answer alone first, then converse), or ``user-alone`` (no assistant calls)."""
     concurrency: Annotated[int, Field(ge=1)] = 32
     """Assistant calls in flight at once, per target."""
     max_episodes_in_flight: Annotated[int, Field(ge=1)] | None = None
@@ -146,6 +158,7 @@ class RunConfig(ConversationConfig):
                 "limit",
                 "question_seed",
                 "repeats",
+                "condition",
                 "seed",
                 "simulator",
                 "simulator_temperature",

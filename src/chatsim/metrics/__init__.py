@@ -19,6 +19,12 @@ from chatsim.metrics._comparable import (
     run_differences,
 )
 from chatsim.metrics._compare import Comparison, PairComparison, compare, verdict
+from chatsim.metrics._conditions import (
+    AnswerFirstSummary,
+    ConditionModelSummary,
+    ConditionSummary,
+    answer_first_summary,
+)
 from chatsim.metrics._cost import (
     CostSummary,
     CostTotal,
@@ -67,9 +73,12 @@ __all__ = [
     "DEFAULT_SEED",
     "SUMMARY_VERSION",
     "AccuracyRow",
+    "AnswerFirstSummary",
     "BehaviourSummary",
     "CallTiming",
     "Comparison",
+    "ConditionModelSummary",
+    "ConditionSummary",
     "ConsistencySummary",
     "CostSummary",
     "CostTotal",
@@ -97,6 +106,7 @@ __all__ = [
     "RunSummary",
     "SimulatorSummary",
     "accuracy_table",
+    "answer_first_summary",
     "call_timings",
     "check_comparable",
     "cluster_bootstrap_interval",

@@ -7,6 +7,7 @@ from rich.table import Table
 from rich.text import Text
 
 from chatsim.metrics._compare import Comparison
+from chatsim.metrics._conditions_table import condition_text_table
 from chatsim.metrics._summary import RunSummary
 from chatsim.metrics._table import (
     ALL,
@@ -55,6 +56,8 @@ def render_summary(
     if sim:
         console.print(Text(sim), soft_wrap=True, highlight=False)
     _print(accuracy_text_table(summary), console)
+    if summary.conditions:  # ChatBench's study conditions, reported apart
+        _print(condition_text_table(summary), console)
     if summary.baseline:
         _print(baseline_text_table(summary), console)
     if summary.models:

@@ -5,12 +5,13 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from chatsim.baseline._records import BaselineRecord
 from chatsim.config import DEFAULT_MAX_ERROR_SHARE
 from chatsim.metrics._accuracy import GroupSummary, IntervalSpec, group_summary
 from chatsim.metrics._behaviour import BehaviourSummary, behaviour_summary
+from chatsim.metrics._conditions import ConditionSummary, condition_notes, condition_summaries
 from chatsim.metrics._cost import (
     CostSummary,
     PriceTable,
@@ -32,8 +33,9 @@ from chatsim.recording._records import EpisodeRecord, SimulatorChoice
 __all__ = ["SUMMARY_VERSION", "ModelSummary", "RunSummary", "summarize"]
 
 #: Version of the summary JSON layout. 2: ``failure``, ``simulator_choice``, ``simulators``,
-#: ``cost`` (run totals) and ``ModelSummary.simulator_cost``.
-SUMMARY_VERSION = 2
+#: ``cost`` (run totals) and ``ModelSummary.simulator_cost``. 3: ``conditions`` (ChatBench's
+#: study conditions, with answer-first's initial vs final accuracy and switches).
+SUMMARY_VERSION = 3
 
 
 class ModelSummary(GroupSummary):
@@ -89,6 +91,9 @@ class RunSummary(BaseModel):
     """Date and source of the price table used for cost estimates."""
     notes: list[str]
     """Caveats worth reading next to the numbers."""
+    conditions: dict[str, ConditionSummary] = Field(default_factory=dict)
+    """Per study condition (``chatsim.metrics._conditions``), when the episodes hold more
+    than one or one other than ``direct-to-AI``; empty otherwise."""
 
 
 def _ordered_models(episodes: Sequence[EpisodeRecord], models: Sequence[str] | None) -> list[str]:
@@ -196,6 +201,7 @@ def summarize(
     model_summaries = {
         m: _model_summary(m, eps, rows, spec, context) for m, eps in per_model.items()
     }
+    conditions = condition_summaries(episodes, list(per_model), spec)
     return RunSummary(
         failure=run_failure(per_model, max_error_share),
         simulator_choice=simulator_choice,
@@ -216,5 +222,6 @@ def summarize(
         questions=rows,
         baseline=baseline_gaps(episodes, baseline, spec),
         price_source=_price_source(context.prices),
-        notes=_notes(model_summaries, spec),
+        notes=_notes(model_summaries, spec) + condition_notes(conditions),
+        conditions=conditions,
     )

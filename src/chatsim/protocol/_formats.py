@@ -1,8 +1,8 @@
 """Prompt formats: named, versioned data that say how the simulator is prompted.
 
-A format holds the three step instructions (step 1, step 2, forced answer) and the templates
-that lay out a transcript. Rendering lives in ``_render``; this module only defines, looks up
-and loads formats.
+A format holds the step instructions (step 1, step 2, forced answer, and answering alone) and
+the templates that lay out a transcript. Rendering lives in ``_render``; this module only
+defines, looks up and loads formats.
 
 Templates use ``{placeholder}`` fields, substituted in one pass (so braces inside question text
 or messages, e.g. LaTeX, are never touched):
@@ -28,6 +28,14 @@ user: the system message is the instruction (with the question); the target's re
 ``user`` messages and the simulator's own earlier messages are ``assistant`` messages, since the
 prompted LLM writes the user's side. Many chat templates need at least one ``user`` message, so
 when the history is empty the format's ``chat_start`` cue is sent as the one user message.
+
+Answering alone (``SimulatorStep.ALONE``: the ``user-alone`` condition and the first phase of
+``answer-first``) is a fourth instruction, ``alone_instruction``, with its own chat cue,
+``alone_start``. Both are fields with defaults, so a format file written before them still
+loads, and the built-in formats keep version 1: their three conversation steps render
+byte-for-byte as before (golden-tested), and the alone step is new text under a new field, so
+``(name, version)`` still names every prompt a record can have been made with. A format that
+changes ``alone_instruction`` is a new version like any other change of rendered text.
 """
 
 from __future__ import annotations
@@ -42,6 +50,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from chatsim._exceptions import ConfigError, UnknownNameError
 
 __all__ = [
+    "ALONE_INSTRUCTION",
     "CHATBENCH_CHAT_V1",
     "CHATBENCH_TEXT_V1",
     "STOP",
@@ -55,6 +64,15 @@ __all__ = [
 STOP = "[END]"
 
 _NonEmpty = Annotated[str, Field(min_length=1)]
+
+#: The default ``alone_instruction``. No assistant is mentioned: in ChatBench's user-alone
+#: phase (and before answer-first's conversation) the person answers by themselves.
+ALONE_INSTRUCTION = (
+    "You are a person working on the multiple-choice question below on your own, without "
+    "any AI assistant or other help. Answer it as you would by yourself. Reply with only your "
+    'answer, in the form "Answer: X", where X is one of A, B, C or D.'
+    "\n\nQuestion:\n{question}"
+)
 
 
 class PromptFormat(BaseModel):
@@ -75,6 +93,9 @@ class PromptFormat(BaseModel):
     """Step 2: end with ``Answer: X`` or write the next message. Must contain ``{question}``."""
     force_instruction: _NonEmpty
     """After the last allowed reply: give only the answer. Must contain ``{question}``."""
+    alone_instruction: _NonEmpty = ALONE_INSTRUCTION
+    """Answer alone, with no assistant (``user-alone``; ``answer-first``'s first answer):
+    reply only ``Answer: X``. Must contain ``{question}``. Rendered with no history."""
     system_template: str = "[SYSTEM] {instruction}"
     """Text kind: the first block. Must contain ``{instruction}``."""
     user_template: str = "[USER] {text} [END]"
@@ -91,6 +112,8 @@ class PromptFormat(BaseModel):
     """Turn labels; generated text is cut where the model starts writing one of them."""
     chat_start: str = "(The conversation has not started yet. Write your first message.)"
     """Chat kind: the lone user message sent when there is no history yet."""
+    alone_start: str = "(Answer the question now, on your own.)"
+    """Chat kind: the lone user message sent with ``alone_instruction``."""
 
     @model_validator(mode="after")
     def _check_placeholders(self) -> PromptFormat:
@@ -98,6 +121,7 @@ class PromptFormat(BaseModel):
             "first_instruction": "{question}",
             "next_instruction": "{question}",
             "force_instruction": "{question}",
+            "alone_instruction": "{question}",
         }
         if self.kind == "text":
             required |= {

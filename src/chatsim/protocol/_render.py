@@ -30,6 +30,7 @@ def instruction_for(fmt: PromptFormat, question: Question, step: SimulatorStep) 
         SimulatorStep.FIRST: fmt.first_instruction,
         SimulatorStep.NEXT: fmt.next_instruction,
         SimulatorStep.FORCE_ANSWER: fmt.force_instruction,
+        SimulatorStep.ALONE: fmt.alone_instruction,
     }[SimulatorStep(step)]
     return substitute(template, {"question": question.render()})
 
@@ -72,12 +73,14 @@ def render_chat(
     """Chat messages (``kind == "chat"``) for a prompted LLM playing the user.
 
     Roles are swapped: the simulator's own earlier messages become ``assistant`` messages and
-    the target's replies become ``user`` messages.
+    the target's replies become ``user`` messages. Answering alone (no history) is cued by
+    ``alone_start`` instead of ``chat_start``, which invites a first message to an assistant.
     """
     _check(fmt, "chat", history)
     messages = [Message(Role.SYSTEM, instruction_for(fmt, question, step))]
     swap = {Role.USER: Role.ASSISTANT, Role.ASSISTANT: Role.USER}
     messages += [Message(swap[m.role], m.content.strip()) for m in history]
-    if not history and fmt.chat_start:
-        messages.append(Message(Role.USER, fmt.chat_start))
+    cue = fmt.alone_start if SimulatorStep(step) is SimulatorStep.ALONE else fmt.chat_start
+    if not history and cue:
+        messages.append(Message(Role.USER, cue))
     return tuple(messages)

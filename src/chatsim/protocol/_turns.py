@@ -9,7 +9,8 @@ An episode alternates user (simulator) and assistant (target) messages:
   answer statement (begins with ``Answer:`` once markup is stripped) -- never because
   ``Answer:`` appears somewhere inside free text. Otherwise it is a message to send. An empty
   message (``""``) is returned as such; the runner treats it as an invalid turn. In
-  ``FORCE_ANSWER`` every turn is final and parsed with the fallback parser.
+  ``FORCE_ANSWER`` and ``ALONE`` (answering with no assistant) every turn is final and parsed
+  with the fallback parser.
 """
 
 from __future__ import annotations
@@ -78,7 +79,8 @@ def interpret_user_turn(
 ) -> UserTurnDecision:
     """Decide whether a generated user turn is a final answer or a message (module doc)."""
     cleaned = clean_generated(text, stop, labels)
-    if SimulatorStep(step) is SimulatorStep.FORCE_ANSWER or is_answer_statement(cleaned):
+    final_only = SimulatorStep(step) in (SimulatorStep.FORCE_ANSWER, SimulatorStep.ALONE)
+    if final_only or is_answer_statement(cleaned):
         return UserTurnDecision(final=parse_answer(cleaned), message=None)
     return UserTurnDecision(final=None, message=cleaned)
 

@@ -34,6 +34,9 @@ class SimulatorStep(StrEnum):
     """Step 2: after an assistant reply, end with ``Answer: X`` or write the next message."""
     FORCE_ANSWER = "force_answer"
     """After the last allowed reply: give only the final answer."""
+    ALONE = "alone"
+    """Answer the question alone, with no assistant: the ``user-alone`` condition, and the
+    first phase of ``answer-first``. Like ``FORCE_ANSWER``, every turn is final."""
 
 
 class TerminationReason(StrEnum):

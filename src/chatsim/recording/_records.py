@@ -20,6 +20,12 @@ Schema history:
      may be ``connect_timeout`` (a call that was never sent), which older readers reject;
      otherwise episode records are as in version 2 (user turns already carry the
      simulator's ``usage``).
+  4: ``EpisodeRecord.condition``, ChatBench's study condition (``RunConfig.condition``, in
+     the header's config too): records before 4 read as ``direct-to-AI``, which is what they
+     were. ``answer-first`` episodes keep the user's answer alone before the conversation
+     (``initial_turn``, ``initial_answer``, ``initial_answer_method``, ``initial_correct``;
+     None in the other conditions). A ``user-alone`` episode's ``turns`` is its one user turn
+     (the answer); it has no assistant turn. Version 1-3 records and headers read unchanged.
 
 A reply's transport timings travel as one value, ``ReplyTiming``, from the transport that
 measures them to the records built from them (``AttemptRecord.succeeded``,
@@ -34,7 +40,7 @@ from typing import Any, Literal, NamedTuple
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from chatsim.config import LoadTestConfig, RunConfig
+from chatsim.config import Condition, LoadTestConfig, RunConfig
 from chatsim.protocol._types import Role, TerminationReason
 
 __all__ = [
@@ -49,7 +55,7 @@ __all__ = [
     "Usage",
 ]
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 AttemptOutcome = Literal[
     "ok", "rate_limit", "transient", "timeout", "connect_timeout", "permanent", "auth"
@@ -267,6 +273,21 @@ class EpisodeRecord(_Record):
     """When it ended."""
     error: str | None = None
     """Redacted message of the error that ended it, for error terminations."""
+    condition: Condition = "direct-to-AI"
+    """ChatBench's study condition it was run under (schema 4; older records: ``direct-to-AI``).
+    In ``user-alone`` the answer above is the user's alone; in ``answer-first`` it is the one
+    given after the conversation, and the one given before it is ``initial_answer``."""
+    initial_turn: TurnRecord | None = None
+    """``answer-first``: the user's turn answering alone, before the conversation (not part
+    of ``turns``, which is the conversation the assistant saw). None in other conditions."""
+    initial_answer: str | None = None
+    """``answer-first``: the letter the user chose alone, or None (unparsed, or another
+    condition)."""
+    initial_answer_method: Literal["explicit", "fallback", "none"] | None = None
+    """``answer-first``: how ``initial_answer`` was parsed; None in other conditions."""
+    initial_correct: bool | None = None
+    """``answer-first``: ``initial_answer == gold`` (False when unparsed); None in other
+    conditions or when the episode failed before the user answered alone."""
     extra: dict[str, Any] = Field(default_factory=dict)
     """Open slot for later analyses (judge scores, load-test schedule) without a schema bump."""
 

@@ -1,5 +1,14 @@
 """One episode: the ChatBench two-step loop between a simulated user and a target.
 
+The study condition (``RunConfig.condition``) decides what an episode is: ``direct-to-AI``,
+the loop alone; ``user-alone``, one simulator call answering alone (``SimulatorStep.ALONE``)
+and no target call; ``answer-first``, that answer alone, kept apart, then the loop. The
+answer alone has its own seed (``derive_seed(seed, "alone")``), so the conversation's seeds
+are those of ``direct-to-AI``, and ``user-alone``'s answer is ``answer-first``'s first one.
+The answer alone is not shown to the simulator during the conversation: the ChatBench
+LoRA's prompts carry no earlier answer, so its conversation prompts stay those it was
+trained on.
+
 Every episode that finishes returns a record with a typed termination reason. Two things do
 not produce a record, on purpose, so that a resume re-runs the episode: cancellation (Ctrl-C,
 a stopping run) and an authentication failure (the run stops; fix the key, then resume).
@@ -8,13 +17,14 @@ a stopping run) and an authentication failure (the run stops; fix the key, then 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import anyio
 
 from chatsim._exceptions import AuthenticationError, SimulatorError, TargetError
 from chatsim._util._clock import Clock
 from chatsim._util._redact import scrub
-from chatsim.config import ConversationConfig
+from chatsim.config import Condition, ConversationConfig, RunConfig
 from chatsim.protocol import (
     Message,
     ParsedAnswer,
@@ -68,6 +78,7 @@ class EpisodeSettings:
     max_tokens: int | None
     stream: bool
     timeout: float | None
+    condition: Condition = "direct-to-AI"
 
     @classmethod
     def from_config(
@@ -82,6 +93,7 @@ class EpisodeSettings:
             max_tokens=config.target_max_tokens,
             stream=config.stream,
             timeout=config.episode_timeout,
+            condition=config.condition if isinstance(config, RunConfig) else "direct-to-AI",
         )
 
 
@@ -93,6 +105,8 @@ class _Transcript:
         self.history: list[Message] = []
         self.user_messages = 0
         self.empty_resamples = 0
+        self.alone: ParsedAnswer | None = None
+        """The answer given alone (``user-alone``, ``answer-first``), once given."""
 
     def add_user(self, text: str, requested_at: float, turn: UserTurn, now: float) -> None:
         self.turns.append(
@@ -179,12 +193,39 @@ async def _user_turn(
         step=step,
         seed=derive_seed(*parts),
     )
+    return await _request_turn(source, request)
+
+
+async def _request_turn(source: TurnSource, request: UserTurnRequest) -> UserTurn:
     try:
         return await source.request(request)
     except (SimulatorError, AuthenticationError):
         raise  # a refused simulator key stops the run like a refused target key
     except TargetError as exc:  # a prompted simulator's own target failed
         raise SimulatorError(f"simulator call failed: {exc}", attempts=exc.attempts) from exc
+
+
+async def _answer_alone(
+    plan: EpisodePlan, source: TurnSource, clock: Clock, transcript: _Transcript
+) -> ParsedAnswer:
+    """The user answers alone: one simulator call, no assistant; the turn is recorded."""
+    request = UserTurnRequest(
+        episode_id=plan.episode_id,
+        question=plan.question,
+        history=(),
+        step=SimulatorStep.ALONE,
+        seed=derive_seed(plan.seed, "alone"),
+    )
+    requested_at = clock.now()
+    try:
+        turn = await _request_turn(source, request)
+    except SimulatorError as exc:
+        transcript.add_failed_user(exc, requested_at, clock.now())
+        raise
+    transcript.add_user(turn.text, requested_at, turn, clock.now())
+    final = interpret_user_turn(turn.text, SimulatorStep.ALONE).final
+    transcript.alone = final if final is not None else ParsedAnswer(None, "none")
+    return transcript.alone
 
 
 def _target_request(settings: EpisodeSettings, history: list[Message]) -> TargetRequest:
@@ -245,6 +286,38 @@ async def _converse(
         transcript.add_assistant(reply)
 
 
+async def _play(
+    plan: EpisodePlan,
+    settings: EpisodeSettings,
+    source: TurnSource,
+    caller: TargetCaller,
+    clock: Clock,
+    transcripts: tuple[_Transcript, _Transcript],
+    deadline: float | None,
+) -> tuple[ParsedAnswer, TerminationReason]:
+    """The episode as its condition has it (module doc); ``transcripts`` = (alone, talk)."""
+    alone, talk = transcripts
+    if settings.condition == "user-alone":
+        answer = await _answer_alone(plan, source, clock, talk)  # the episode's only turn
+        return answer, termination_for(answer, SimulatorStep.ALONE)
+    if settings.condition == "answer-first":
+        await _answer_alone(plan, source, clock, alone)
+    return await _converse(plan, settings, source, caller, clock, talk, deadline)
+
+
+def _initial_fields(plan: EpisodePlan, alone: _Transcript) -> dict[str, Any]:
+    """``answer-first``'s answer alone, as record fields (empty in other conditions)."""
+    if not alone.turns and alone.alone is None:
+        return {}
+    answer = alone.alone
+    return {
+        "initial_turn": alone.turns[0] if alone.turns else None,
+        "initial_answer": None if answer is None else answer.letter,
+        "initial_answer_method": None if answer is None else answer.method,
+        "initial_correct": None if answer is None else answer.letter == plan.question.gold,
+    }
+
+
 async def run_episode(
     plan: EpisodePlan,
     settings: EpisodeSettings,
@@ -257,7 +330,7 @@ async def run_episode(
     Raises ``AuthenticationError`` (the run must stop) and cancellation; every other failure
     becomes a record with the matching termination reason.
     """
-    transcript = _Transcript()
+    alone, transcript = _Transcript(), _Transcript()
     started_at = clock.now()
     answer = ParsedAnswer(None, "none")
     error: str | None = None
@@ -268,8 +341,8 @@ async def run_episode(
     scope: anyio.CancelScope | None = None
     try:
         with anyio.fail_after(backstop) as scope:
-            answer, reason = await _converse(
-                plan, settings, source, caller, clock, transcript, deadline
+            answer, reason = await _play(
+                plan, settings, source, caller, clock, (alone, transcript), deadline
             )
     except DeadlineExceededError as exc:  # the caller would not start or finish in time
         reason, error = TerminationReason.TIMEOUT, f"episode deadline reached: {exc}"
@@ -306,4 +379,6 @@ async def run_episode(
         extra={"empty_user_turns": transcript.empty_resamples}
         if transcript.empty_resamples
         else {},
+        condition=settings.condition,
+        **_initial_fields(plan, alone),
     )
