@@ -12,13 +12,14 @@ from rich.console import Console
 from rich.table import Table
 
 from chatsim.cli._errors import cli_errors
+from chatsim.cli._sim_train import data_command, similarity_command, train_command
 from chatsim.simulators._sim_check import SimCheckResult
 
 __all__ = ["check_command", "render_check", "sim_app"]
 
 sim_app = typer.Typer(
     name="sim",
-    help="Check the simulated user before spending money on a run.",
+    help="Check, train and compare the simulated user.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
@@ -27,8 +28,12 @@ sim_app = typer.Typer(
 
 @sim_app.callback()
 def _sim() -> None:
-    """Check the simulated user before spending money on a run."""
-    # A callback keeps ``sim`` a command group even while it has only one command.
+    """Check, train and compare the simulated user."""
+
+
+sim_app.command("data")(data_command)
+sim_app.command("train")(train_command)
+sim_app.command("similarity")(similarity_command)
 
 
 def render_check(result: SimCheckResult) -> Table:

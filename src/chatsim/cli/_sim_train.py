@@ -1,0 +1,169 @@
+"""``chatsim sim data | train | similarity``: make training data, train a LoRA, compare openers.
+
+Registered on ``sim_app`` by ``_sim.py``. The work is in ``chatsim.training``; these functions
+parse options, call it inside ``cli_errors`` and print.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import math
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from chatsim.cli._errors import cli_errors
+from chatsim.training import SimilarityResult
+
+__all__ = ["data_command", "render_similarity", "similarity_command", "train_command"]
+
+_QUESTIONS_HELP = "Question file for records whose questions are not bundled."
+
+
+def data_command(
+    conversations: Annotated[
+        Path,
+        typer.Argument(
+            help="A run directory, its episodes.jsonl, or JSONL of {question fields, messages}."
+        ),
+    ],
+    out: Annotated[Path, typer.Option(help="Directory to write train/heldout/split files.")],
+    prompt_format: Annotated[
+        str,
+        typer.Option(
+            "--format",
+            help="Prompt format name or file (.json/.toml); a chat format writes "
+            "{messages} lines for hosted fine-tuning.",
+        ),
+    ] = "chatbench-text-v1",
+    heldout: Annotated[
+        float, typer.Option(min=0.0, max=0.99, help="Share of questions held out.")
+    ] = 0.2,
+    seed: Annotated[int, typer.Option(help="Seed of the question split.")] = 0,
+    split: Annotated[
+        Path | None, typer.Option(help="Reuse this split.json instead of drawing a new one.")
+    ] = None,
+    questions: Annotated[Path | None, typer.Option(help=_QUESTIONS_HELP)] = None,
+    json_output: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
+) -> None:
+    """Turn conversations into training examples (k user messages give k+1), split by question."""
+    from chatsim.protocol import get_format, load_format
+    from chatsim.questions import load_question_file
+    from chatsim.training import load_user_conversations, read_split, write_data
+
+    console = Console(stderr=json_output)
+    with cli_errors(console):
+        is_file = prompt_format.endswith((".json", ".toml"))
+        fmt = load_format(prompt_format) if is_file else get_format(prompt_format)
+        pool = load_question_file(questions) if questions is not None else []
+        found = load_user_conversations(conversations, questions=pool)
+        given = read_split(split) if split is not None else None
+        summary = write_data(
+            found, out, fmt, heldout=heldout, seed=seed, split=given, source=str(conversations)
+        )
+    if json_output:
+        typer.echo(json.dumps(summary.to_json(), indent=2))
+    else:
+        console.print(summary.line())
+
+
+def train_command(
+    data: Annotated[Path, typer.Argument(help="A `chatsim sim data` directory (text format).")],
+    base: Annotated[str, typer.Option(help="Base causal LM: hub id or local path.")],
+    out: Annotated[Path, typer.Option(help="Where the adapter (and checkpoints/) go.")],
+    epochs: Annotated[float, typer.Option(min=0.0)] = 2.0,
+    max_steps: Annotated[int | None, typer.Option(min=1, help="Overrides --epochs.")] = None,
+    learning_rate: Annotated[float, typer.Option(min=0.0)] = 5e-5,
+    batch_size: Annotated[int, typer.Option(min=1)] = 4,
+    grad_accum: Annotated[int, typer.Option(min=1)] = 1,
+    lora_r: Annotated[int, typer.Option(min=1)] = 8,
+    lora_alpha: Annotated[int, typer.Option(min=1)] = 32,
+    lora_dropout: Annotated[float, typer.Option(min=0.0, max=1.0)] = 0.05,
+    max_length: Annotated[int, typer.Option(min=8, help="Longer examples are left out.")] = 2048,
+    precision: Annotated[str, typer.Option(help="auto, bf16 or fp32.")] = "auto",
+    load_in_8bit: Annotated[bool, typer.Option(help="8-bit base (bitsandbytes, GPU).")] = False,
+    save_steps: Annotated[int, typer.Option(min=1, help="Checkpoint every N steps.")] = 200,
+    seed: Annotated[int, typer.Option()] = 0,
+    resume: Annotated[bool, typer.Option(help="Continue from the last checkpoint in OUT.")] = False,
+    progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
+    json_output: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
+) -> None:
+    """Train a LoRA simulator (the model card's recipe by default); load it as hf:BASE+OUT."""
+    from chatsim._exceptions import ConfigError
+    from chatsim.training import TrainSettings, train_simulator
+
+    console = Console(stderr=json_output)
+    with cli_errors(console):
+        if precision not in ("auto", "bf16", "fp32"):
+            raise ConfigError(f"--precision must be auto, bf16 or fp32, not {precision!r}")
+        settings = TrainSettings(
+            r=lora_r, lora_alpha=lora_alpha, lora_dropout=lora_dropout,
+            learning_rate=learning_rate, epochs=epochs, max_steps=max_steps,
+            batch_size=batch_size, grad_accum=grad_accum, max_length=max_length,
+            precision=precision,  # type: ignore[arg-type]  # checked just above
+            load_in_8bit=load_in_8bit, seed=seed, save_steps=save_steps, progress=progress,
+        )  # fmt: skip
+        # Trainer writes its log lines to stdout; keep stdout for the JSON alone.
+        quiet = contextlib.redirect_stdout(sys.stderr) if json_output else contextlib.nullcontext()
+        with quiet:
+            result = train_simulator(data, base, out, settings, resume=resume)
+    if json_output:
+        typer.echo(json.dumps(result.to_json(), indent=2))
+        return
+    before, after = result.heldout_perplexity_before, result.heldout_perplexity_after
+    held = (
+        f"held-out perplexity {before:.3f} -> {after:.3f}" if math.isfinite(after)
+        else "no held-out examples"
+    )  # fmt: skip
+    console.print(
+        f"{result.steps} steps on {result.train_examples} examples; {held}; "
+        f"{result.skipped_examples} too long. Use: --simulator hf:{base}+{result.adapter}"
+    )
+
+
+def render_similarity(result: SimilarityResult, *, top: int = 20) -> Table:
+    """Means over questions, then the first ``top`` questions."""
+    table = Table(
+        title="First-prompt similarity (simulated vs real)",
+        caption=(
+            f"{len(result.questions)} questions scored; mean BLEU {result.bleu:.2f}, "
+            f"mean ROUGE-1 {result.rouge1:.3f}; {result.only_simulated} questions without real "
+            f"first prompts, {result.only_real} without simulated ones"
+        ),
+    )
+    for name in ("question", "simulated", "real", "BLEU", "ROUGE-1"):
+        table.add_column(name, justify="left" if name == "question" else "right")
+    for q in result.questions[:top]:
+        table.add_row(q.question_id, str(q.simulated), str(q.real), f"{q.bleu:.2f}",
+                      f"{q.rouge1:.3f}")  # fmt: skip
+    return table
+
+
+def similarity_command(
+    run_dir: Annotated[Path, typer.Argument(help="The run with the simulated conversations.")],
+    real: Annotated[
+        Path,
+        typer.Option(help="Real conversations: JSONL of {question fields, messages}, or a run."),
+    ],
+    questions: Annotated[Path | None, typer.Option(help=_QUESTIONS_HELP)] = None,
+    json_output: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
+) -> None:
+    """BLEU and ROUGE-1 of the run's first user prompts against real ones, per question."""
+    from chatsim.questions import load_question_file
+    from chatsim.training import first_prompt_similarity, first_prompts, load_user_conversations
+
+    console = Console(stderr=json_output)
+    with cli_errors(console):
+        pool = load_question_file(questions) if questions is not None else []
+        simulated = first_prompts(load_user_conversations(run_dir, questions=pool))
+        actual = first_prompts(load_user_conversations(real, questions=pool))
+        result = first_prompt_similarity(simulated, actual)
+    if json_output:
+        typer.echo(json.dumps(result.to_json(), indent=2, allow_nan=False))
+    else:
+        console.print(render_similarity(result))
