@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import typer
 
+from chatsim.cli._calibrate import calibrate_command
 from chatsim.cli._compare import compare_command
 from chatsim.cli._loadtest import loadtest_command
 from chatsim.cli._repair import repair_command
@@ -39,6 +40,7 @@ app.command("report")(report_command)
 app.command("compare")(compare_command)
 app.command("repair")(repair_command)
 app.command("loadtest")(loadtest_command)
+app.command("calibrate")(calibrate_command)
 app.add_typer(sim_app, name="sim")
 
 
