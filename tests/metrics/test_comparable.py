@@ -55,6 +55,8 @@ def test_identical_set_ups_have_no_differences(tmp_path: Path) -> None:
          "none"),
         ({"target_temperature": 0.0}, {}, "target_temperature", "0.7", "0.0"),
         ({"repeats": 3}, {}, "repeats", "2", "3"),
+        ({"simulator_options": {"load_in_8bit": True}}, {}, "simulator_options", "none",
+         "load_in_8bit=true"),
         ({}, {"seed": 7}, "seeds", "run seed 0", "run seed 7"),
         ({}, {"schema_version": 1}, "schema_version", str(SCHEMA_VERSION), "1"),
     ],
@@ -104,6 +106,28 @@ def test_several_differences_all_named_and_all_allows_them(tmp_path: Path) -> No
     assert [d.field for d in partly.value.differences] == ["max_turns"]
     for allow in ("all", ["simulator_max_tokens,max_turns"], ["simulator_max_tokens", "max_turns"]):
         assert len(compare(runs, allow_different=allow).differences) == 2  # type: ignore[arg-type]
+
+
+def test_a_served_simulator_s_seed_sending_and_context_are_compared(tmp_path: Path) -> None:
+    served = {"simulator": "served:chatbench", "repeats": 2}
+    a = write_run(tmp_path / "A", outcomes("A", _spec(4, [1])), **served)  # type: ignore[arg-type]
+    b = write_run(
+        tmp_path / "B", outcomes("B", _spec(4, [0])), **served,  # type: ignore[arg-type]
+        simulator_options={"seed": False, "context_tokens": 1024},
+    )  # fmt: skip
+    same = write_run(
+        tmp_path / "C", outcomes("C", _spec(4, [0])), **served,  # type: ignore[arg-type]
+        simulator_options={"seed": True},  # what A recorded by default
+    )  # fmt: skip
+    with pytest.raises(IncomparableRunsError) as info:
+        compare([read_run(a), read_run(b)])
+    (d,) = info.value.differences
+    assert (d.field, d.a) == ("simulator_options", "seed=true")
+    assert d.b == "context_tokens=1024, seed=false"
+    assert "--allow-different simulator_options" in str(info.value)
+    allowed = compare([read_run(a), read_run(b)], allow_different="simulator_options")
+    assert [x.field for x in allowed.differences] == ["simulator_options"]
+    assert compare([read_run(a), read_run(same)]).differences == []
 
 
 def test_unknown_field_to_allow_is_refused() -> None:

@@ -78,7 +78,7 @@ def _parse(html: str) -> _Report:
 
 def test_run_with_two_models_has_the_paired_comparison(demo_run: Path) -> None:
     scan = _parse(render_html(load_report_data(demo_run)))
-    assert list(scan.sections)[:3] == ["overview", "accuracy", "paired"]
+    assert list(scan.sections)[:4] == ["headline", "overview", "accuracy", "paired"]
     # The same verdicts as chatsim compare (same functions, same settings), in words.
     expected = [p.verdict for p in compare([read_run(demo_run)]).pairs]
     assert scan.items["paired"] == expected

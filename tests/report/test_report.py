@@ -78,8 +78,8 @@ def test_html_report_is_self_contained_and_complete(demo_run: Path) -> None:
     scan = _Scan()
     scan.feed(html)
     assert scan.sections == [
-        "overview", "accuracy", "paired", "baseline", "behaviour", "latency", "timeline",
-        "recovery", "questions", "conversations",
+        "headline", "overview", "accuracy", "paired", "baseline", "behaviour", "latency",
+        "timeline", "recovery", "questions", "conversations",
     ]  # fmt: skip
     assert scan.external == []  # nothing is fetched: plotly is inlined
     assert "Plotly" in html

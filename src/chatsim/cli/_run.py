@@ -63,17 +63,26 @@ def _policy_overrides(pairs: list[str], **named: Any) -> dict[str, Any]:
     return found
 
 
+#: Config fields given as repeatable KEY=VALUE options: on resume they merge onto the header's.
+_MERGED_FIELDS = ("simulator_options", "policy")
+
+
 def build_config(overrides: dict[str, Any], resume: Path | None) -> RunConfig:
     """A new run's config (defaults + options), or the stored config with the options applied.
 
     On resume, options that differ from the header are kept so that the resume check can say
-    exactly what differs.
+    exactly what differs. Key-value options (``--simulator-option``, ``--policy``) merge key
+    by key onto the stored ones: a resume that gives one option keeps the others as recorded
+    (a stored ``seed: false`` does not revert to the default).
     """
     if resume is not None:
         stored = read_header(resume).config
         if not isinstance(stored, RunConfig):
             raise RunDirectoryError(f"{resume} is a load test; only evaluation runs can be resumed")
         values = {**stored.model_dump(mode="json"), **overrides}
+        for field in _MERGED_FIELDS:
+            if field in overrides:
+                values[field] = {**getattr(stored, field), **overrides[field]}
     elif "models" not in overrides:
         raise ConfigError("no model given: pass --model (e.g. --model gpt-4o), or --resume RUN_DIR")
     else:
@@ -241,7 +250,12 @@ def run_command(
     tpm: Annotated[float | None, _Opt(help="Tokens per minute per target (token bucket).")] = None,
     policy: Annotated[
         list[str] | None,
-        _Opt(help="Any call-policy field as KEY=VALUE (repeatable), e.g. backoff_max=10."),
+        _Opt(
+            help="Any call-policy field as KEY=VALUE (repeatable), e.g. backoff_max=10. "
+            "simulator.<field>=VALUE sets it for a served/prompted simulator's own endpoint, "
+            "e.g. simulator.requests_per_minute=600: --concurrency, --rpm and --tpm budget the "
+            "targets only and do not throttle the simulator."
+        ),
     ] = None,
     out: Annotated[Path, _Opt(help="Directory that holds run directories.")] = Path("runs"),
     run_id: Annotated[

@@ -12,6 +12,10 @@ the answers other than the model under test.
 - ``kind``: an evaluation and a load test schedule different conversations.
 - ``simulator``, ``simulator_temperature``, ``simulator_max_tokens``, ``prompt_format``: the
   simulated user is half of every conversation; a stronger user lifts every model.
+- ``simulator_options``: the simulator's backend options (a served simulator's seed sending
+  and context length, an hf: one's 8-bit loading, dtype, context, scheduler, ...) change the
+  simulated user too: its turns, its trimming, its reproducibility. Compared as recorded,
+  key by key (an option set to its default still differs from one left unset).
 - ``schema_version``: the record schema says how times are measured (version 2 added the send
   time that latency "from send" uses), so latencies across schemas are not alike.
 - ``max_turns``: more turns, more chances to recover (or to be talked out of) an answer.
@@ -32,6 +36,7 @@ schema version and the seed of every shared (question, repeat) pair.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -57,6 +62,7 @@ COMPARED_FIELDS: tuple[str, ...] = (
     "simulator_temperature",
     "simulator_max_tokens",
     "prompt_format",
+    "simulator_options",
     "schema_version",
     "max_turns",
     "questions",
@@ -124,6 +130,13 @@ def _prompt_format(config: Any) -> str:
     return str(name)
 
 
+def _options(options: dict[str, Any]) -> str:
+    """Backend options in words, in key order so that equal options read alike."""
+    if not options:
+        return "none"
+    return ", ".join(f"{key}={json.dumps(options[key])}" for key in sorted(options))
+
+
 def _questions(header: RunHeader) -> str:
     cfg = header.config
     how = f"{cfg.source}, selection {cfg.selection}"
@@ -142,6 +155,7 @@ def _header_facts(header: RunHeader) -> dict[str, str]:
         "simulator_temperature": _text(cfg.simulator_temperature),
         "simulator_max_tokens": _text(cfg.simulator_max_tokens),
         "prompt_format": _prompt_format(cfg),
+        "simulator_options": _options(cfg.simulator_options),
         "schema_version": str(header.schema_version),
         "max_turns": str(cfg.max_turns),
         "questions": _questions(header),

@@ -1,7 +1,9 @@
 """``chatsim report RUN_DIR --html FILE``: one self-contained HTML file that opens offline.
 
 The plotly library is inlined once in the page head (no CDN), figures follow as divs, and
-every recorded string is HTML-escaped. A run with two or more models gets the paired
+every recorded string is HTML-escaped. The first section says what to know before any figure:
+a failed run's verdict, which simulator played the user and why, and the cost split into
+targets, simulator and total (``_headline``). A run with two or more models gets the paired
 comparison that ``chatsim compare`` prints; ``chatsim compare --html`` writes the same page
 shell around a comparison of several runs (``render_comparison_html``).
 """
@@ -29,6 +31,7 @@ from chatsim.metrics._table import (
 from chatsim.report import _figures as figs
 from chatsim.report._data import ReportData, summarize_run
 from chatsim.report._export import require
+from chatsim.report._headline import headline_section
 from chatsim.report._paired import comparison_sections, paired_section, run_comparison
 from chatsim.report._sections import Section, figure_html, html_table, render_sections
 from chatsim.report._viewer import conversation_viewer
@@ -69,6 +72,8 @@ details.episode summary{cursor:pointer;font-size:14px}
 .attempts{margin:6px 0;font-size:13px}.failures{margin:2px 0;padding-left:22px;color:#92400e}
 .warning{background:#fffbeb;border:1px solid #f59e0b;border-radius:6px;padding:6px 14px;
  margin:8px 0}.verdicts li{margin:3px 0}
+.failure{background:#fef2f2;border:1px solid #dc2626;border-radius:6px;padding:6px 14px;
+ margin:8px 0;color:#991b1b}.failure ul{margin:4px 0;font-size:13px}
 """
 
 
@@ -117,6 +122,7 @@ def _builtin_sections(data: ReportData, summary: RunSummary) -> list[Section]:
     comparison = run_comparison(data, summary)  # None with fewer than two models
     paired = [] if comparison is None else [paired_section(comparison)]
     return [
+        headline_section(summary),  # first: a failed run, the simulator and its cost
         _overview(data, summary),
         Section("accuracy", "User–AI accuracy",
                 _table(accuracy_text_table(summary), caption=False)

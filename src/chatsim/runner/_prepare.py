@@ -263,12 +263,28 @@ def _check_resume(stored: RunConfig, given: RunConfig, run_dir: Path) -> None:
     diffs = [
         f"{key}: run has {old[key]!r}, given {new[key]!r}" for key in old if old[key] != new[key]
     ]
+    diffs += _simulator_option_diffs(stored.simulator_options, given.simulator_options)
     if diffs:
         raise RunDirectoryError(
             f"cannot resume {run_dir}: the configuration differs from the run's header:\n  "
             + "\n  ".join(diffs)
             + "\nresume with the original settings (omit the differing options), or start a new run"
         )
+
+
+def _option_text(options: dict[str, Any], key: str) -> str:
+    return repr(options[key]) if key in options else "it unset"
+
+
+def _simulator_option_diffs(stored: dict[str, Any], given: dict[str, Any]) -> list[str]:
+    """One line per backend option that differs: seed sending, context length, 8-bit loading
+    and the rest change the simulated user, so half of every conversation would change."""
+    return [
+        f"simulator_options.{key}: run has {_option_text(stored, key)}, "
+        f"given {_option_text(given, key)}"
+        for key in sorted(stored.keys() | given.keys())
+        if key not in stored or key not in given or stored[key] != given[key]
+    ]
 
 
 def questions_digest(questions: Sequence[Question]) -> str:
