@@ -57,6 +57,7 @@ def test_identical_set_ups_have_no_differences(tmp_path: Path) -> None:
         ({"repeats": 3}, {}, "repeats", "2", "3"),
         ({"simulator_options": {"load_in_8bit": True}}, {}, "simulator_options", "none",
          "load_in_8bit=true"),
+        ({"condition": "answer-first"}, {}, "condition", "direct-to-AI", "answer-first"),
         ({}, {"seed": 7}, "seeds", "run seed 0", "run seed 7"),
         ({}, {"schema_version": 1}, "schema_version", str(SCHEMA_VERSION), "1"),
     ],

@@ -18,6 +18,8 @@ the answers other than the model under test.
   key by key (an option set to its default still differs from one left unset).
 - ``schema_version``: the record schema says how times are measured (version 2 added the send
   time that latency "from send" uses), so latencies across schemas are not alike.
+- ``condition``: the study condition (direct-to-AI, answer-first, user-alone) is a different
+  experiment: a user-alone accuracy is not a user-AI one.
 - ``max_turns``: more turns, more chances to recover (or to be talked out of) an answer.
 - ``questions``: the question set (its fingerprint, else how it was selected); accuracy
   depends on which questions were asked.
@@ -64,6 +66,7 @@ COMPARED_FIELDS: tuple[str, ...] = (
     "prompt_format",
     "simulator_options",
     "schema_version",
+    "condition",
     "max_turns",
     "questions",
     "repeats",
@@ -157,6 +160,7 @@ def _header_facts(header: RunHeader) -> dict[str, str]:
         "prompt_format": _prompt_format(cfg),
         "simulator_options": _options(cfg.simulator_options),
         "schema_version": str(header.schema_version),
+        "condition": str(getattr(cfg, "condition", "direct-to-AI")),
         "max_turns": str(cfg.max_turns),
         "questions": _questions(header),
         "repeats": _text(getattr(cfg, "repeats", None)),
@@ -173,6 +177,7 @@ def _episode_facts(episodes: Sequence[EpisodeRecord]) -> dict[str, str]:
     return {
         "simulator": ", ".join(map(repr, sims)) or "none",
         "schema_version": ", ".join(map(str, schemas)) or "none",
+        "condition": ", ".join(sorted({ep.condition for ep in episodes})) or "none",
     }
 
 
