@@ -79,7 +79,7 @@ def env_setting(explicit: str | None, *variables: str) -> str | None:
 #: Otherwise a run mixing ``gpt-4o`` with a ``vllm:`` model would send the OpenAI key to the
 #: vLLM host. ``litellm`` too: litellm sends each provider's own key (``OPENAI_API_KEY``, ...)
 #: to whatever endpoint it is given, so its endpoints come from the providers' variables.
-HOSTED_ADAPTERS = frozenset({"openai", "azure", "anthropic", "gemini", "litellm"})
+HOSTED_ADAPTERS = frozenset({"openai", "azure", "anthropic", "bedrock", "gemini", "litellm"})
 
 
 def endpoint_for(spec: ModelSpec, generic_base_url: str | None) -> str | None:
