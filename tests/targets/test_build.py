@@ -11,6 +11,7 @@ VARIABLES = {
     "openai": "OPENAI_BASE_URL",
     "azure": "AZURE_OPENAI_ENDPOINT",
     "anthropic": "ANTHROPIC_BASE_URL",
+    "bedrock": "ANTHROPIC_BEDROCK_MANTLE_BASE_URL",
     "gemini": "GOOGLE_GEMINI_BASE_URL",
     "vertex": "GOOGLE_VERTEX_BASE_URL",
 }

@@ -34,6 +34,7 @@ _PROVIDER_ENDPOINT = {
     "openai": "OPENAI_BASE_URL",
     "azure": "AZURE_OPENAI_ENDPOINT",
     "anthropic": "ANTHROPIC_BASE_URL",
+    "bedrock": "ANTHROPIC_BEDROCK_MANTLE_BASE_URL",
     "gemini": "GOOGLE_GEMINI_BASE_URL",
     "vertex": "GOOGLE_VERTEX_BASE_URL",
     "litellm": "the provider's own variable (OPENAI_BASE_URL, ANTHROPIC_API_BASE, ...)",

@@ -74,12 +74,15 @@ def env_setting(explicit: str | None, *variables: str) -> str | None:
 
 
 #: Adapters of hosted providers: their endpoint comes from their own settings (``OPENAI_BASE_URL``,
-#: ``AZURE_OPENAI_ENDPOINT``, ``ANTHROPIC_BASE_URL``, ``GOOGLE_GEMINI_BASE_URL``), never from a
+#: ``AZURE_OPENAI_ENDPOINT``, ``ANTHROPIC_BASE_URL``, ``ANTHROPIC_BEDROCK_MANTLE_BASE_URL``,
+#: ``GOOGLE_GEMINI_BASE_URL``, ``GOOGLE_VERTEX_BASE_URL``), never from a
 #: run's generic ``--base-url``, which addresses self-hosted OpenAI-compatible servers.
 #: Otherwise a run mixing ``gpt-4o`` with a ``vllm:`` model would send the OpenAI key to the
 #: vLLM host. ``litellm`` too: litellm sends each provider's own key (``OPENAI_API_KEY``, ...)
 #: to whatever endpoint it is given, so its endpoints come from the providers' variables.
-HOSTED_ADAPTERS = frozenset({"openai", "azure", "anthropic", "gemini", "vertex", "litellm"})
+HOSTED_ADAPTERS = frozenset(
+    {"openai", "azure", "anthropic", "bedrock", "gemini", "vertex", "litellm"}
+)
 
 
 def endpoint_for(spec: ModelSpec, generic_base_url: str | None) -> str | None:

@@ -5,10 +5,11 @@
         ...
         assert server.requests[0].body["max_tokens"] == 1024
 
-``POST /v1/messages``, streamed or not, in Anthropic's wire format (``_anthropic_wire``);
-replies carry a ``request-id`` header. Scripted like ``LoopbackServer``, with ``ReplyScript``
-(replies, latency), ``FaultPlan`` / ``Fault`` / ``FaultKind`` (faults), and recorded as
-``RecordedRequest`` (``endpoint="messages"``). The fault kinds, in Anthropic's terms:
+``POST /v1/messages`` (and ``/anthropic/v1/messages``, where Amazon Bedrock's Anthropic-native
+endpoint serves it: ``bedrock_base_url``), streamed or not, in Anthropic's wire format
+(``_anthropic_wire``); replies carry a ``request-id`` header. Scripted like ``LoopbackServer``,
+with ``ReplyScript`` (replies, latency), ``FaultPlan`` / ``Fault`` / ``FaultKind`` (faults), and
+recorded as ``RecordedRequest`` (``endpoint="messages"``). The fault kinds, in Anthropic's terms:
 
 - status kinds answer that status with Anthropic's error body (``RATE_LIMIT*``: 429
   ``rate_limit_error`` with the hint in each ``Retry-After`` form; ``CONTEXT_LENGTH``: 400
@@ -69,6 +70,7 @@ from chatsim.testing._server_script import (
 __all__ = ["AnthropicLoopbackServer"]
 
 _JSON = "application/json"
+_BEDROCK_PREFIX = "/anthropic"  # where Bedrock's Anthropic-native (Mantle) endpoint mounts it
 
 
 class AnthropicLoopbackServer(AiohttpServer):
@@ -106,12 +108,21 @@ class AnthropicLoopbackServer(AiohttpServer):
         self._window = RateLimitWindow(rate_limits, clock) if rate_limits else None
 
     def _routes(self) -> list[web.RouteDef]:
-        return [web.post("/v1/messages", self._handle)]
+        return [
+            web.post("/v1/messages", self._handle),
+            web.post(f"{_BEDROCK_PREFIX}/v1/messages", self._handle),
+        ]
 
     @property
     def base_url(self) -> str:
         """``http://127.0.0.1:PORT``: the SDK's ``base_url`` (it adds ``/v1/messages``)."""
         return self.root_url
+
+    @property
+    def bedrock_base_url(self) -> str:
+        """``http://127.0.0.1:PORT/anthropic``: the ``base_url`` of the SDK's Bedrock Mantle
+        client (``https://bedrock-mantle.{region}.api.aws/anthropic`` on AWS)."""
+        return self.root_url + _BEDROCK_PREFIX
 
     @property
     def requests(self) -> list[RecordedRequest]:

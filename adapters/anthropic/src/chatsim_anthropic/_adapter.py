@@ -1,7 +1,9 @@
 """The Anthropic Messages API as a chatsim target: one ``messages.create`` per attempt.
 
 Through the official SDK's ``AsyncAnthropic`` (``with_raw_response``, for the headers), SDK
-retries off. ``complete`` lets only chatsim errors out (``_errors`` translates).
+retries off; the ``bedrock`` profile passes ``AsyncAnthropicBedrockMantle`` instead (the same
+``messages`` resource and wire, under ``/anthropic`` on Bedrock's host). ``complete`` lets only
+chatsim errors out (``_errors`` translates).
 
 The request: system messages joined into ``system``; the rest as ``messages``; ``max_tokens``
 is required by the API, so ``TargetRequest.max_tokens`` or the adapter's default
@@ -34,7 +36,17 @@ from chatsim.targets import AdapterReply, TargetAdapter, TargetRequest
 from chatsim.targets.kit import keep_recorded_headers, request_id_of
 from chatsim_anthropic._errors import PROVIDER, error_from_sdk
 
-__all__ = ["DEFAULT_MAX_TOKENS", "AnthropicAdapter", "finish_reason_of", "recorded_headers"]
+__all__ = [
+    "DEFAULT_MAX_TOKENS",
+    "AnthropicAdapter",
+    "MessagesClient",
+    "finish_reason_of",
+    "recorded_headers",
+]
+
+#: The SDK clients whose ``messages`` resource the adapter drives: the Claude API's, and
+#: Bedrock's Anthropic-native (Mantle) endpoint's.
+MessagesClient = anthropic.AsyncAnthropic | anthropic.AsyncAnthropicBedrockMantle
 
 #: ``max_tokens`` sent when the request names none (the Messages API requires one).
 DEFAULT_MAX_TOKENS: Final = 1024
@@ -77,22 +89,25 @@ class _Read:
 
 
 class AnthropicAdapter(TargetAdapter):
-    """Claude models through the Messages API."""
+    """Claude models through the Messages API (``name``: the profile, ``anthropic`` or
+    ``bedrock``, named in errors and records)."""
 
     def __init__(
         self,
         model: str,
-        client: anthropic.AsyncAnthropic,
+        client: MessagesClient,
         *,
         default_max_tokens: int = DEFAULT_MAX_TOKENS,
+        name: str = PROVIDER,
     ) -> None:
-        self.name = PROVIDER
+        self.name = name
         self.model = model
         self.client = client
         self.default_max_tokens = default_max_tokens
 
     def __repr__(self) -> str:
-        return f"AnthropicAdapter(model={self.model!r}, base_url={str(self.client.base_url)!r})"
+        url = str(self.client.base_url)
+        return f"AnthropicAdapter(name={self.name!r}, model={self.model!r}, base_url={url!r})"
 
     def build_body(self, request: TargetRequest) -> dict[str, Any]:
         """The JSON body of the Messages API request."""
@@ -134,7 +149,7 @@ class AnthropicAdapter(TargetAdapter):
         except TargetError:
             raise
         except Exception as exc:
-            error = error_from_sdk(exc, kept, model=self.model)
+            error = error_from_sdk(exc, kept, model=self.model, provider=self.name)
             if error is None:
                 raise
             raise error from exc

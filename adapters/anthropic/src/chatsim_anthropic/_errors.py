@@ -73,9 +73,11 @@ def error_from_status(
     *,
     endpoint: object | None = None,
     model: str | None = None,
+    provider: str = PROVIDER,
 ) -> TargetError:
     """The chatsim error for an Anthropic HTTP error response (``body``: bytes or parsed) to
-    a request for ``model`` at ``endpoint`` (its URL)."""
+    a request for ``model`` at ``endpoint`` (its URL); ``provider`` names the profile
+    (``bedrock`` for Claude on Amazon Bedrock)."""
     if isinstance(body, bytes | bytearray):
         try:
             body = json.loads(body)
@@ -88,7 +90,7 @@ def error_from_status(
         headers=headers,
         body=body,
         code=kind,
-        provider=PROVIDER,
+        provider=provider,
         endpoint=endpoint,
         model=model,
     )
@@ -121,12 +123,17 @@ def _url_of(response: Any) -> object | None:
 
 
 def error_from_sdk(
-    exc: BaseException, kept: Mapping[str, str], *, model: str | None = None
+    exc: BaseException,
+    kept: Mapping[str, str],
+    *,
+    model: str | None = None,
+    provider: str = PROVIDER,
 ) -> TargetError | None:
     """The chatsim error for an exception the SDK (or its stream) raised; None if foreign.
 
     ``kept`` are the response headers already recorded (a failure mid-stream keeps them);
-    ``model`` is the request's, named in status errors beside the URL the SDK sent it to.
+    ``model`` is the request's, named in status errors beside the URL the SDK sent it to;
+    ``provider`` is the profile that sent it (``anthropic`` or ``bedrock``).
     """
     if isinstance(exc, anthropic.APIStatusError):
         status = exc.status_code
@@ -135,15 +142,17 @@ def error_from_sdk(
             kind, _ = _envelope(exc.body)
             status, headers = status_of_error_type(kind), kept.items()
         url = _url_of(exc.response)
-        return error_from_status(status, headers, exc.body, endpoint=url, model=model)
+        return error_from_status(
+            status, headers, exc.body, endpoint=url, model=model, provider=provider
+        )
     if isinstance(exc, anthropic.APITimeoutError):
-        return transient_error(PROVIDER, "read timed out", headers=kept)
+        return transient_error(provider, "read timed out", headers=kept)
     if isinstance(exc, anthropic.APIConnectionError):
-        return transient_error(PROVIDER, f"connection failed: {exc}", headers=kept)
+        return transient_error(provider, f"connection failed: {exc}", headers=kept)
     if isinstance(exc, anthropic.APIError):  # a body the SDK could not read
-        return transient_error(PROVIDER, f"bad reply: {exc}", headers=kept)
+        return transient_error(provider, f"bad reply: {exc}", headers=kept)
     if isinstance(exc, _RAW_TRANSPORT_ERRORS):
-        return transient_error(PROVIDER, f"connection failed: {type(exc).__name__}", headers=kept)
+        return transient_error(provider, f"connection failed: {type(exc).__name__}", headers=kept)
     if isinstance(exc, _PARSE_ERRORS):
-        return transient_error(PROVIDER, f"malformed reply: {exc}", headers=kept)
+        return transient_error(provider, f"malformed reply: {exc}", headers=kept)
     return None
