@@ -100,6 +100,12 @@ async def test_answer_first_records_both_answers_and_counts_the_switches(tmp_pat
     assert af.final_accuracy == pytest.approx(golds["B"] / LIMIT)
     stored = json.loads((result.run_dir / "summary.json").read_text())
     assert stored["conditions"]["answer-first"]["answer_first"]["wrong_to_right"] == golds["B"]
+    # The HTML report gives the condition its own section, with the same table.
+    from chatsim.report import write_html_report
+
+    page = write_html_report(result.run_dir, tmp_path / "report.html").read_text()
+    section = page.split('id="conditions"', 1)[1].split("</section>", 1)[0]
+    assert "answer-first" in section and "right→wrong" in section
 
 
 async def test_direct_to_ai_keeps_todays_protocol_and_summary(tmp_path: Path) -> None:

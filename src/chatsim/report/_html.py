@@ -16,6 +16,7 @@ from pathlib import Path
 
 from chatsim.config import RunConfig
 from chatsim.metrics._compare import Comparison
+from chatsim.metrics._conditions_table import condition_text_table
 from chatsim.metrics._render import simulator_notes
 from chatsim.metrics._summary import RunSummary
 from chatsim.metrics._table import (
@@ -121,12 +122,19 @@ def _builtin_sections(data: ReportData, summary: RunSummary) -> list[Section]:
     )
     comparison = run_comparison(data, summary)  # None with fewer than two models
     paired = [] if comparison is None else [paired_section(comparison)]
+    # Study conditions other than (only) direct-to-AI are reported apart, as in the terminal.
+    conditions = (
+        [Section("conditions", "By study condition", _table(condition_text_table(summary)))]
+        if summary.conditions
+        else []
+    )
     return [
         headline_section(summary),  # first: a failed run, the simulator and its cost
         _overview(data, summary),
         Section("accuracy", "User–AI accuracy",
                 _table(accuracy_text_table(summary), caption=False)
                 + figure_html(figs.accuracy_figure(summary))),
+        *conditions,
         *paired,
         Section("baseline", "AI alone vs user–AI", baseline),
         Section("behaviour", "Consistency and conversation behaviour",
