@@ -9,6 +9,7 @@ so the only noise between the planted latent accuracies and what calibration see
 from __future__ import annotations
 
 import csv
+import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -127,3 +128,65 @@ def planted(root: Path, n: int, rho: float, seed: int = 7) -> Planted:
 
 
 assert len(CHATBENCH_SUBJECTS) == 5  # the pool above draws from all five
+
+
+# --- conversations.json, in the shape chatsim assumes (see chatsim.chatbench._conversations) --
+
+
+@dataclass(frozen=True)
+class Chat:
+    """One synthetic conversation of the release, and the letter the answers file records."""
+
+    release_id: str
+    worker: str
+    user: tuple[str, ...]
+    """The user's messages; each gets an assistant reply."""
+    csv_letter: str | None = None
+    """``selected_answer`` of the worker's user-AI row (None: no row)."""
+    answer: object = None
+    """The conversation's own ``answer`` field (None: absent)."""
+    model: str = "gpt-4o"
+    condition: str = "direct-to-AI"
+
+
+def chat_object(chat: Chat) -> dict[str, object]:
+    messages: list[dict[str, str]] = [
+        {"role": "system", "content": "You are a helpful AI assistant."}
+    ]
+    for i, text in enumerate(chat.user):
+        messages += [{"role": "user", "content": text},
+                     {"role": "assistant", "content": f"reply {i} to {chat.worker}"}]  # fmt: skip
+    row: dict[str, object] = {
+        "worker_id": chat.worker, "model": chat.model, "condition": chat.condition,
+        "question_id": chat.release_id, "messages": messages, "annotations": {"intent": "x"},
+    }  # fmt: skip
+    if chat.answer is not None:
+        row["answer"] = chat.answer
+    return row
+
+
+def write_chat_release(folder: Path, chats: list[Chat], objects: object = None) -> Path:
+    """A release with questions.csv, a user-answers file and conversations.json (``objects``
+    replaces the conversations written, for malformed files)."""
+    (folder / "full_study").mkdir(parents=True, exist_ok=True)
+    ids = sorted({c.release_id for c in chats})
+    with (folder / "questions.csv").open("w", newline="") as fh:
+        csv.writer(fh).writerows(
+            [["question_id", "subject", "question"], *([r, "math", "?"] for r in ids)]
+        )
+    rows = [[c.worker, c.model, c.condition, "math", "0", "0", c.release_id, "user-AI",
+             c.csv_letter, "1"] for c in chats if c.csv_letter is not None]  # fmt: skip
+    # Every worker also answered alone, with another letter: it must not be taken.
+    rows += [[c.worker, c.model, c.condition, "math", "0", "0", c.release_id, "user-alone", "D",
+              "0"] for c in chats]  # fmt: skip
+    with (folder / "full_study" / "user_answers_filtered.csv").open("w", newline="") as fh:
+        csv.writer(fh).writerows([ANSWER_COLUMNS, *rows])
+    data = [chat_object(c) for c in chats] if objects is None else objects
+    (folder / "full_study" / "conversations.json").write_text(json.dumps(data), encoding="utf-8")
+    return folder
+
+
+def release_ids(n: int, seed: int = 3) -> tuple[list[str], list[str]]:
+    """``n`` bundled question ids and their release ids (every other one a Redux id)."""
+    ids = [q.id for q in load_questions("chatbench", selection="redux", limit=n, seed=seed)]
+    return ids, [_release_id(q, i % 2 == 0) for i, q in enumerate(ids)]

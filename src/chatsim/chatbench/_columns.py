@@ -10,6 +10,12 @@ correctness columns are not published outside the hub, so their defaults below a
 assumptions: a release that names them differently is read by passing an adjusted
 ``ReleaseColumns`` (``dataclasses.replace(DEFAULT_COLUMNS, correct="is_correct")``, or
 ``--column correct=is_correct`` on the command line). A missing column is named in the error.
+
+The structure of ``full_study/conversations.json`` is not published outside the hub (the card
+says it holds the user–AI conversations, since annotated; it names no fields), so every
+conversation field below is an assumption, adjustable the same way (``--column
+conversation_messages=chat``). ``question_id``, ``worker_id``, ``model`` and ``condition`` are
+assumed to carry the same names there as in ``user_answers.csv``.
 """
 
 from __future__ import annotations
@@ -52,6 +58,22 @@ class ReleaseColumns:
     """Which AI-alone method is the baseline (the paper's: letter-only); its accuracy column
     is ``<method>_acc`` (documented)."""
 
+    selected_answer: str = "selected_answer"
+    """(assumed) The ``user_answers*.csv`` column with the letter the user chose; optional
+    (without it the letter comes from the conversation itself)."""
+    conversation_messages: str = "messages"
+    """(assumed) ``conversations.json``: the list of a conversation's messages, in order."""
+    message_role: str = "role"
+    """(assumed) ``conversations.json``: who wrote a message."""
+    message_text: str = "content"
+    """(assumed) ``conversations.json``: a message's text."""
+    user_role: str = "user"
+    """(assumed) The ``message_role`` value of the participant's messages."""
+    assistant_role: str = "assistant"
+    """(assumed) The ``message_role`` value of the chatbot's replies."""
+    conversation_answer: str = "answer"
+    """(assumed) ``conversations.json``: the letter the user finally chose; optional."""
+
     @property
     def ai_alone_acc(self) -> str:
         """The AI-alone accuracy column, ``<method>_acc``."""
@@ -64,6 +86,15 @@ class ReleaseColumns:
     def ai_alone_columns(self) -> tuple[str, ...]:
         """The ``ai_alone_answers.csv`` columns calibration reads."""
         return (self.question_id, self.model, self.ai_alone_acc)
+
+    def conversation_fields(self) -> tuple[str, ...]:
+        """The fields every conversation of ``conversations.json`` must have."""
+        return (self.question_id, self.worker_id, self.conversation_messages)
+
+    def letter_columns(self) -> tuple[str, ...]:
+        """The ``user_answers*.csv`` columns read to find each conversation's chosen letter
+        (``selected_answer`` besides, where the file has it)."""
+        return (self.question_id, self.worker_id, self.model, self.condition, self.answer_type)
 
 
 DEFAULT_COLUMNS = ReleaseColumns()

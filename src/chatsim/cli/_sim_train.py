@@ -10,8 +10,9 @@ import contextlib
 import json
 import math
 import sys
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
@@ -20,18 +21,67 @@ from rich.table import Table
 from chatsim.cli._errors import cli_errors
 from chatsim.training import SimilarityResult
 
+if TYPE_CHECKING:
+    from chatsim.training import UserConversation
+
 __all__ = ["data_command", "render_similarity", "similarity_command", "train_command"]
 
 _QUESTIONS_HELP = "Question file for records whose questions are not bundled."
+_HUMAN_HELP = (
+    "The ChatBench release's conversations instead: a local folder, or `hf` to download "
+    "microsoft/ChatBench."
+)
+_Human = Annotated[str | None, typer.Option("--human", help=_HUMAN_HELP)]
+_HumanModel = Annotated[
+    str | None,
+    typer.Option("--model", help="With --human: only this chatbot model (gpt-4o, llama-3.1-8b)."),
+]
+_Condition = Annotated[
+    str | None,
+    typer.Option(help="With --human: only this condition (direct-to-AI, answer-first)."),
+]
+_Column = Annotated[
+    list[str] | None,
+    typer.Option(help="With --human: KEY=NAME, a release column or field named differently."),
+]
+
+
+def _human_conversations(
+    human: str,
+    column: list[str] | None,
+    model: str | None,
+    condition: str | None,
+    console: Console,
+) -> tuple[list[UserConversation], dict[str, object]]:
+    """The release's conversations, the line saying what was kept and skipped, and its JSON."""
+    from chatsim.chatbench import load_human_conversations, parse_column_overrides
+
+    source: str | Path = human if human == "hf" or human.startswith("hf:") else Path(human)
+    found = load_human_conversations(
+        source, columns=parse_column_overrides(column or []), model=model, condition=condition
+    )
+    console.print(found.line(), markup=False, highlight=False, soft_wrap=True)
+    return found.user_conversations(), found.to_json()
+
+
+def _one_source(name: str, given: object, human: str | None, extras: Mapping[str, object]) -> None:
+    from chatsim._exceptions import ConfigError
+
+    if (given is None) == (human is None):
+        raise ConfigError(f"pass either {name} or --human (the ChatBench release), not both")
+    used = [flag for flag, value in extras.items() if value]
+    if human is None and used:
+        raise ConfigError(f"{', '.join(used)} only apply with --human")
 
 
 def data_command(
     conversations: Annotated[
-        Path,
+        Path | None,
         typer.Argument(
             help="A run directory, its episodes.jsonl, or JSONL of {question fields, messages}."
         ),
-    ],
+    ] = None,
+    *,
     out: Annotated[Path, typer.Option(help="Directory to write train/heldout/split files.")],
     prompt_format: Annotated[
         str,
@@ -49,6 +99,10 @@ def data_command(
         Path | None, typer.Option(help="Reuse this split.json instead of drawing a new one.")
     ] = None,
     questions: Annotated[Path | None, typer.Option(help=_QUESTIONS_HELP)] = None,
+    human: _Human = None,
+    model: _HumanModel = None,
+    condition: _Condition = None,
+    column: _Column = None,
     json_output: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
 ) -> None:
     """Turn conversations into training examples (k user messages give k+1), split by question."""
@@ -60,14 +114,26 @@ def data_command(
     with cli_errors(console):
         is_file = prompt_format.endswith((".json", ".toml"))
         fmt = load_format(prompt_format) if is_file else get_format(prompt_format)
-        pool = load_question_file(questions) if questions is not None else []
-        found = load_user_conversations(conversations, questions=pool)
+        extras = {"--model": model, "--condition": condition, "--column": column}
+        _one_source("CONVERSATIONS", conversations, human, extras)
+        report: dict[str, object] = {}
+        if human is not None:
+            found, report = _human_conversations(human, column, model, condition, console)
+            source = f"ChatBench release {human}"
+        else:
+            assert conversations is not None  # _one_source checked
+            pool = load_question_file(questions) if questions is not None else []
+            found, source = (
+                load_user_conversations(conversations, questions=pool),
+                str(conversations),
+            )
         given = read_split(split) if split is not None else None
         summary = write_data(
-            found, out, fmt, heldout=heldout, seed=seed, split=given, source=str(conversations)
+            found, out, fmt, heldout=heldout, seed=seed, split=given, source=source
         )
     if json_output:
-        typer.echo(json.dumps(summary.to_json(), indent=2))
+        extra = {"human": report} if report else {}
+        typer.echo(json.dumps({**summary.to_json(), **extra}, indent=2))
     else:
         console.print(summary.line())
 
@@ -147,23 +213,36 @@ def render_similarity(result: SimilarityResult, *, top: int = 20) -> Table:
 def similarity_command(
     run_dir: Annotated[Path, typer.Argument(help="The run with the simulated conversations.")],
     real: Annotated[
-        Path,
+        Path | None,
         typer.Option(help="Real conversations: JSONL of {question fields, messages}, or a run."),
-    ],
+    ] = None,
     questions: Annotated[Path | None, typer.Option(help=_QUESTIONS_HELP)] = None,
+    human: _Human = None,
+    model: _HumanModel = None,
+    condition: _Condition = None,
+    column: _Column = None,
     json_output: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
 ) -> None:
-    """BLEU and ROUGE-1 of the run's first user prompts against real ones, per question."""
+    """BLEU and ROUGE-1 of the run's first user prompts against real ones (--real, or the
+    ChatBench release's with --human), per question."""
     from chatsim.questions import load_question_file
     from chatsim.training import first_prompt_similarity, first_prompts, load_user_conversations
 
     console = Console(stderr=json_output)
     with cli_errors(console):
+        extras = {"--model": model, "--condition": condition, "--column": column}
+        _one_source("--real", real, human, extras)
         pool = load_question_file(questions) if questions is not None else []
         simulated = first_prompts(load_user_conversations(run_dir, questions=pool))
-        actual = first_prompts(load_user_conversations(real, questions=pool))
-        result = first_prompt_similarity(simulated, actual)
+        report: dict[str, object] = {}
+        if human is not None:
+            real_found, report = _human_conversations(human, column, model, condition, console)
+        else:
+            assert real is not None  # _one_source checked
+            real_found = load_user_conversations(real, questions=pool)
+        result = first_prompt_similarity(simulated, first_prompts(real_found))
     if json_output:
-        typer.echo(json.dumps(result.to_json(), indent=2, allow_nan=False))
+        extra = {"human": report} if report else {}
+        typer.echo(json.dumps({**result.to_json(), **extra}, indent=2, allow_nan=False))
     else:
         console.print(render_similarity(result))
