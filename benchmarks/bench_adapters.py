@@ -8,7 +8,8 @@ Rows (``--only``; default all):
 - ``openai-fast`` / ``openai-sdk``: ``openai:bench`` on each transport vs a bare
   ``AsyncOpenAI().chat.completions.create(stream=True)`` loop;
 - ``anthropic``: ``anthropic:bench`` vs a bare ``AsyncAnthropic().messages.create(stream=True)``;
-- ``gemini``: ``gemini:bench`` vs a bare ``genai.Client().aio.models.generate_content_stream``;
+- ``gemini`` / ``gemini-sdk``: ``gemini:bench`` on its default (``fast``) and ``sdk`` transports
+  vs a bare ``genai.Client().aio.models.generate_content_stream``;
 - ``litellm``: ``litellm:openai/bench`` (when ``chatsim_litellm`` is installed) vs a bare
   ``litellm.acompletion(stream=True)``, both against the OpenAI loopback server.
 
@@ -235,6 +236,7 @@ CLIENTS = {
     "anthropic:bench": Client("anthropic", _adapter("anthropic:bench")),
     "AsyncAnthropic": Client("anthropic", _bare_anthropic),
     "gemini:bench": Client("gemini", _adapter("gemini:bench")),
+    "gemini:bench sdk": Client("gemini", _adapter("gemini:bench", transport="sdk")),
     "google-genai": Client("gemini", _bare_gemini),
     "litellm:openai/bench": Client("openai", _adapter("litellm:openai/bench")),
     "litellm.acompletion": Client("openai", _bare_litellm),
@@ -245,6 +247,7 @@ ROWS = {
     "openai-sdk": ("openai:bench sdk", "AsyncOpenAI"),
     "anthropic": ("anthropic:bench", "AsyncAnthropic"),
     "gemini": ("gemini:bench", "google-genai"),
+    "gemini-sdk": ("gemini:bench sdk", "google-genai"),
     "litellm": ("litellm:openai/bench", "litellm.acompletion"),
 }
 

@@ -70,6 +70,7 @@ def _blocking_adapter() -> GeminiAdapter:
         client,
         base_url="https://blocking.example/",
         http=http,
+        transport="sdk",  # served by the httpx mock transport the SDK's client holds
     )
 
 

@@ -36,7 +36,13 @@ from google.genai import errors as genai_errors
 from chatsim import AuthenticationError, PermanentError, TargetError
 from chatsim.targets.kit import error_for_status, keep_recorded_headers, scrub, transient_error
 
-__all__ = ["FOREIGN_ERRORS", "error_from_api_error", "headers_of", "translate"]
+__all__ = [
+    "FOREIGN_ERRORS",
+    "error_from_api_error",
+    "error_from_status",
+    "headers_of",
+    "translate",
+]
 
 
 def _http_errors() -> tuple[type[BaseException], ...]:
@@ -80,8 +86,7 @@ def headers_of(response: Any) -> list[tuple[str, str]]:
     return [(str(k), str(v)) for k, v in items]
 
 
-def _details(error: genai_errors.APIError) -> list[Any]:
-    body = error.details
+def _details(body: Any) -> list[Any]:
     inner = body.get("error", body) if isinstance(body, dict) else None
     found = inner.get("details") if isinstance(inner, dict) else None
     return found if isinstance(found, list) else []
@@ -121,20 +126,50 @@ def error_from_api_error(
 ) -> TargetError:
     """The chatsim error for a google-genai ``APIError`` (a ``ClientError`` or ``ServerError``)
     to a request for ``model``; the message names it and the URL it went to."""
-    headers = {k.lower(): v for k, v in headers_of(error.response)}
-    details = _details(error)
+    return error_from_status(
+        int(error.code) if error.code else 500,
+        error.details,
+        headers_of(error.response),
+        message=str(error.message or ""),
+        code=str(error.status) if error.status else None,
+        endpoint=_url_of(error.response),
+        provider=provider,
+        model=model,
+    )
+
+
+def error_from_status(
+    status: int,
+    body: Any,
+    headers: Iterable[tuple[str, str]],
+    *,
+    message: str | None = None,
+    code: str | None = None,
+    endpoint: object | None = None,
+    provider: str = "gemini",
+    model: str | None = None,
+) -> TargetError:
+    """The chatsim error for an error reply: its status, its ``google.rpc.Status`` body
+    (``{"error": {"message", "status", "details"}}``, parsed JSON) and headers. ``message``
+    and ``code`` default to the body's."""
+    inner = body.get("error", body) if isinstance(body, dict) else None
+    inner = inner if isinstance(inner, dict) else {}
+    if message is None:
+        message = str(inner.get("message") or body or "")
+    if code is None and inner.get("status"):
+        code = str(inner["status"])
+    found_headers = {k.lower(): v for k, v in headers}
+    details = _details(body)
     delay = _retry_delay(details)
-    if delay is not None and "retry-after" not in headers and "retry-after-ms" not in headers:
-        headers["retry-after"] = delay
-    status = int(error.code) if error.code else 500
-    code = str(error.status) if error.status else None
+    if delay is not None and not {"retry-after", "retry-after-ms"} & found_headers.keys():
+        found_headers["retry-after"] = delay
     found = error_for_status(
         status,
-        str(error.message or ""),
-        headers=headers,
+        message,
+        headers=found_headers,
         code=code,
         provider=provider,
-        endpoint=_url_of(error.response),
+        endpoint=endpoint,
         model=model,
     )
     if isinstance(found, PermanentError) and _key_invalid(details):

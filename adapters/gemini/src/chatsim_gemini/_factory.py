@@ -13,27 +13,36 @@ API version            ``api_version`` / ``v1beta`` (GOOGLE_GENAI_API_VERSION is
 timeout                ``options["timeout"]`` in seconds (the core's per-attempt timeout applies
                        on top)
 extra headers          ``default_headers`` (values of secret-looking names are registered)
+transport              ``options["transport"]``: ``fast`` (default: aiohttp and a small parser,
+                       the SDK kept for headers, bodies with ``extra`` and errors) or ``sdk``
 =====================  ========================================================================
 
-HTTP goes through an ``httpx.AsyncClient`` the adapter owns (``HttpOptions.httpx_async_client``).
+On the ``sdk`` transport, HTTP goes through an ``httpx.AsyncClient`` the adapter owns
+(``HttpOptions.httpx_async_client``).
 This is the Gemini Developer API (an API key); Vertex AI is the ``vertex`` profile of the same
 adapter (``_vertex``), sharing ``http_options``.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from chatsim import MissingCredentialError
 from chatsim.targets import TargetSettings, env_setting, register_secret_headers
 from chatsim.targets.kit import register_secret, require_http_url
-from chatsim_gemini._adapter import API_VERSION, DEFAULT_BASE_URL, GeminiAdapter
+from chatsim_gemini._adapter import API_VERSION, DEFAULT_BASE_URL, DEFAULT_TRANSPORT, GeminiAdapter
 
 if TYPE_CHECKING:  # the SDK and httpx load when an adapter is built, not on import
     import httpx
     from google.genai import types
 
-__all__ = ["API_KEY_VARIABLES", "BASE_URL_VARIABLE", "create_gemini_adapter", "http_options"]
+__all__ = [
+    "API_KEY_VARIABLES",
+    "BASE_URL_VARIABLE",
+    "create_gemini_adapter",
+    "http_options",
+    "transport_options",
+]
 
 #: Checked in this order, as google-genai itself does.
 API_KEY_VARIABLES = ("GOOGLE_API_KEY", "GEMINI_API_KEY")
@@ -57,7 +66,20 @@ def create_gemini_adapter(model: str, settings: TargetSettings) -> GeminiAdapter
     api_version = settings.api_version or API_VERSION
     options, http = http_options(settings, base_url, api_version)
     client = genai.Client(api_key=api_key, http_options=options)
-    return GeminiAdapter(model, client, base_url=base_url, http=http, api_version=api_version)
+    return GeminiAdapter(
+        model, client, base_url=base_url, http=http, api_version=api_version,
+        **transport_options(settings),
+    )  # fmt: skip
+
+
+def transport_options(settings: TargetSettings) -> dict[str, Any]:
+    """``transport`` (``options["transport"]``: ``fast``, the default, or ``sdk``) and the
+    ``timeout`` in seconds, as ``GeminiAdapter`` takes them."""
+    timeout = settings.options.get("timeout")
+    return {
+        "transport": str(settings.options.get("transport", DEFAULT_TRANSPORT)),
+        "timeout": None if timeout is None else float(timeout),
+    }
 
 
 def http_options(

@@ -22,7 +22,8 @@ base URL               ``base_url`` / GOOGLE_VERTEX_BASE_URL / the SDK's for the
                        (``aiplatform.googleapis.com`` for ``global`` and express mode,
                        ``aiplatform.{us,eu}.rep.googleapis.com``, ``{location}-aiplatform...``)
 API version            ``api_version`` / ``v1beta1`` (the SDK's default on Vertex AI)
-timeout, headers       as the ``gemini`` profile (``_factory.http_options``)
+timeout, headers,      as the ``gemini`` profile (``_factory``)
+transport
 =====================  ========================================================================
 
 Requests go to ``{base}/v1beta1/projects/{project}/locations/{location}/publishers/google/
@@ -38,7 +39,7 @@ from chatsim import ConfigError, MissingCredentialError
 from chatsim.targets import TargetSettings, env_setting, register_secret_headers
 from chatsim.targets.kit import register_secret, require_http_url
 from chatsim_gemini._adapter import GeminiAdapter
-from chatsim_gemini._factory import http_options
+from chatsim_gemini._factory import http_options, transport_options
 from chatsim_gemini._vertex_auth import find_credentials
 
 __all__ = [
@@ -148,4 +149,6 @@ def create_vertex_adapter(model: str, settings: TargetSettings) -> GeminiAdapter
         http=http,
         api_version=api_version,
         resource=model_resource(model, project, location),
+        credentials=args.get("credentials"),
+        **transport_options(settings),
     )

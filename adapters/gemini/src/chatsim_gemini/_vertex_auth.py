@@ -24,6 +24,7 @@ in a worker thread). A refusal then (a revoked login, a bad key file) is an
 
 from __future__ import annotations
 
+import asyncio
 import os
 import warnings
 from collections.abc import Mapping
@@ -31,11 +32,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from chatsim import ConfigError, MissingCredentialError
+from chatsim.targets.kit import register_secret
 
 if TYPE_CHECKING:
     from google.auth.credentials import Credentials
 
-__all__ = ["CREDENTIALS_VARIABLE", "SCOPES", "find_credentials"]
+__all__ = ["CREDENTIALS_VARIABLE", "SCOPES", "BearerAuth", "find_credentials"]
 
 CREDENTIALS_VARIABLE = "GOOGLE_APPLICATION_CREDENTIALS"
 #: The scope the SDK asks for (``google.genai._api_client.load_auth``).
@@ -114,3 +116,40 @@ def find_credentials(options: Mapping[str, Any]) -> tuple[Credentials, str | Non
     raise MissingCredentialError(
         CREDENTIALS_VARIABLE, f"the vertex adapter needs Google Cloud credentials {_HOW}"
     )
+
+
+class BearerAuth:
+    """The ``Authorization`` header for Vertex AI from google-auth credentials, refreshed (in
+    a worker thread: google-auth is blocking) when missing or expired, as the SDK does, and
+    once at a time per event loop; each new token is registered as a secret."""
+
+    def __init__(self, credentials: Credentials) -> None:
+        self.credentials = credentials
+        self._lock: tuple[asyncio.AbstractEventLoop, asyncio.Lock] | None = None
+
+    def _fresh(self) -> bool:
+        return bool(self.credentials.token) and not self.credentials.expired
+
+    def _refresh(self) -> None:
+        from google.auth.transport.requests import Request
+
+        self.credentials.refresh(Request())  # type: ignore[no-untyped-call]
+
+    async def headers(self) -> dict[str, str]:
+        """``Authorization`` (and ``x-goog-user-project`` for a quota project)."""
+        if not self._fresh():
+            loop = asyncio.get_running_loop()
+            if self._lock is None or self._lock[0] is not loop:
+                self._lock = (loop, asyncio.Lock())
+            async with self._lock[1]:
+                if not self._fresh():
+                    await asyncio.to_thread(self._refresh)
+                    register_secret(self.credentials.token)
+        token = self.credentials.token
+        if not token:
+            raise ConfigError("the vertex adapter's credentials gave no access token")
+        found = {"Authorization": f"Bearer {token}"}
+        quota = getattr(self.credentials, "quota_project_id", None)
+        if quota:
+            found["x-goog-user-project"] = str(quota)
+        return found
