@@ -272,3 +272,13 @@ def test_missing_credentials_fail_before_anything_naming_the_variable(
     assert "python -m chatsim.testing.server --port 8000 --demo" in output
     assert "--simulator prompted:vllm:demo" in output
     assert not (tmp_path / "out").exists()
+
+
+def test_target_options_reach_the_config_and_bad_ones_fail_clearly(
+    cli: CliRunner, fake_adapter: list[FakeTarget], tmp_path: Path
+) -> None:
+    code, _ = _run(cli, *fake_run_args(tmp_path), "--target-option", "transport=sdk")
+    assert code == 0
+    assert read_run(tmp_path / "r").header.config.target_options == {"transport": "sdk"}
+    code, output = _run(cli, *fake_run_args(tmp_path, run_id="s"), "--target-option", "sdk")
+    assert code == 2 and "--target-option" in output and "KEY=VALUE" in output

@@ -248,6 +248,13 @@ def run_command(
         float | None, _Opt(help="Requests per minute per target (token bucket).")
     ] = None,
     tpm: Annotated[float | None, _Opt(help="Tokens per minute per target (token bucket).")] = None,
+    target_option: Annotated[
+        list[str] | None,
+        _Opt(
+            help="Adapter option KEY=VALUE for every target (repeatable), e.g. transport=sdk "
+            "(the OpenAI and Gemini adapters' SDK path instead of their fast one)."
+        ),
+    ] = None,
     policy: Annotated[
         list[str] | None,
         _Opt(
@@ -357,6 +364,7 @@ def run_command(
                     "requests_per_minute": rpm,
                     "tokens_per_minute": tpm,
                 },
+                target_option=target_option,
             )
             resume_hint["dir"] = setup.run_dir
             _say_simulator(setup.simulator_choice, console)
@@ -395,6 +403,7 @@ def _prepare(
     policy: list[str] | None,
     simulator_option: list[str] | None,
     named: dict[str, Any],
+    target_option: list[str] | None = None,
 ) -> RunSetup:
     """Options -> validated config -> a prepared run (nothing written yet)."""
     policy_overrides = _policy_overrides(policy or [], **named)
@@ -402,6 +411,8 @@ def _prepare(
         overrides["policy"] = policy_overrides
     if simulator_option:
         overrides["simulator_options"] = key_values(simulator_option, "--simulator-option")
+    if target_option:
+        overrides["target_options"] = key_values(target_option, "--target-option")
     choice = None
     if resume is None and "models" in overrides:  # a resume keeps the header's choice
         choice = choose_simulator(overrides.get("simulator"), overrides["models"])
