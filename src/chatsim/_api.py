@@ -85,6 +85,8 @@ async def evaluate(
     baseline: bool | Sequence[str] = False,
     condition: Condition = "direct-to-AI",
     progress: Progress | None = None,
+    ray: str | None = None,
+    workers: int | None = None,
     **options: Any,
 ) -> EvaluationResult:
     """Run ChatBench-style simulated-user conversations and summarise user-AI accuracy.
@@ -99,11 +101,19 @@ async def evaluate(
     alone (zero-shot, 5-shot, free text); or name the modes. ``condition`` is ChatBench's
     study condition: ``direct-to-AI``, ``answer-first`` (the user answers alone, then with the
     assistant; both answers recorded, ``summary.conditions`` compares them) or ``user-alone``
-    (the user answers alone; no target calls).
+    (the user answers alone; no target calls). ``ray`` runs the episodes on Ray
+    (``chatsim[ray]``): ``"local"``, ``"auto"`` or ``"ray://HOST:PORT"``, with ``workers``
+    episode workers (default: one per core).
 
     Raises ``RunFailedError`` (its ``.result`` holds this function's result) when too many
     episodes ended in errors (``max_error_share``, default 0.2; all failed always fails).
     """
+    if ray is not None:  # ray loads only with ray=...
+        from chatsim.distributed import check_address
+
+        check_address(ray, workers)
+    elif workers is not None:
+        raise ConfigError("workers= sets the episode workers of a run on Ray: add ray=...")
     models = (model,) if isinstance(model, str) else tuple(model)
     choice = choose_simulator(simulator, models, flag="simulator=")  # a resume keeps its own
     try:
@@ -129,7 +139,12 @@ async def evaluate(
         simulator_choice=choice,
     )
     try:
-        await execute_run(setup, progress=progress)
+        if ray is not None:
+            from chatsim.distributed import execute_run_on_ray
+
+            await execute_run_on_ray(setup, ray=ray, workers=workers, progress=progress)
+        else:
+            await execute_run(setup, progress=progress)
     finally:
         await setup.aclose()
     result = EvaluationResult(setup.run_dir, write_summary(setup.run_dir))

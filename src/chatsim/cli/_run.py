@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Awaitable, Callable
+from functools import partial
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -27,7 +29,14 @@ from chatsim.cli._progress import RichProgress
 from chatsim.metrics import RunSummary, render_summary
 from chatsim.protocol import Message, Role, SimulatorStep
 from chatsim.recording import SimulatorChoice, read_header
-from chatsim.runner import RunConfig, RunInterrupted, RunSetup, execute_run, prepare_run
+from chatsim.runner import (
+    RunConfig,
+    RunInterrupted,
+    RunOutcome,
+    RunSetup,
+    execute_run,
+    prepare_run,
+)
 from chatsim.simulators import UserTurnRequest
 from chatsim.simulators._registry import choose_simulator
 from chatsim.targets import TargetRequest
@@ -159,13 +168,25 @@ def _dry_run(setup: RunSetup, console: Console) -> None:
     )
 
 
-async def _run(setup: RunSetup, console: Console, quiet: bool, retry_errors: bool) -> None:
+async def _run(
+    setup: RunSetup,
+    console: Console,
+    quiet: bool,
+    retry_errors: bool,
+    ray: str | None = None,
+    workers: int | None = None,
+) -> None:
+    execute: Callable[..., Awaitable[RunOutcome]] = execute_run
+    if ray is not None:  # ray loads only here, and only with --ray
+        from chatsim.distributed import execute_run_on_ray
+
+        execute = partial(execute_run_on_ray, ray=ray, workers=workers)
     try:
         if quiet:
-            await execute_run(setup, handle_signals=True, retry_errors=retry_errors)
+            await execute(setup, handle_signals=True, retry_errors=retry_errors)
         else:
             with RichProgress(console) as progress:
-                await execute_run(
+                await execute(
                     setup, progress=progress, handle_signals=True, retry_errors=retry_errors
                 )
     finally:
@@ -300,6 +321,16 @@ def run_command(
             "ended in errors (default 0.2); all failed always fails."
         ),
     ] = None,
+    ray: Annotated[
+        str | None,
+        _Opt(
+            help="Run the episodes on Ray (pip install 'chatsim[ray]'): local (a Ray on this "
+            "machine), auto (this machine's cluster) or ray://HOST:PORT."
+        ),
+    ] = None,
+    workers: Annotated[
+        int | None, _Opt(help="With --ray: episode workers (default: one per core).")
+    ] = None,
     quiet: Annotated[bool, _Opt("--quiet", "-q", help="No progress bar.")] = False,
     log_level: Annotated[
         str,
@@ -350,6 +381,7 @@ def run_command(
         console, hint=lambda: f"resume with: chatsim run --resume {resume_hint['dir']}"
     ):
         configure_logging(None, json=json_logs, level=log_level)  # validates before any output
+        _check_ray(ray, workers)
         try:
             setup = _prepare(
                 overrides,
@@ -383,7 +415,7 @@ def run_command(
                     f"cannot write the run directory {setup.run_dir}: {exc}"
                 ) from exc
             try:
-                anyio.run(_run, setup, console, quiet, retry_errors)
+                anyio.run(_run, setup, console, quiet, retry_errors, ray, workers)
             except RunInterrupted as exc:
                 console.print(f"\nstopped. {exc}", markup=False)
                 raise typer.Exit(EXIT_INTERRUPTED) from None
@@ -393,6 +425,17 @@ def run_command(
         render_summary(summary, out_console)
         out_console.print(f"run directory: {setup.run_dir}", markup=False)
     _end_failed(summary, setup.run_dir, console)
+
+
+def _check_ray(ray: str | None, workers: int | None) -> None:
+    """``--ray``/``--workers`` are checked (Ray installed, a known address) before anything."""
+    if ray is None:
+        if workers is not None:
+            raise ConfigError("--workers sets the episode workers of a run on Ray: add --ray")
+        return
+    from chatsim.distributed import check_address
+
+    check_address(ray, workers)
 
 
 def _prepare(

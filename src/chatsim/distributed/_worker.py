@@ -1,0 +1,176 @@
+"""The episode worker: a Ray async actor running today's episode loop on chunks of plans.
+
+It builds its own callers, limits and simulator from the run's configuration (as
+``prepare_run`` does), runs many episodes at once, and hands finished records back in
+batches: one remote call (``exchange``) gives it more plans and returns what finished, so
+records never travel one call each. It writes nothing; the driver is the only writer.
+
+This module does not import ``ray``: the driver wraps the class with ``ray.remote``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+from typing import Any
+
+import anyio
+
+from chatsim._exceptions import AuthenticationError
+from chatsim._logging import bound_ids, get_logger
+from chatsim._util._clock import MonotonicWallClock
+from chatsim.config import RunConfig
+from chatsim.recording import EpisodeRecord
+from chatsim.runner import EpisodePlan, EpisodeSettings, episodes_in_flight, run_episode
+from chatsim.runner._prepare import call_policy, run_simulator_settings
+from chatsim.simulators import TurnSource
+from chatsim.simulators._registry import create_simulator, open_turn_source
+from chatsim.targets import CallerPool, build_caller
+
+__all__ = ["BATCH_LINGER", "BATCH_RECORDS", "EpisodeWorker", "Reply", "WorkerFailure"]
+
+_log = get_logger("chatsim.distributed")
+
+BATCH_RECORDS = 64
+"""Records that make a batch worth sending at once."""
+BATCH_LINGER = 0.05
+"""Seconds a smaller batch waits for company before it is sent anyway."""
+
+
+@dataclass(frozen=True, slots=True)
+class WorkerFailure:
+    """Why a worker stopped taking work: a refused key (``auth``) or a bug (``crash``)."""
+
+    kind: str
+    episode_id: str
+    message: str
+
+
+@dataclass(frozen=True, slots=True)
+class Reply:
+    """What one ``exchange`` returns."""
+
+    records: list[EpisodeRecord]
+    wants: int
+    """Plans the worker can take now (its window, twice its episodes in flight, less those
+    it holds)."""
+    holding: int
+    """Plans taken and not yet returned as records."""
+    failure: WorkerFailure | None = None
+
+
+@dataclass
+class _State:
+    finished: list[EpisodeRecord] = field(default_factory=list)
+    holding: int = 0
+    failure: WorkerFailure | None = None
+    first_finished_at: float | None = None
+
+
+class EpisodeWorker:
+    """One worker. ``serve`` runs for the worker's life; ``exchange`` trades plans for records;
+    ``stop`` lets ``serve`` return once every plan it holds is finished."""
+
+    def __init__(self, config: dict[str, Any], run_id: str) -> None:
+        self.config = RunConfig.model_validate(config)
+        self.clock = MonotonicWallClock()
+        self.pool = CallerPool(call_policy(self.config), clock=self.clock)
+        options = self.config.target_options
+        self.callers = {
+            label: build_caller(
+                label, base_url=self.config.base_url, options=options, pool=self.pool
+            )
+            for label in self.config.models
+        }
+        self.sim_settings = run_simulator_settings(self.config, self.pool)
+        self.simulator = create_simulator(self.config.simulator, self.sim_settings, self.clock)
+        self.settings = EpisodeSettings.from_config(
+            self.config, run_id=run_id, simulator_spec=self.config.simulator
+        )
+        self.in_flight = episodes_in_flight(self.config, self.simulator)
+        self.state = _State()
+        # asyncio primitives: a Ray async actor runs every method on one asyncio loop.
+        self.changed = asyncio.Event()
+        self.ready = asyncio.Event()
+        self.stopping = asyncio.Event()
+
+    async def serve(self) -> None:
+        """Open the simulator, run episodes as plans arrive, close everything at the end."""
+        slots = anyio.Semaphore(self.in_flight)
+        try:
+            async with (
+                open_turn_source(self.simulator, self.sim_settings) as source,
+                anyio.create_task_group() as episodes,
+            ):
+                self._source, self._episodes, self._slots = source, episodes, slots
+                self.ready.set()
+                await self.stopping.wait()
+        finally:
+            await self.pool.aclose()
+            await self.simulator.aclose()
+
+    async def exchange(self, plans: list[EpisodePlan], more_coming: bool) -> Reply:
+        """Take ``plans``; return when a batch is ready, the window is half empty (and more
+        work is coming) or nothing is held."""
+        await self.ready.wait()
+        state = self.state
+        for plan in plans:
+            state.holding += 1
+            self._episodes.start_soon(self._one, plan, self._source, self._slots)
+        while not self._worth_replying(more_coming):
+            self.changed.clear()
+            with anyio.move_on_after(self._linger_left()):
+                await self.changed.wait()
+        records, state.finished, state.first_finished_at = state.finished, [], None
+        state.holding -= len(records)
+        return Reply(records, self._wants(), state.holding, state.failure)
+
+    async def stop(self) -> None:
+        self.stopping.set()
+
+    def _wants(self) -> int:
+        return max(0, 2 * self.in_flight - self.state.holding)
+
+    def _linger_left(self) -> float:
+        start = self.state.first_finished_at
+        return BATCH_LINGER if start is None else max(0.0, start + BATCH_LINGER - self._now())
+
+    def _now(self) -> float:
+        return asyncio.get_running_loop().time()
+
+    def _worth_replying(self, more_coming: bool) -> bool:
+        state = self.state
+        if state.failure is not None or state.holding == len(state.finished):
+            return True  # everything held is finished (or nothing is held)
+        if more_coming and self._wants() >= self.in_flight:
+            return True  # half the window is free: ask for more before the slots idle
+        if len(state.finished) >= BATCH_RECORDS:
+            return True
+        return bool(state.finished) and self._linger_left() <= 0
+
+    async def _one(self, plan: EpisodePlan, source: TurnSource, slots: anyio.Semaphore) -> None:
+        async with slots:
+            if self.state.failure is not None:
+                return  # the run is stopping: the driver records no more
+            try:
+                with bound_ids(run_id=self.settings.run_id, episode_id=plan.episode_id):
+                    record = await run_episode(
+                        plan, self.settings, source, self.callers[plan.model], self.clock
+                    )
+            except AuthenticationError as exc:
+                self._fail(WorkerFailure("auth", plan.episode_id, str(exc)))
+                return
+            except Exception as exc:  # a bug, not an outcome: the driver stops the run
+                _log.exception("episode failed unexpectedly", episode_id=plan.episode_id)
+                self._fail(WorkerFailure("crash", plan.episode_id, f"{type(exc).__name__}: {exc}"))
+                return
+        state = self.state
+        if state.first_finished_at is None:
+            state.first_finished_at = self._now()
+        state.finished.append(record)
+        self.changed.set()
+
+    def _fail(self, failure: WorkerFailure) -> None:
+        if self.state.failure is None:
+            self.state.failure = failure
+        self.changed.set()
