@@ -92,9 +92,8 @@ class _Driver:
         _log.info("ray run started", workers=count, todo=len(self.todo))
         config = self.setup.config.model_dump(mode="json")
         actor = ray.remote(num_cpus=1)(EpisodeWorker)
-        handles = [
-            actor.remote(config, self.setup.run_id) for _ in range(min(count, len(self.todo)))
-        ]
+        started = min(count, len(self.todo))
+        handles = [actor.remote(config, self.setup.run_id, started) for _ in range(started)]
         try:
             async with anyio.create_task_group() as group:
                 self._stop = group.cancel_scope

@@ -25,7 +25,7 @@ from chatsim.runner import EpisodePlan, EpisodeSettings, episodes_in_flight, run
 from chatsim.runner._prepare import call_policy, run_simulator_settings
 from chatsim.simulators import TurnSource
 from chatsim.simulators._registry import create_simulator, open_turn_source
-from chatsim.targets import CallerPool, build_caller
+from chatsim.targets import CallerPool, CallPolicy, build_caller
 
 __all__ = ["BATCH_LINGER", "BATCH_RECORDS", "EpisodeWorker", "Reply", "WorkerFailure"]
 
@@ -67,14 +67,31 @@ class _State:
     first_finished_at: float | None = None
 
 
+def share_policy(policy: CallPolicy, workers: int) -> CallPolicy:
+    """A worker's even share of each target's budget (``--concurrency``, ``--rpm``, ``--tpm``),
+    so that ``workers`` of them together keep to it; never below one call in flight."""
+    if workers <= 1:
+        return policy
+    rpm, tpm = policy.requests_per_minute, policy.tokens_per_minute
+    concurrency = max(1, policy.max_concurrency // workers)
+    return policy.model_copy(
+        update={
+            "max_concurrency": concurrency,
+            "min_concurrency": min(policy.min_concurrency, concurrency),
+            "requests_per_minute": None if rpm is None else rpm / workers,
+            "tokens_per_minute": None if tpm is None else tpm / workers,
+        }
+    )
+
+
 class EpisodeWorker:
     """One worker. ``serve`` runs for the worker's life; ``exchange`` trades plans for records;
     ``stop`` lets ``serve`` return once every plan it holds is finished."""
 
-    def __init__(self, config: dict[str, Any], run_id: str) -> None:
+    def __init__(self, config: dict[str, Any], run_id: str, workers: int = 1) -> None:
         self.config = RunConfig.model_validate(config)
         self.clock = MonotonicWallClock()
-        self.pool = CallerPool(call_policy(self.config), clock=self.clock)
+        self.pool = CallerPool(share_policy(call_policy(self.config), workers), clock=self.clock)
         options = self.config.target_options
         self.callers = {
             label: build_caller(
