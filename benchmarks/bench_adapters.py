@@ -7,7 +7,8 @@ Rows (``--only``; default all):
 
 - ``openai-fast`` / ``openai-sdk``: ``openai:bench`` on each transport vs a bare
   ``AsyncOpenAI().chat.completions.create(stream=True)`` loop;
-- ``anthropic``: ``anthropic:bench`` vs a bare ``AsyncAnthropic().messages.create(stream=True)``;
+- ``anthropic`` / ``anthropic-sdk``: ``anthropic:bench`` on its default (``fast``) and ``sdk``
+  transports vs a bare ``AsyncAnthropic().messages.create(stream=True)``;
 - ``gemini`` / ``gemini-sdk``: ``gemini:bench`` on its default (``fast``) and ``sdk`` transports
   vs a bare ``genai.Client().aio.models.generate_content_stream``;
 - ``litellm``: ``litellm:openai/bench`` (when ``chatsim_litellm`` is installed) vs a bare
@@ -233,7 +234,8 @@ CLIENTS = {
     "openai:bench fast": Client("openai", _adapter("openai:bench", transport="fast")),
     "openai:bench sdk": Client("openai", _adapter("openai:bench", transport="sdk")),
     "AsyncOpenAI": Client("openai", _bare_openai),
-    "anthropic:bench": Client("anthropic", _adapter("anthropic:bench")),
+    "anthropic:bench fast": Client("anthropic", _adapter("anthropic:bench", transport="fast")),
+    "anthropic:bench sdk": Client("anthropic", _adapter("anthropic:bench", transport="sdk")),
     "AsyncAnthropic": Client("anthropic", _bare_anthropic),
     "gemini:bench": Client("gemini", _adapter("gemini:bench")),
     "gemini:bench sdk": Client("gemini", _adapter("gemini:bench", transport="sdk")),
@@ -245,7 +247,8 @@ CLIENTS = {
 ROWS = {
     "openai-fast": ("openai:bench fast", "AsyncOpenAI"),
     "openai-sdk": ("openai:bench sdk", "AsyncOpenAI"),
-    "anthropic": ("anthropic:bench", "AsyncAnthropic"),
+    "anthropic": ("anthropic:bench fast", "AsyncAnthropic"),
+    "anthropic-sdk": ("anthropic:bench sdk", "AsyncAnthropic"),
     "gemini": ("gemini:bench", "google-genai"),
     "gemini-sdk": ("gemini:bench sdk", "google-genai"),
     "litellm": ("litellm:openai/bench", "litellm.acompletion"),

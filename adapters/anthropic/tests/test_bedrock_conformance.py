@@ -4,6 +4,7 @@ Anthropic-native endpoint serves it: ``/anthropic/v1/messages``, the key as a Be
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 
 import pytest
 
@@ -16,7 +17,7 @@ from chatsim.testing import (
     SentRequest,
     run_conformance,
 )
-from chatsim_anthropic import bedrock_adapter
+from chatsim_anthropic import TRANSPORTS, bedrock_adapter
 
 pytestmark = pytest.mark.anyio
 
@@ -36,25 +37,39 @@ def _bedrock_sent(server: AnthropicLoopbackServer) -> list[SentRequest]:
 BEDROCK_WIRE = dataclasses.replace(ANTHROPIC_WIRE, name="bedrock", sent=_bedrock_sent)
 
 
-def make_adapter(server: AnthropicLoopbackServer) -> TargetAdapter:
-    settings = TargetSettings(base_url=server.bedrock_base_url, api_key=server.api_key)
-    return bedrock_adapter("anthropic.claude-test", settings)
+def maker(transport: str) -> Callable[[AnthropicLoopbackServer], TargetAdapter]:
+    def make(server: AnthropicLoopbackServer) -> TargetAdapter:
+        settings = TargetSettings(
+            base_url=server.bedrock_base_url,
+            api_key=server.api_key,
+            options={"transport": transport},
+        )
+        return bedrock_adapter("anthropic.claude-test", settings)
+
+    return make
 
 
+@pytest.mark.parametrize("transport", TRANSPORTS)
 @pytest.mark.parametrize("check", CONFORMANCE_CHECKS, ids=lambda c: c.name)
-async def test_conformance(check: ConformanceCheck) -> None:
-    await check(make_adapter, wire=BEDROCK_WIRE)
+async def test_conformance(check: ConformanceCheck, transport: str) -> None:
+    await check(maker(transport), wire=BEDROCK_WIRE)
 
 
-async def test_run_conformance_passes() -> None:
-    names = await run_conformance(make_adapter, wire=BEDROCK_WIRE)
+@pytest.mark.parametrize("transport", TRANSPORTS)
+async def test_run_conformance_passes(transport: str) -> None:
+    names = await run_conformance(maker(transport), wire=BEDROCK_WIRE)
     assert names == [check.name for check in CONFORMANCE_CHECKS]
 
 
-async def test_the_strict_wire_refuses_the_key_where_bedrock_does_not_read_it() -> None:
+@pytest.mark.parametrize("transport", TRANSPORTS)
+async def test_the_strict_wire_refuses_the_key_where_bedrock_does_not_read_it(
+    transport: str,
+) -> None:
     # The same adapter pointed at the plain ``/v1/messages`` must fail the key check.
     def at_the_root(server: AnthropicLoopbackServer) -> TargetAdapter:
-        settings = TargetSettings(base_url=server.base_url, api_key=server.api_key)
+        settings = TargetSettings(
+            base_url=server.base_url, api_key=server.api_key, options={"transport": transport}
+        )
         return bedrock_adapter("anthropic.claude-test", settings)
 
     (streamed, *_) = CONFORMANCE_CHECKS

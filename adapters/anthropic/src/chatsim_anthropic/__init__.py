@@ -7,7 +7,12 @@ Installed as the ``chatsim-anthropic`` distribution; chatsim finds it through th
 needs no import here. ``chatsim_anthropic.testing`` holds a Messages API loopback server.
 """
 
-from chatsim_anthropic._adapter import DEFAULT_MAX_TOKENS, AnthropicAdapter
+from chatsim_anthropic._adapter import (
+    DEFAULT_MAX_TOKENS,
+    DEFAULT_TRANSPORT,
+    TRANSPORTS,
+    AnthropicAdapter,
+)
 from chatsim_anthropic._errors import error_from_status
 from chatsim_anthropic._factories import (
     BEDROCK_KEY_VARIABLES,
@@ -18,6 +23,8 @@ from chatsim_anthropic._factories import (
 __all__ = [
     "BEDROCK_KEY_VARIABLES",
     "DEFAULT_MAX_TOKENS",
+    "DEFAULT_TRANSPORT",
+    "TRANSPORTS",
     "AnthropicAdapter",
     "anthropic_adapter",
     "bedrock_adapter",

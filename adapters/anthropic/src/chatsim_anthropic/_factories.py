@@ -22,8 +22,9 @@ profile        client                         settings / environment
 =============  =============================  ==============================================
 
 Both: ``options["max_tokens"]`` / 1024 (``DEFAULT_MAX_TOKENS``), ``options["timeout"]``
-seconds / the SDK's default. Neither endpoint is ever a run's generic ``--base-url``: both
-are ``chatsim.targets.HOSTED_ADAPTERS``.
+seconds / the SDK's default, ``options["transport"]`` ``fast`` (default) / ``sdk``.
+Neither endpoint is ever a run's generic ``--base-url``: both are
+``chatsim.targets.HOSTED_ADAPTERS``.
 
 ``bedrock`` takes a Bedrock API key only. IAM credentials (access keys, profiles, roles) need
 SigV4 signing, which the SDK does through ``boto3`` / ``botocore``, and those are not in
@@ -40,7 +41,7 @@ import anthropic
 from chatsim import ConfigError, MissingCredentialError
 from chatsim.targets import TargetSettings, env_setting, register_secret_headers
 from chatsim.targets.kit import register_secret, require_http_url
-from chatsim_anthropic._adapter import DEFAULT_MAX_TOKENS, AnthropicAdapter
+from chatsim_anthropic._adapter import DEFAULT_MAX_TOKENS, DEFAULT_TRANSPORT, AnthropicAdapter
 
 __all__ = ["BEDROCK_KEY_VARIABLES", "anthropic_adapter", "bedrock_adapter"]
 
@@ -84,7 +85,9 @@ def anthropic_adapter(model: str, settings: TargetSettings) -> AnthropicAdapter:
     if base_url:
         kwargs["base_url"] = require_http_url(base_url, "the Anthropic base URL").rstrip("/")
     client = anthropic.AsyncAnthropic(**kwargs)
-    return AnthropicAdapter(model, client, default_max_tokens=max_tokens)
+    return AnthropicAdapter(
+        model, client, default_max_tokens=max_tokens, transport=_transport(settings)
+    )
 
 
 def bedrock_adapter(model: str, settings: TargetSettings) -> AnthropicAdapter:
@@ -113,7 +116,9 @@ def bedrock_adapter(model: str, settings: TargetSettings) -> AnthropicAdapter:
         what = "ANTHROPIC_BEDROCK_MANTLE_BASE_URL"
         kwargs["base_url"] = require_http_url(base_url, what).rstrip("/")
     client = anthropic.AsyncAnthropicBedrockMantle(**kwargs)
-    return AnthropicAdapter(model, client, default_max_tokens=max_tokens, name="bedrock")
+    return AnthropicAdapter(
+        model, client, default_max_tokens=max_tokens, name="bedrock", transport=_transport(settings)
+    )
 
 
 def _option(settings: TargetSettings, name: str) -> str | None:
@@ -121,3 +126,8 @@ def _option(settings: TargetSettings, name: str) -> str | None:
     if value is not None and not isinstance(value, str):
         raise ConfigError(f"options[{name!r}] must be a string, not {value!r}")
     return value
+
+
+def _transport(settings: TargetSettings) -> str:
+    """``options["transport"]``: ``fast`` (the default) or ``sdk``; checked by the adapter."""
+    return _option(settings, "transport") or DEFAULT_TRANSPORT
