@@ -52,11 +52,13 @@ from chatsim.recording._run_dir import (
     RunData,
     create_run_dir,
     open_for_resume,
+    open_recorded_for_resume,
     read_header,
     read_run,
     run_dir_lock,
     write_json_atomic,
 )
+from chatsim.recording._scan import RecordedEpisodes, scan_recorded
 
 __all__ = [
     "BASELINE_FILE",
@@ -86,6 +88,7 @@ __all__ = [
     "JudgeRecord",
     "QuarantinedLine",
     "RecordFile",
+    "RecordedEpisodes",
     "RepairResult",
     "ReplyTiming",
     "RunData",
@@ -97,10 +100,12 @@ __all__ = [
     "create_run_dir",
     "cut_torn_tail",
     "open_for_resume",
+    "open_recorded_for_resume",
     "read_header",
     "read_jsonl",
     "read_run",
     "repair_run",
     "run_dir_lock",
+    "scan_recorded",
     "write_json_atomic",
 ]

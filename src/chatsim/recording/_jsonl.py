@@ -43,7 +43,9 @@ __all__ = [
     "TornTail",
     "check_lines",
     "cut_torn_tail",
+    "damage_message",
     "iter_lines",
+    "line_problem",
     "read_jsonl",
     "validation_summary",
 ]
@@ -108,6 +110,15 @@ class CheckedLine(Generic[R]):
     """None for a valid, complete record; else a one-line reason (no record content)."""
 
 
+def line_problem(line: JsonLine, exc: ValidationError | None) -> str:
+    """Why ``line`` cannot stay: its validation error (None: it validated), torn when it lacks
+    its newline. One line, no record content."""
+    if exc is None:
+        return f"{_TORN}: a write the process died in"
+    reason = validation_summary(exc)
+    return reason if line.complete else f"{_TORN}: {reason}"
+
+
 def check_lines(path: Path, model: type[R]) -> Iterator[CheckedLine[R]]:
     """Every non-blank line of ``path`` checked as a ``model``; reads, changes nothing."""
     for line in iter_lines(path):
@@ -116,13 +127,21 @@ def check_lines(path: Path, model: type[R]) -> Iterator[CheckedLine[R]]:
         try:
             record = model.model_validate_json(line.data)
         except ValidationError as exc:
-            reason = validation_summary(exc)
-            yield CheckedLine(line, None, reason if line.complete else f"{_TORN}: {reason}")
+            yield CheckedLine(line, None, line_problem(line, exc))
             continue
         if line.complete:
             yield CheckedLine(line, record, None)
         else:  # a valid record whose newline never reached the file
-            yield CheckedLine(line, None, f"{_TORN}: a write the process died in")
+            yield CheckedLine(line, None, line_problem(line, None))
+
+
+def damage_message(path: Path, number: int, kind: str, problem: str | None) -> str:
+    """The error for a damaged line that is not the last: not a torn write, so repair it."""
+    return (
+        f"{path}:{number} is not a valid {kind} record ({problem}) and is not the last line, "
+        "so it is not a torn write: the file was edited or damaged; to move the damaged lines "
+        f"aside, run: chatsim repair {path.parent}"
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -156,15 +175,9 @@ class JsonlRecords(Generic[R]):
             elif checked.line.last:
                 self.torn_tail = TornTail(checked.line.number, checked.line.offset)
             else:
-                raise RunDirectoryError(self._damage_message(checked))
-
-    def _damage_message(self, checked: CheckedLine[R]) -> str:
-        return (
-            f"{self.path}:{checked.line.number} is not a valid {self.kind} record "
-            f"({checked.problem}) and is not the last line, so it is not a torn write: the "
-            "file was edited or damaged; to move the damaged lines aside, run: "
-            f"chatsim repair {self.path.parent}"
-        )
+                raise RunDirectoryError(
+                    damage_message(self.path, checked.line.number, self.kind, checked.problem)
+                )
 
 
 def read_jsonl(path: Path | str, model: type[R], *, kind: str = "record") -> JsonlRecords[R]:

@@ -24,12 +24,14 @@ from chatsim.recording._files import EPISODE_RECORDS
 from chatsim.recording._jsonl import JsonlWriter, TornTail
 from chatsim.recording._layout import EPISODES_FILE, HEADER_FILE, LOCK_FILE
 from chatsim.recording._records import SCHEMA_VERSION, EpisodeRecord, RunHeader
+from chatsim.recording._scan import RecordedEpisodes, scan_recorded
 
 __all__ = [
     "EpisodeWriter",
     "RunData",
     "create_run_dir",
     "open_for_resume",
+    "open_recorded_for_resume",
     "read_header",
     "read_run",
     "run_dir_lock",
@@ -153,21 +155,46 @@ def create_run_dir(run_dir: Path, header: RunHeader) -> None:
         raise RunDirectoryError(f"cannot create the run directory {run_dir}: {exc}") from exc
 
 
-def open_for_resume(run_dir: Path) -> RunData:
-    """Read a run for resuming it, cutting a torn last line away first.
-
-    Complete records are never touched: the file is truncated at the start of the torn line.
-    A header of an older schema is raised to the current one (records appended from now on
-    are of it), so that an older chatsim refuses the directory as "newer" rather than
-    failing on a record it cannot read.
-    """
-    path = Path(run_dir)
+def _header_for_resume(path: Path) -> RunHeader:
+    """The header, raised to the current schema on disk when older: records appended from now
+    on are of it, so an older chatsim refuses the directory as "newer" rather than failing on
+    a record it cannot read."""
     header = read_header(path)
     if header.schema_version < SCHEMA_VERSION:
         header = header.model_copy(update={"schema_version": SCHEMA_VERSION})
         write_json_atomic(path / HEADER_FILE, header.model_dump(mode="json"))
-    episodes, torn, duplicates = _read_episodes(path)  # one pass over the file
+    return header
+
+
+def _cut(path: Path, torn: TornTail | None) -> None:
+    """Truncate the records at the start of the torn line; complete records stay untouched."""
     if torn is not None:
         with (path / EPISODES_FILE).open("r+b") as fh:
             fh.truncate(torn.offset)
+
+
+def open_for_resume(run_dir: Path) -> RunData:
+    """Read a run for resuming it, cutting a torn last line away first.
+
+    Complete records are never touched: the file is truncated at the start of the torn line.
+    A header of an older schema is raised to the current one. Reads every record in full:
+    resume itself uses ``open_recorded_for_resume``, which does not.
+    """
+    path = Path(run_dir)
+    header = _header_for_resume(path)
+    episodes, torn, duplicates = _read_episodes(path)  # one pass over the file
+    _cut(path, torn)
     return RunData(path, header, episodes, torn_tail=torn is not None, duplicates=duplicates)
+
+
+def open_recorded_for_resume(run_dir: Path) -> tuple[RunHeader, RecordedEpisodes]:
+    """``open_for_resume`` without the records: the header and how each recorded episode
+    ended, read by the frame scan of ``_scan.py`` (a record is not validated unless its line
+    does not read as the writer wrote it). Cuts a torn last line and raises an older header
+    exactly like ``open_for_resume``; a damaged line before the last raises the same
+    ``RunDirectoryError``."""
+    path = Path(run_dir)
+    header = _header_for_resume(path)
+    recorded = scan_recorded(path)
+    _cut(path, recorded.torn_tail)
+    return header, recorded

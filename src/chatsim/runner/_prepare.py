@@ -21,7 +21,7 @@ from chatsim._exceptions import ConfigError, RunDirectoryError
 from chatsim._util._clock import Clock, MonotonicWallClock
 from chatsim.config import ConversationConfig, RunConfig
 from chatsim.questions import Question, load_questions
-from chatsim.recording import RunHeader, SimulatorChoice, read_run
+from chatsim.recording import RunHeader, SimulatorChoice, read_header
 from chatsim.runner._episode import EpisodePlan
 from chatsim.runner._seeds import derive_seed, episode_id
 from chatsim.simulators import SimulatorBackend
@@ -216,15 +216,17 @@ def prepare_run(
         spec=config.simulator, source="given", reason="set in the run's configuration"
     )
     if resume_dir is not None:
-        data = read_run(resume_dir)  # raises RunDirectoryError for non-runs; writes nothing
-        stored = data.header.config
+        # The header alone (RunDirectoryError for non-runs; writes nothing): the records are
+        # scanned once, for their ids, when the run starts (``open_recorded_for_resume``).
+        header = read_header(resume_dir)
+        stored = header.config
         if not isinstance(stored, RunConfig):
             raise RunDirectoryError(
-                f"{resume_dir} is a {data.header.kind} run; only evaluation runs can be resumed"
+                f"{resume_dir} is a {header.kind} run; only evaluation runs can be resumed"
             )
         _check_resume(stored, config, resume_dir)
-        run_id, run_dir = data.header.run_id, Path(resume_dir)
-        choice = data.header.simulator_choice or SimulatorChoice(
+        run_id, run_dir = header.run_id, Path(resume_dir)
+        choice = header.simulator_choice or SimulatorChoice(
             spec=stored.simulator, source="resumed", reason="as recorded in the run's header"
         )
     else:
@@ -236,7 +238,7 @@ def prepare_run(
     if not questions:
         raise ConfigError(f"no questions selected from {config.source!r}")
     if resume_dir is not None:
-        _check_questions(data.header, questions, resume_dir)
+        _check_questions(header, questions, resume_dir)
     pool, callers = _build_callers(config, clock)
     # Nothing is connected yet (clients connect on first use), so a failure here leaks nothing.
     sim_settings = run_simulator_settings(config, pool)

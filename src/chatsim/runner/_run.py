@@ -24,7 +24,7 @@ from chatsim.recording import (
     EpisodeRecord,
     EpisodeWriter,
     create_run_dir,
-    open_for_resume,
+    open_recorded_for_resume,
     run_dir_lock,
 )
 from chatsim.runner._baseline_step import run_baseline_step
@@ -128,8 +128,9 @@ async def _execute(
     config = setup.config
     done: set[str] = set()
     if setup.resume:
-        recorded = open_for_resume(setup.run_dir).episodes
-        done = {r.episode_id for r in recorded if not (retry_errors and r.termination.is_error)}
+        # Ids and terminations only: no record is built per episode (``_scan.py``).
+        _, recorded = open_recorded_for_resume(setup.run_dir)
+        done = recorded.done(retry_errors=retry_errors)
     todo = [plan for plan in setup.plans if plan.episode_id not in done]
     outcome = RunOutcome(setup.run_dir, skipped=len(setup.plans) - len(todo))
     if progress is not None:
