@@ -1,4 +1,5 @@
-"""One local Ray per test session (CI has 2 cores); the Ray tests skip without ``ray``."""
+"""One local Ray for this folder's tests (CI has 2 cores), shut down after them so that its
+background processes do not load the rest of the suite; the Ray tests skip without ``ray``."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from collections.abc import Iterator
 import pytest
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def local_ray() -> Iterator[None]:
     import ray
 
