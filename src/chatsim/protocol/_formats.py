@@ -27,7 +27,10 @@ and then ``[END]``.
 user: the system message is the instruction (with the question); the target's replies are
 ``user`` messages and the simulator's own earlier messages are ``assistant`` messages, since the
 prompted LLM writes the user's side. Many chat templates need at least one ``user`` message, so
-when the history is empty the format's ``chat_start`` cue is sent as the one user message.
+when the history is empty the format's ``chat_start`` cue is sent as the one user message. Later
+on, the prompted simulator also sends the cue before its own first message, so that every
+conversation opens with the user as the Anthropic and Gemini APIs require
+(``simulators._prompted.opening_with_user``); ``render_chat`` itself renders the history as is.
 
 Answering alone (``SimulatorStep.ALONE``: the ``user-alone`` condition and the first phase of
 ``answer-first``) is a fourth instruction, ``alone_instruction``, with its own chat cue,
