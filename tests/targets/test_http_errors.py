@@ -38,7 +38,10 @@ def openai_body(message: str = "boom", code: str | int | None = None) -> bytes:
 def test_the_kit_is_exactly_what_adapters_are_given() -> None:
     assert set(kit.__all__) == {
         "ConnectTimeoutError",
+        "LoopSession",
         "connect_timeout_error",
+        "env_proxy",
+        "sdk_timeout",
         "is_connect_timeout",
         "error_for_status",
         "is_context_length_error",

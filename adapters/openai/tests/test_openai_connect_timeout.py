@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 import aiohttp
@@ -11,7 +10,7 @@ import openai
 import pytest
 
 from chatsim import TransientError
-from chatsim.targets.kit import ConnectTimeoutError
+from chatsim.targets.kit import ConnectTimeoutError, LoopSession
 from chatsim_openai._fast import FastTransport, _Endpoint
 from chatsim_openai._sdk import SdkTransport
 
@@ -57,8 +56,7 @@ def _fast(error: Exception) -> FastTransport:
     client = openai.AsyncOpenAI(base_url="http://127.0.0.1:9/v1", api_key="sk-test")
     transport = FastTransport(client, provider="openai", model="m")
     transport._endpoints["/chat/completions"] = _Endpoint("http://127.0.0.1:9/v1", {}, None, None)
-    transport._session = _RaisingSession(error)  # type: ignore[assignment]
-    transport._loop = asyncio.get_running_loop()
+    transport._sessions = LoopSession(lambda: _RaisingSession(error))  # type: ignore[arg-type,return-value]
     return transport
 
 

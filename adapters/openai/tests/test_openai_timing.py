@@ -66,8 +66,8 @@ async def test_the_fast_transport_stamps_arrivals_with_the_installed_aiohttp() -
             assert isinstance(transport, FastTransport)
             request = TargetRequest(messages=(Message(Role.USER, "q"),))
             await adapter.complete(request, now=time.perf_counter)
-            assert transport._session is not None
-            assert stamping_installed(transport._session.connector)  # type: ignore[arg-type]
+            assert transport._sessions._session is not None
+            assert stamping_installed(transport._sessions._session.connector)  # type: ignore[arg-type]
         finally:
             await adapter.aclose()
 

@@ -26,11 +26,15 @@ An adapter distribution (``adapters/<vendor>``) imports public names only; a tes
   - ``request_id_of``: the provider's request id from (lower-cased) headers;
   - ``keep_recorded_headers``: the allow-listed response headers worth recording, scrubbed;
   - ``register_secret`` / ``scrub``: remember a credential / remove every known one from text;
-  - ``require_http_url``: check a configured endpoint once, at construction.
+  - ``require_http_url``: check a configured endpoint once, at construction;
+  - for an adapter's own aiohttp transport: ``LoopSession`` (a session per event loop),
+    ``sdk_timeout`` (an SDK client's timeouts for aiohttp), ``env_proxy`` (the environment's
+    proxy for an endpoint, looked up once).
 """
 
 from chatsim._util._redact import keep_recorded_headers, register_secret, scrub
 from chatsim._util._urls import require_http_url
+from chatsim.targets._aiohttp_kit import LoopSession, env_proxy, sdk_timeout
 from chatsim.targets._http_errors import (
     ConnectTimeoutError,
     connect_timeout_error,
@@ -43,7 +47,9 @@ from chatsim.targets._http_errors import (
 
 __all__ = [
     "ConnectTimeoutError",
+    "LoopSession",
     "connect_timeout_error",
+    "env_proxy",
     "error_for_status",
     "is_connect_timeout",
     "is_context_length_error",
@@ -52,5 +58,6 @@ __all__ = [
     "request_id_of",
     "require_http_url",
     "scrub",
+    "sdk_timeout",
     "transient_error",
 ]

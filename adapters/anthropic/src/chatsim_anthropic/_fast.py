@@ -20,17 +20,19 @@ from dataclasses import dataclass
 from typing import Any
 
 import aiohttp
-from aiohttp.helpers import get_env_proxy_for_url
 from yarl import URL
 
 from chatsim import TargetError
 from chatsim.recording import ReplyTiming
 from chatsim.targets import AdapterReply
 from chatsim.targets.kit import (
+    LoopSession,
     connect_timeout_error,
+    env_proxy,
     is_connect_timeout,
     keep_recorded_headers,
     request_id_of,
+    sdk_timeout,
     transient_error,
 )
 from chatsim_anthropic._adapter import finish_reason_of
@@ -73,35 +75,12 @@ async def derive_endpoint(client: Any, model: str) -> tuple[str, dict[str, str]]
     return str(request.url), headers
 
 
-def _client_timeout(client: Any) -> aiohttp.ClientTimeout:
-    """The SDK client's connect/read timeouts; the core's per-attempt deadline sits above."""
-    timeout = client.timeout
-    if timeout is None:
-        return aiohttp.ClientTimeout(total=None)
-    if isinstance(timeout, int | float):
-        return aiohttp.ClientTimeout(total=None, sock_connect=timeout, sock_read=timeout)
-    return aiohttp.ClientTimeout(
-        total=None,
-        sock_connect=getattr(timeout, "connect", None),
-        sock_read=getattr(timeout, "read", None),
-    )
-
-
 @dataclass(frozen=True, slots=True)
 class _Endpoint:
     url: str
     headers: dict[str, str]
     proxy: URL | None
     proxy_auth: aiohttp.BasicAuth | None
-
-
-def _env_proxy(url: str) -> tuple[URL | None, aiohttp.BasicAuth | None]:
-    """The ``HTTP(S)_PROXY``/``NO_PROXY`` proxy for ``url``, as the SDK's httpx would use;
-    looked up once, not per request (aiohttp's ``trust_env`` does it per request in threads)."""
-    try:
-        return get_env_proxy_for_url(URL(url))
-    except LookupError:
-        return None, None
 
 
 class FastTransport:
@@ -113,19 +92,11 @@ class FastTransport:
         self._model = model
         self._endpoint: _Endpoint | None = None
         self._derive_lock: tuple[asyncio.AbstractEventLoop, asyncio.Lock] | None = None
-        self._session: aiohttp.ClientSession | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
+        self._sessions = LoopSession(self._new_session)
 
-    def _session_now(self) -> aiohttp.ClientSession:
-        loop = asyncio.get_running_loop()
-        if self._session is None or self._loop is not loop or self._session.closed:
-            # Created lazily: aiohttp sessions belong to the loop that runs them.
-            connector = aiohttp.TCPConnector(limit=0, ttl_dns_cache=300, keepalive_timeout=60)
-            self._session = aiohttp.ClientSession(
-                connector=connector, timeout=_client_timeout(self._client)
-            )
-            self._loop = loop
-        return self._session
+    def _new_session(self) -> aiohttp.ClientSession:
+        connector = aiohttp.TCPConnector(limit=0, ttl_dns_cache=300, keepalive_timeout=60)
+        return aiohttp.ClientSession(connector=connector, timeout=sdk_timeout(self._client.timeout))
 
     async def _endpoint_now(self) -> _Endpoint:
         if self._endpoint is not None:
@@ -137,13 +108,13 @@ class FastTransport:
         async with self._derive_lock[1]:
             if self._endpoint is None:
                 url, headers = await derive_endpoint(self._client, self._model)
-                proxy, proxy_auth = await asyncio.to_thread(_env_proxy, url)  # reads files
+                proxy, proxy_auth = await asyncio.to_thread(env_proxy, url)  # reads files
                 self._endpoint = _Endpoint(url, headers, proxy, proxy_auth)
         return self._endpoint
 
     async def send(self, body: dict[str, Any], now: Callable[[], float]) -> AdapterReply:
         endpoint = await self._endpoint_now()
-        session = self._session_now()
+        session = self._sessions.get()
         kept: dict[str, str] = {}
         try:
             async with session.post(
@@ -207,9 +178,7 @@ class FastTransport:
         return transient_error(self._provider, what, request_id=request_id_of(kept), headers=kept)
 
     async def aclose(self) -> None:
-        session, self._session = self._session, None
-        if session is not None and not session.closed:
-            await session.close()
+        await self._sessions.aclose()
 
 
 def _reply(

@@ -20,18 +20,20 @@ from collections.abc import Callable
 from typing import Any
 
 import aiohttp
-from aiohttp.helpers import get_env_proxy_for_url
 from yarl import URL
 
 from chatsim import TargetError
 from chatsim.recording import ReplyTiming
 from chatsim.targets import AdapterReply
 from chatsim.targets.kit import (
+    LoopSession,
     connect_timeout_error,
+    env_proxy,
     error_for_status,
     is_connect_timeout,
     keep_recorded_headers,
     request_id_of,
+    sdk_timeout,
     transient_error,
 )
 from chatsim_gemini._errors import error_from_status
@@ -67,27 +69,21 @@ class FastTransport:
         self._model = model
         self._headers = headers
         self._auth = auth
-        self._timeout = aiohttp.ClientTimeout(total=None, sock_connect=timeout, sock_read=timeout)
+        self._timeout = sdk_timeout(timeout)
         self._proxies: dict[str, tuple[URL | None, aiohttp.BasicAuth | None]] = {}
-        self._session: aiohttp.ClientSession | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
+        self._sessions = LoopSession(self._new_session)
 
-    def _session_now(self) -> aiohttp.ClientSession:
-        loop = asyncio.get_running_loop()
-        if self._session is None or self._loop is not loop or self._session.closed:
-            # Created lazily: aiohttp sessions belong to the loop that runs them. A plain
-            # ClientSession, so nothing trips aiohttp's warning about subclasses.
-            connector = aiohttp.TCPConnector(limit=0, ttl_dns_cache=300, keepalive_timeout=60)
-            self._session = aiohttp.ClientSession(connector=connector, timeout=self._timeout)
-            self._loop = loop
-        return self._session
+    def _new_session(self) -> aiohttp.ClientSession:
+        # A plain ClientSession, so nothing trips aiohttp's warning about subclasses.
+        connector = aiohttp.TCPConnector(limit=0, ttl_dns_cache=300, keepalive_timeout=60)
+        return aiohttp.ClientSession(connector=connector, timeout=self._timeout)
 
     async def _proxy(self, url: str) -> tuple[URL | None, aiohttp.BasicAuth | None]:
         """The environment's proxy for ``url`` (as the SDK's ``trust_env``), looked up once:
         aiohttp's own ``trust_env`` does it per request in worker threads."""
         found = self._proxies.get(url)
         if found is None:
-            found = self._proxies[url] = await asyncio.to_thread(_env_proxy, url)
+            found = self._proxies[url] = await asyncio.to_thread(env_proxy, url)
         return found
 
     async def send(
@@ -97,7 +93,7 @@ class FastTransport:
         if self._auth is not None:
             headers = {**headers, **await self._auth.headers()}
         proxy, proxy_auth = await self._proxy(url)
-        session = self._session_now()
+        session = self._sessions.get()
         kept: dict[str, str] = {}
         try:
             async with session.post(
@@ -197,13 +193,4 @@ class FastTransport:
         return transient_error(self._provider, what, request_id=request_id_of(kept), headers=kept)
 
     async def aclose(self) -> None:
-        session, self._session = self._session, None
-        if session is not None and not session.closed:
-            await session.close()
-
-
-def _env_proxy(url: str) -> tuple[URL | None, aiohttp.BasicAuth | None]:
-    try:
-        return get_env_proxy_for_url(URL(url))
-    except LookupError:
-        return None, None
+        await self._sessions.aclose()

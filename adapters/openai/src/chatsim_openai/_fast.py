@@ -18,17 +18,19 @@ from dataclasses import dataclass
 from typing import Any
 
 import aiohttp
-from aiohttp.helpers import get_env_proxy_for_url
 from yarl import URL
 
 from chatsim import TargetError
 from chatsim.recording import ReplyTiming
 from chatsim.targets import AdapterReply
 from chatsim.targets.kit import (
+    LoopSession,
     connect_timeout_error,
+    env_proxy,
     is_connect_timeout,
     keep_recorded_headers,
     request_id_of,
+    sdk_timeout,
     transient_error,
 )
 from chatsim_openai._errors import error_from_status
@@ -74,34 +76,12 @@ async def derive_endpoint(client: Any, path: str, model: str) -> tuple[str, dict
     return str(request.url), headers
 
 
-def _client_timeout(client: Any) -> aiohttp.ClientTimeout:
-    """The SDK client's connect/read timeouts; the core's per-attempt deadline sits above."""
-    timeout = client.timeout
-    if timeout is None:
-        return aiohttp.ClientTimeout(total=None)
-    if isinstance(timeout, int | float):
-        return aiohttp.ClientTimeout(total=None, sock_connect=timeout, sock_read=timeout)
-    return aiohttp.ClientTimeout(
-        total=None,
-        sock_connect=getattr(timeout, "connect", None),
-        sock_read=getattr(timeout, "read", None),
-    )
-
-
 @dataclass(frozen=True, slots=True)
 class _Endpoint:
     url: str
     headers: dict[str, str]
     proxy: URL | None
     proxy_auth: aiohttp.BasicAuth | None
-
-
-def _env_proxy(url: str) -> tuple[URL | None, aiohttp.BasicAuth | None]:
-    """The ``HTTP(S)_PROXY``/``NO_PROXY`` proxy for ``url``, as the SDK's httpx would use."""
-    try:
-        return get_env_proxy_for_url(URL(url))
-    except LookupError:
-        return None, None
 
 
 class FastTransport:
@@ -120,21 +100,14 @@ class FastTransport:
         self._model = model
         self._endpoints: dict[str, _Endpoint] = {}
         self._derive_lock: tuple[asyncio.AbstractEventLoop, asyncio.Lock] | None = None
-        self._session: aiohttp.ClientSession | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
+        self._sessions = LoopSession(self._new_session)
 
-    def _session_now(self) -> aiohttp.ClientSession:
-        loop = asyncio.get_running_loop()
-        if self._session is None or self._loop is not loop or self._session.closed:
-            # Created lazily: aiohttp sessions belong to the loop that runs them.
-            connector = stamping_connector(limit=0, ttl_dns_cache=300, keepalive_timeout=60)
-            self._session = aiohttp.ClientSession(
-                connector=connector,
-                timeout=_client_timeout(self._client),
-                trace_configs=[_SEND_TRACING],
-            )
-            self._loop = loop
-        return self._session
+    def _new_session(self) -> aiohttp.ClientSession:
+        return aiohttp.ClientSession(
+            connector=stamping_connector(limit=0, ttl_dns_cache=300, keepalive_timeout=60),
+            timeout=sdk_timeout(self._client.timeout),
+            trace_configs=[_SEND_TRACING],
+        )
 
     async def _endpoint(self, path: str) -> _Endpoint:
         found = self._endpoints.get(path)
@@ -149,13 +122,13 @@ class FastTransport:
             found = self._endpoints.get(path)
             if found is None:
                 url, headers = await derive_endpoint(self._client, path, self._model)
-                proxy, proxy_auth = await asyncio.to_thread(_env_proxy, url)  # reads files
+                proxy, proxy_auth = await asyncio.to_thread(env_proxy, url)  # reads files
                 found = self._endpoints[path] = _Endpoint(url, headers, proxy, proxy_auth)
         return found
 
     async def chat(self, body: dict[str, Any], now: Callable[[], float]) -> AdapterReply:
         endpoint = await self._endpoint("/chat/completions")
-        session = self._session_now()
+        session = self._sessions.get()
         payload = dumps(body)
         provider = self._provider
         kept: dict[str, str] = {}
@@ -240,6 +213,4 @@ class FastTransport:
         return "fast"
 
     async def aclose(self) -> None:
-        session, self._session = self._session, None
-        if session is not None and not session.closed:
-            await session.close()
+        await self._sessions.aclose()
