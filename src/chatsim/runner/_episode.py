@@ -107,8 +107,13 @@ class _Transcript:
         self.empty_resamples = 0
         self.alone: ParsedAnswer | None = None
         """The answer given alone (``user-alone``, ``answer-first``), once given."""
+        self.replicas: list[str] = []
+        """The simulator fleet's replicas that served this episode, in order (one, unless one
+        went down)."""
 
     def add_user(self, text: str, requested_at: float, turn: UserTurn, now: float) -> None:
+        if turn.replica is not None and turn.replica not in self.replicas:
+            self.replicas.append(turn.replica)
         self.turns.append(
             TurnRecord(
                 index=len(self.turns),
@@ -318,6 +323,16 @@ def _initial_fields(plan: EpisodePlan, alone: _Transcript) -> dict[str, Any]:
     }
 
 
+def _extra(alone: _Transcript, talk: _Transcript) -> dict[str, Any]:
+    extra: dict[str, Any] = {}
+    if talk.empty_resamples:
+        extra["empty_user_turns"] = talk.empty_resamples
+    replicas = list(dict.fromkeys([*alone.replicas, *talk.replicas]))
+    if replicas:
+        extra["simulator_replicas"] = replicas
+    return extra
+
+
 async def run_episode(
     plan: EpisodePlan,
     settings: EpisodeSettings,
@@ -376,9 +391,7 @@ async def run_episode(
         started_at=started_at,
         ended_at=clock.now(),
         error=scrub(error)[:2000] if error else None,
-        extra={"empty_user_turns": transcript.empty_resamples}
-        if transcript.empty_resamples
-        else {},
+        extra=_extra(alone, transcript),
         condition=settings.condition,
         **_initial_fields(plan, alone),
     )

@@ -16,6 +16,7 @@ from chatsim.simulators._registry import (
 )
 from chatsim.simulators._scripted import ScriptedSimulator
 from chatsim.simulators._served import CompletionsAdapter, ServedSimulator, create_served_simulator
+from chatsim.simulators._served_fleet import ServedFleet, create_served_fleet
 from chatsim.simulators._sim_check import SimCheckResult, load_conversations, score_formats
 
 __all__ = [
@@ -28,6 +29,7 @@ __all__ = [
     "MicroBatcher",
     "PromptedSimulator",
     "ScriptedSimulator",
+    "ServedFleet",
     "ServedSimulator",
     "SimCheckResult",
     "SimulatorBackend",
@@ -36,6 +38,7 @@ __all__ = [
     "UserTurn",
     "UserTurnRequest",
     "create_hf_simulator",
+    "create_served_fleet",
     "create_served_simulator",
     "create_simulator",
     "default_simulator_spec",

@@ -52,6 +52,9 @@ class UserTurn:
     """The prompt was shortened to fit the context window."""
     attempts: list[AttemptRecord] = field(default_factory=list)
     """HTTP attempts, for backends that call a server."""
+    replica: str | None = None
+    """Which replica of a simulator fleet generated it (a ``served:`` endpoint, an ``hf:`` GPU
+    actor); None for a single simulator. Kept in the record's ``extra["simulator_replicas"]``."""
 
 
 class SimulatorBackend(abc.ABC):

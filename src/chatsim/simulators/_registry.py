@@ -3,7 +3,8 @@
     hf[:<base>+<adapter>]     local transformers + peft (the ChatBench LoRA by default); GPU
     served:<model>            the LoRA (or any model) behind /v1/completions, e.g. vLLM;
                               options context_tokens=N (default: the server's max_model_len),
-                              seed=false (send no per-turn seed)
+                              seed=false (send no per-turn seed); several replicas: a
+                              comma-separated --simulator-base-url (``_served_fleet``)
     prompted:<model spec>     any chat model prompted to play the user (unfine-tuned baseline)
     scripted                  deterministic, no model (tests, CPU benchmarks)
 
@@ -148,37 +149,7 @@ def create_simulator(spec: str, settings: SimulatorSettings, clock: Clock) -> Si
     if kind == "prompted":
         return _prompted(spec, rest, settings, clock)
     if kind == "served":
-        if not rest:
-            raise ConfigError("served simulator needs a model name: served:<model>")
-        base_url = (
-            settings.base_url
-            or os.environ.get("CHATSIM_SIMULATOR_BASE_URL")
-            or settings.fallback_base_url
-        )
-        if not base_url:
-            raise ConfigError(
-                "served simulator needs an endpoint: pass --simulator-base-url "
-                "(or set CHATSIM_SIMULATOR_BASE_URL), e.g. http://127.0.0.1:8000/v1"
-            )
-        from chatsim.simulators._served import create_served_simulator
-
-        served: ServedOptions = _typed_options(ServedOptions, settings.options, "served")
-        if served.context_tokens is not None and served.context_tokens <= settings.max_tokens:
-            raise ConfigError(
-                f"simulator option context_tokens ({served.context_tokens}) must exceed the "
-                f"simulator's max tokens ({settings.max_tokens})"
-            )
-        return create_served_simulator(
-            rest,
-            base_url=base_url,
-            temperature=settings.temperature,
-            max_tokens=settings.max_tokens,
-            prompt_format=settings.prompt_format or "chatbench-text-v1",
-            context_tokens=served.context_tokens or "server",
-            send_seed=served.seed,
-            policy=settings.policy,
-            clock=clock,
-        )
+        return _served(rest, settings, clock)
     if kind == "hf":
         from chatsim.simulators._hf import HFOptions, create_hf_simulator
 
@@ -192,6 +163,45 @@ def create_simulator(spec: str, settings: SimulatorSettings, clock: Clock) -> Si
     raise UnknownNameError(
         "simulator", kind, [f"{k}:..." if k != "scripted" else k for k in SIMULATOR_KINDS]
     )
+
+
+def _served(model: str, settings: SimulatorSettings, clock: Clock) -> SimulatorBackend:
+    """One server, or a fleet of replicas when the base URL lists several (``_served_fleet``)."""
+    if not model:
+        raise ConfigError("served simulator needs a model name: served:<model>")
+    base_url = (
+        settings.base_url
+        or os.environ.get("CHATSIM_SIMULATOR_BASE_URL")
+        or settings.fallback_base_url
+    )
+    if not base_url:
+        raise ConfigError(
+            "served simulator needs an endpoint: pass --simulator-base-url "
+            "(or set CHATSIM_SIMULATOR_BASE_URL), e.g. http://127.0.0.1:8000/v1; "
+            "several replicas as a comma-separated list"
+        )
+    from chatsim.simulators._served import create_served_simulator
+    from chatsim.simulators._served_fleet import create_served_fleet, split_base_urls
+
+    served: ServedOptions = _typed_options(ServedOptions, settings.options, "served")
+    if served.context_tokens is not None and served.context_tokens <= settings.max_tokens:
+        raise ConfigError(
+            f"simulator option context_tokens ({served.context_tokens}) must exceed the "
+            f"simulator's max tokens ({settings.max_tokens})"
+        )
+    options: dict[str, Any] = {
+        "temperature": settings.temperature,
+        "max_tokens": settings.max_tokens,
+        "prompt_format": settings.prompt_format or "chatbench-text-v1",
+        "context_tokens": served.context_tokens or "server",
+        "send_seed": served.seed,
+        "policy": settings.policy,
+        "clock": clock,
+    }
+    urls = split_base_urls(base_url)
+    if len(urls) == 1:
+        return create_served_simulator(model, base_url=urls[0], **options)
+    return create_served_fleet(model, base_urls=urls, **options)
 
 
 @dataclass(frozen=True, slots=True)

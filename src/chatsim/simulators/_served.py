@@ -198,32 +198,41 @@ class ServedSimulator(SimulatorBackend):
             await self._read_context()
         if self._unusable is not None:
             raise SimulatorError(self._unusable)
-        results: list[UserTurn | SimulatorError] = [SimulatorError("not run")] * len(requests)
-
-        async def run(index: int) -> None:
-            try:
-                results[index] = await self._one(requests[index])
-            except SimulatorError as exc:
-                results[index] = exc
-
-        try:
-            async with anyio.create_task_group() as tg:
-                for index in range(len(requests)):
-                    tg.start_soon(run, index)
-        except* AuthenticationError as group:
-            raise group.exceptions[0] from None
-        turns = [r for r in results if isinstance(r, UserTurn)]
-        if len(turns) == len(results):
-            return turns
-        if len(results) == 1:
-            raise results[0]  # type: ignore[misc]  # the one result is an error here
-        raise BatchItemErrors(results)
+        return await generate_each(self._one, requests)
 
     def describe_prompt(self, request: UserTurnRequest) -> str:
         return self._prompt(request)[0]
 
     async def aclose(self) -> None:
         await self.caller.aclose()
+
+
+async def generate_each(
+    one: Callable[[UserTurnRequest], Awaitable[UserTurn]], requests: Sequence[UserTurnRequest]
+) -> list[UserTurn]:
+    """``one`` on every request at once: the turns in order, or the one turn's error, or
+    ``BatchItemErrors`` when only some failed; a refused key (``AuthenticationError``) stops
+    them all and is raised as it is."""
+    results: list[UserTurn | SimulatorError] = [SimulatorError("not run")] * len(requests)
+
+    async def run(index: int) -> None:
+        try:
+            results[index] = await one(requests[index])
+        except SimulatorError as exc:
+            results[index] = exc
+
+    try:
+        async with anyio.create_task_group() as tg:
+            for index in range(len(requests)):
+                tg.start_soon(run, index)
+    except* AuthenticationError as group:
+        raise group.exceptions[0] from None
+    turns = [r for r in results if isinstance(r, UserTurn)]
+    if len(turns) == len(results):
+        return turns
+    if len(results) == 1:
+        raise results[0]  # type: ignore[misc]  # the one result is an error here
+    raise BatchItemErrors(results)
 
 
 def _check_context(context_tokens: int | None, max_tokens: int) -> None:

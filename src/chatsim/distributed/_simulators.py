@@ -1,0 +1,277 @@
+"""``hf:`` on Ray: one GPU actor per GPU, each the batching simulator of one process, that the
+episode workers call one turn at a time.
+
+    actors = await start_simulator_actors(spec, settings)      # the driver, once
+    backend = actors.client()                                  # each episode worker
+    ...                                                        # episodes await turns as usual
+    await actors.stop()                                        # the driver, at the end
+
+Each ``SimulatorActor`` loads the model once (``create_simulator``, as one process does) and
+runs it behind its own ``MicroBatcher``: concurrent turns from every worker land in the
+actor's event loop and are batched there, so a GPU sees batches as full as one process would
+give it. One actor round trip per turn, never per token.
+
+``ActorSimulator`` is the worker's ``SimulatorBackend``: not batched (``open_turn_source``
+puts no second batcher in front of it), each turn goes to one actor, chosen by
+``ReplicaRouter`` (least-loaded at the episode's first turn, then pinned: the actor's prompt
+cache, and placement of all an episode's turns on one model copy). The turn comes back with
+the times measured inside the actor: its queue time (waiting for a batch, prompt building
+included) and its generation interval, moved onto the worker's clock by the round trip's
+midpoint (NTP's rule, so machines whose clocks disagree still record consistent turns). What
+the round trip adds shows as the gap between a turn's request and its start, beyond its
+queue time. An actor that dies fails its turns as simulator errors naming it; new episodes
+avoid it for the router's cooldown.
+
+This module does not import ``ray`` at import time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Final
+
+import anyio
+
+from chatsim._exceptions import ConfigError, SimulatorError
+from chatsim._util._clock import Clock, MonotonicWallClock
+from chatsim.distributed._ray import import_ray
+from chatsim.simulators import TurnSource, UserTurn, UserTurnRequest
+from chatsim.simulators._batcher import BatcherStats, MicroBatcher
+from chatsim.simulators._contract import SimulatorBackend
+from chatsim.simulators._registry import SimulatorSettings, create_simulator, open_turn_source
+from chatsim.simulators._served import generate_each
+from chatsim.simulators._served_router import ReplicaRouter
+
+__all__ = [
+    "ActorReply",
+    "ActorSimulator",
+    "SimulatorActor",
+    "SimulatorActors",
+    "start_simulator_actors",
+]
+
+#: Turns one actor takes at once (Ray's default for async actors is 1,000): every episode of
+#: every worker may be waiting on it, and its own batcher bounds what it generates.
+ACTOR_MAX_CONCURRENCY: Final = 100_000
+#: Seconds ``stop`` lets the actors finish their batches before ending them.
+STOP_TIMEOUT: Final = 10.0
+#: The settings an actor needs to build its simulator (the rest are the driver's: callers).
+_SETTINGS_FIELDS: Final = ("temperature", "max_tokens", "prompt_format", "options")
+
+
+@dataclass(frozen=True, slots=True)
+class ActorReply:
+    """One turn as an actor returns it, on the actor's clock."""
+
+    turn: UserTurn | None
+    error: str | None
+    received_at: float
+    replied_at: float
+
+
+class SimulatorActor:
+    """One simulator in its own process (a Ray async actor; ``ray.remote`` wraps it)."""
+
+    def __init__(self, spec: str, settings: dict[str, Any], name: str) -> None:
+        self.name = name
+        self.clock = MonotonicWallClock()
+        self.settings = SimulatorSettings(**settings)
+        self.backend = create_simulator(spec, self.settings, self.clock)  # loads the model
+        self._source: TurnSource | None = None
+        self._ready = asyncio.Event()
+        self._stopping = asyncio.Event()
+
+    async def serve(self) -> None:
+        """Run the batcher until ``stop`` (the owner calls it once, for the actor's life)."""
+        try:
+            async with open_turn_source(self.backend, self.settings) as source:
+                self._source = source
+                self._ready.set()
+                await self._stopping.wait()
+        finally:
+            await self.backend.aclose()
+
+    async def ready(self) -> tuple[str, int]:
+        """The actor's name and where it runs, and its largest batch, once its batcher runs."""
+        await self._ready.wait()
+        ray = import_ray()
+        gpus = ray.get_gpu_ids()
+        where = f"{self.name}@{ray.util.get_node_ip_address()}"
+        where = f"{where}[gpu {','.join(map(str, gpus))}]" if gpus else where
+        return where, self.backend.max_batch_size if self.backend.batched else 1
+
+    async def turn(self, request: UserTurnRequest) -> ActorReply:
+        """One user turn, batched with the others in flight. Errors come back as text:
+        they cross a process boundary, and a simulator error is an outcome, not a crash."""
+        await self._ready.wait()
+        received = self.clock.now()
+        assert self._source is not None
+        try:
+            turn = await self._source.request(request)
+        except SimulatorError as exc:
+            return ActorReply(None, str(exc), received, self.clock.now())
+        return ActorReply(turn, None, received, self.clock.now())
+
+    async def stats(self) -> BatcherStats | None:
+        """What the actor's batcher did so far (None for a backend it does not batch)."""
+        await self._ready.wait()
+        return self._source.stats if isinstance(self._source, MicroBatcher) else None
+
+    async def stop(self) -> None:
+        self._stopping.set()
+
+
+def _on_local_clock(reply: ActorReply, sent: float, got: float) -> UserTurn:
+    """The actor's turn with its times moved onto this process's clock: the actor's stay
+    (received..replied) is placed in the middle of the round trip (sent..got)."""
+    turn = reply.turn
+    assert turn is not None
+    stay = reply.replied_at - reply.received_at
+    offset = sent + max(0.0, (got - sent) - stay) / 2 - reply.received_at
+
+    def moved(at: float | None) -> float | None:
+        return None if at is None else at + offset
+
+    return dataclasses.replace(
+        turn, started_at=moved(turn.started_at), ended_at=moved(turn.ended_at)
+    )
+
+
+class ActorSimulator(SimulatorBackend):
+    """A worker's simulator: each turn forwarded to one of the actors (module doc)."""
+
+    batched = False
+    max_batch_size = 1_000_000
+
+    def __init__(
+        self, actors: SimulatorActors, *, clock: Clock | None = None, cooldown: float = 30.0
+    ) -> None:
+        self.spec = actors.spec
+        self.actors = actors
+        self._clock = clock or MonotonicWallClock()
+        self.router = ReplicaRouter(len(actors.handles), clock=self._clock, cooldown=cooldown)
+
+    async def _one(self, request: UserTurnRequest) -> UserTurn:
+        ray = import_ray()
+        index = self.router.acquire(request.episode_id)
+        name = self.actors.names[index]
+        gone: bool | None = None  # cancelled: no news of the actor
+        try:
+            sent = self._clock.now()
+            ref = self.actors.handles[index].turn.remote(request)
+            try:
+                reply: ActorReply = await ref
+                gone = False
+            except anyio.get_cancelled_exc_class():
+                ray.cancel(ref)  # the actor drops the turn from its batch
+                raise
+            except ray.exceptions.RayError as exc:
+                # Died or unreachable: the actor is down; a bug inside it (a task error) is not.
+                gone = not isinstance(exc, ray.exceptions.RayTaskError)
+                raise SimulatorError(f"simulator actor {name} failed: {exc}") from exc
+        finally:
+            self.router.release(index, replica_failed=gone)
+        if reply.error is not None:
+            raise SimulatorError(f"{reply.error} (actor {name})")
+        turn = _on_local_clock(reply, sent, self._clock.now())
+        turn.replica = name
+        return turn
+
+    async def generate(self, requests: Sequence[UserTurnRequest]) -> list[UserTurn]:
+        return await generate_each(self._one, requests)
+
+
+@dataclass(frozen=True, slots=True)
+class SimulatorActors:
+    """The started actors: what the episode workers need travels with it (Ray pickles actor
+    handles and object refs)."""
+
+    spec: str
+    handles: tuple[Any, ...]
+    names: tuple[str, ...]
+    """Each actor's name in the records: ``actor-<i>@<node address>[gpu <ids>]``."""
+    max_batch_size: int = 1
+    """Each actor's largest batch."""
+    serving: tuple[Any, ...] = ()
+    """The actors' ``serve`` calls, to wait for on the way out."""
+
+    def episodes_per_worker(self, workers: int) -> int:
+        """Episodes each of ``workers`` should keep in flight so that every actor can fill
+        two batches while the targets answer (one process's rule, ``episodes_in_flight``)."""
+        return math.ceil(2 * self.max_batch_size * len(self.handles) / max(1, workers))
+
+    def client(self, clock: Clock | None = None) -> ActorSimulator:
+        """The simulator an episode worker uses in place of its own."""
+        return ActorSimulator(self, clock=clock)
+
+    async def stop(self) -> None:
+        """Let each actor finish its batches and free its model, then end it."""
+        ray = import_ray()
+        try:
+            for handle in self.handles:
+                handle.stop.remote()
+            with anyio.move_on_after(STOP_TIMEOUT):
+                for ref in self.serving:
+                    with contextlib.suppress(ray.exceptions.RayError):
+                        await ref
+        finally:
+            for handle in self.handles:
+                ray.kill(handle)
+
+
+def _actor_count(count: int | None, num_gpus: float) -> int:
+    if count is not None:
+        if count < 1:
+            raise ConfigError(f"simulator actors: the count must be at least 1, got {count}")
+        return count
+    if num_gpus <= 0:
+        raise ConfigError("simulator actors without GPUs (num_gpus=0) need a count")
+    gpus = int(import_ray().cluster_resources().get("GPU", 0) // num_gpus)
+    if gpus < 1:
+        raise ConfigError(
+            "the hf: simulator on Ray needs GPUs in the cluster, and it has none; use a "
+            "served: simulator (vLLM) or run without --ray"
+        )
+    return gpus
+
+
+async def start_simulator_actors(
+    spec: str,
+    settings: SimulatorSettings,
+    *,
+    count: int | None = None,
+    num_gpus: float = 1.0,
+    num_cpus: float = 1.0,
+) -> SimulatorActors:
+    """Start ``count`` actors of ``spec`` (default: one per GPU of the Ray cluster), each
+    holding ``num_gpus`` (0 with a ``count``: on CPUs, for tests and trials), and wait until
+    every one has loaded its model. A failure to load is a ``SimulatorError`` naming the
+    actor; the actors already started are ended."""
+    ray = import_ray()
+    count = _actor_count(count, num_gpus)
+    fields = {name: getattr(settings, name) for name in _SETTINGS_FIELDS}
+    actor = ray.remote(num_gpus=num_gpus, num_cpus=num_cpus, max_concurrency=ACTOR_MAX_CONCURRENCY)(
+        SimulatorActor
+    )
+    handles = tuple(actor.remote(spec, fields, f"actor-{i}") for i in range(count))
+    serving = tuple(handle.serve.remote() for handle in handles)  # for the actors' life
+    ready: list[tuple[str, int]] = []
+    try:
+        for i, handle in enumerate(handles):
+            try:
+                ready.append(await handle.ready.remote())
+            except ray.exceptions.RayError as exc:
+                raise SimulatorError(
+                    f"simulator actor {i} ({spec}) could not start: {exc}"
+                ) from exc
+    except BaseException:
+        for handle in handles:
+            ray.kill(handle)
+        raise
+    names = tuple(name for name, _ in ready)
+    return SimulatorActors(spec, handles, names, max(size for _, size in ready), serving)
