@@ -110,6 +110,16 @@ def loadtest_command(
     ] = None,
     out: Annotated[Path, _Opt(help="Directory that holds run directories.")] = Path("runs"),
     run_id: Annotated[str | None, _Opt(help="Name of the run directory.")] = None,
+    ray: Annotated[
+        str | None,
+        _Opt(
+            help="Generate the load on Ray workers (pip install 'chatsim[ray]'): local (a Ray "
+            "on this machine), auto (this machine's cluster) or ray://HOST:PORT."
+        ),
+    ] = None,
+    workers: Annotated[
+        int | None, _Opt(help="With --ray: load workers (default: one per core).")
+    ] = None,
     quiet: Annotated[bool, _Opt("--quiet", "-q", help="No live view.")] = False,
 ) -> None:
     """Load-test a target with simulated users: throughput, latency, goodput, saturation."""
@@ -118,6 +128,7 @@ def loadtest_command(
     with cli_errors(console):
         if model is None:
             raise ConfigError("no model given: pass --model (e.g. --model vllm:llama)")
+        _check_ray(ray, workers)
         config = LoadTestConfig.build(
             model=model,
             mode=mode,
@@ -161,9 +172,22 @@ def loadtest_command(
                 run_id=run_id,
                 live=None if quiet else console,
                 handle_signals=True,
+                ray=ray,
+                workers=workers,
             )
         )
         render_load_summary(result.summary, out_console)
         out_console.print(f"run directory: {result.run_dir}", markup=False)
         if result.interrupted:
             raise typer.Exit(EXIT_INTERRUPTED)
+
+
+def _check_ray(ray: str | None, workers: int | None) -> None:
+    """``--ray``/``--workers`` are checked (Ray installed, a known address) before anything."""
+    if ray is None:
+        if workers is not None:
+            raise ConfigError("--workers sets the load workers of a load test on Ray: add --ray")
+        return
+    from chatsim.distributed import check_address  # loads no Ray unless --ray is given
+
+    check_address(ray, workers)

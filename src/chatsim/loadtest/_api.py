@@ -14,27 +14,24 @@ from rich.console import Console
 from chatsim._exceptions import ConfigError, RunDirectoryError
 from chatsim._util._clock import Clock, MonotonicWallClock
 from chatsim.config import DEFAULT_SLO_ERROR_RATE, LoadTestConfig, Mode
-from chatsim.loadtest._build import build_load_summary
 from chatsim.loadtest._engine import LoadEngine
-from chatsim.loadtest._extract import extract, iter_episodes
 from chatsim.loadtest._lag import LagMonitor
 from chatsim.loadtest._live import LiveView
 from chatsim.loadtest._live_stats import LiveStats, ObservedCaller
-from chatsim.loadtest._summary import LoadSummary, Saturation, StageSummary
-from chatsim.loadtest._think import ThinkingTurnSource
-from chatsim.questions import load_questions
-from chatsim.recording import (
-    EPISODES_FILE,
-    LOAD_SUMMARY_FILE,
-    EpisodeWriter,
-    RunHeader,
-    create_run_dir,
-    write_json_atomic,
+from chatsim.loadtest._setup import (
+    load_call_policy,
+    load_header,
+    observed_caller,
+    simulator_for,
+    thinking,
+    write_load_summary,
 )
-from chatsim.runner import package_versions, simulator_settings
-from chatsim.simulators import SimulatorBackend, TurnSource
-from chatsim.simulators._registry import SimulatorSettings, create_simulator, open_turn_source
-from chatsim.targets import CallPolicy, TargetAdapter, build_caller
+from chatsim.loadtest._summary import LoadSummary, Saturation, StageSummary
+from chatsim.questions import load_questions
+from chatsim.recording import EPISODES_FILE, LOAD_SUMMARY_FILE, EpisodeWriter, create_run_dir
+from chatsim.simulators import SimulatorBackend
+from chatsim.simulators._registry import SimulatorSettings, open_turn_source
+from chatsim.targets import TargetAdapter
 
 __all__ = [
     "LOAD_SUMMARY_FILE",
@@ -78,32 +75,6 @@ def read_load_summary(run_dir: Path | str) -> LoadSummary:
         raise RunDirectoryError(f"{path} is damaged: {exc}") from exc
 
 
-def _simulator(
-    config: LoadTestConfig, given: str | SimulatorBackend, clock: Clock
-) -> tuple[SimulatorBackend, SimulatorSettings]:
-    # The same settings (and endpoint guard) as a run's simulator: one conversation config.
-    settings = simulator_settings(config, concurrency=config.max_in_flight)
-    if isinstance(given, SimulatorBackend):
-        return given, settings
-    return create_simulator(config.simulator, settings, clock), settings
-
-
-def _header(config: LoadTestConfig, run_id: str, clock: Clock) -> RunHeader:
-    # Known only when stages are bounded by a count alone; 0 means "open-ended" (duration).
-    planned = 0
-    if config.duration is None and config.conversations is not None:
-        planned = config.conversations * len(config.loads())
-    return RunHeader(
-        run_id=run_id,
-        created_at=clock.now(),
-        kind="loadtest",
-        config=config,  # readers find its model as header.models
-        versions=package_versions(),
-        seed=config.seed,
-        planned_episodes=planned,
-    )
-
-
 async def run_loadtest(
     config: LoadTestConfig,
     *,
@@ -115,29 +86,43 @@ async def run_loadtest(
     clock: Clock | None = None,
     sleep: Sleep | None = None,
     handle_signals: bool = False,
+    ray: str | None = None,
+    workers: int | None = None,
 ) -> LoadTestResult:
-    """Run a validated ``config``: everything is checked before the run directory is made."""
+    """Run a validated ``config``: everything is checked before the run directory is made.
+
+    ``ray`` (``local``, ``auto`` or ``ray://HOST:PORT``) spreads the load over ``workers`` Ray
+    workers (default: one per core); the run directory is the same as in one process."""
+    run_id = run_id or time.strftime("%Y%m%d-%H%M%S-") + uuid.uuid4().hex[:6]
+    if ray is not None or workers is not None:
+        if ray is None:
+            raise ConfigError("workers= sets the load generators of a load test on Ray: add ray=")
+        if adapter is not None or isinstance(simulator, SimulatorBackend):
+            raise ConfigError(
+                "on Ray each worker builds its own target and simulator: give them as specs "
+                "(model=, simulator=), not as adapter or backend objects"
+            )
+        from chatsim.loadtest._ray_driver import run_loadtest_on_ray
+
+        return await run_loadtest_on_ray(
+            config, out_dir=Path(out_dir), run_id=run_id, ray=ray, workers=workers,
+            live=live, handle_signals=handle_signals,
+        )  # fmt: skip
     clock = clock or MonotonicWallClock()
     questions = load_questions(config.source, selection=config.selection)
     if not questions:
         raise ConfigError(f"no questions selected from {config.source!r}")
-    policy = CallPolicy().with_overrides(config.call_policy())
+    policy = load_call_policy(config)
     stats = LiveStats(window=config.window)
     if adapter is not None:
         caller = ObservedCaller(adapter, policy, clock=clock, stats=stats)
-    else:  # the one builder: a hosted model's key stays on its provider's endpoint
-        built = build_caller(
-            config.model, base_url=config.base_url, options=config.target_options,
-            policy=policy, clock=clock, caller_type=ObservedCaller, stats=stats,
-        )  # fmt: skip
-        assert isinstance(built, ObservedCaller)
-        caller = built
+    else:
+        caller = observed_caller(config, policy, clock, stats)
     owned = not isinstance(simulator, SimulatorBackend)
-    backend, sim_settings = _simulator(config, simulator or config.simulator, clock)
-    run_id = run_id or time.strftime("%Y%m%d-%H%M%S-") + uuid.uuid4().hex[:6]
+    backend, sim_settings = simulator_for(config, simulator or config.simulator, clock)
     run_dir = Path(out_dir) / run_id
     try:
-        create_run_dir(run_dir, _header(config, run_id, clock))
+        create_run_dir(run_dir, load_header(config, run_id, clock))
         writer = EpisodeWriter(run_dir / EPISODES_FILE).open()
         try:
             engine = await _run_engine(
@@ -172,11 +157,7 @@ async def _run_engine(
     handle_signals: bool,
 ) -> LoadEngine:
     async with open_turn_source(backend, sim_settings) as direct:
-        source: TurnSource = direct
-        if config.think_time > 0:
-            source = ThinkingTurnSource(
-                direct, config.think_time, config.think_distribution, clock=clock, sleep=sleep
-            )
+        source = thinking(direct, config, clock, sleep)
         engine = LoadEngine(
             config, run_id=run_id, simulator_spec=backend.spec or config.simulator,
             questions=questions, caller=caller, source=source, sink=sink, clock=clock,
@@ -199,20 +180,10 @@ def summarize_load_run(
     interrupted: bool,
 ) -> LoadSummary:
     """Recompute the summary from the records on disk and write ``load_summary.json``."""
-    conversations, calls = extract(iter_episodes(run_dir))
     lag = engine.lag.samples() if engine.lag is not None else None
-    summary = build_load_summary(
-        config,
-        run_id=run_id,
-        stages=engine.stages,
-        conversations=conversations,
-        calls=calls,
-        samples=engine.stats.samples,
-        lag=lag,
-        interrupted=interrupted,
+    return write_load_summary(
+        config, run_dir, run_id, engine.stages, engine.stats.samples, lag, interrupted
     )
-    write_json_atomic(run_dir / LOAD_SUMMARY_FILE, summary.model_dump(mode="json"))
-    return summary
 
 
 async def loadtest(
@@ -238,6 +209,8 @@ async def loadtest(
     run_id: str | None = None,
     live: bool | Console = False,
     adapter: TargetAdapter | None = None,
+    ray: str | None = None,
+    workers: int | None = None,
     **options: Any,
 ) -> LoadTestResult:
     """Load-test ``model`` with simulated users; results go to ``out_dir/<run_id>``.
@@ -249,9 +222,12 @@ async def loadtest(
     saturation point against the objectives (``slo_ttft_p95``, ``slo_e2e_p95`` in seconds,
     ``slo_error_rate``). ``simulator`` is a spec or a backend object; ``adapter`` replaces the
     adapter ``model`` would create (tests, custom targets). ``live`` shows the live view (on
-    stderr, or on the given console). ``options`` are further ``LoadTestConfig`` fields
-    (``think_distribution``, ``max_turns``, ``policy``, ``max_in_flight``, ``drain_timeout``,
-    ``bucket``, ...). Raises ``ConfigError`` before anything is written for bad input.
+    stderr, or on the given console). ``ray`` (``"local"``, ``"auto"`` or ``"ray://HOST:PORT"``)
+    spreads the load over ``workers`` Ray workers (``pip install 'chatsim[ray]'``), each
+    generating an even share and timing its own calls. ``options`` are further
+    ``LoadTestConfig`` fields (``think_distribution``, ``max_turns``, ``policy``,
+    ``max_in_flight``, ``drain_timeout``, ``bucket``, ...). Raises ``ConfigError`` before
+    anything is written for bad input.
     """
     spec = simulator if isinstance(simulator, str) else (simulator.spec or "custom")
     config = LoadTestConfig.build(
@@ -269,4 +245,6 @@ async def loadtest(
         simulator=simulator,
         adapter=adapter,
         live=console,
+        ray=ray,
+        workers=workers,
     )

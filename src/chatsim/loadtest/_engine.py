@@ -10,11 +10,17 @@ next conversation for the moment its last one ended.
 Shape: one task group for the run (lag monitor, sampler, live view, signal watcher), one per
 stage (its conversations). After a stage's arrivals end it waits ``drain_timeout`` for the
 conversations still running, then cancels them: they leave no record and count as abandoned.
+
+Several engines (Ray workers) can share one load: each is given a ``Share`` and takes every
+``count``-th arrival of the one seeded schedule (open loop) or every ``count``-th user (closed
+loop), from a common start time (``run_stage(start_at=...)``), so that together they offer
+what one process would. Conversation numbers (which pick the question and the episode id) are
+the arrival's index in the schedule, so a shared open-loop stage plans the very conversations
+one process would.
 """
 
 from __future__ import annotations
 
-import itertools
 import math
 import random
 import signal
@@ -34,6 +40,7 @@ from chatsim.config import LoadTestConfig
 from chatsim.loadtest._arrivals import arrival_offsets, user_start_offsets
 from chatsim.loadtest._lag import LagMonitor
 from chatsim.loadtest._live_stats import LiveStats
+from chatsim.loadtest._share import Share
 from chatsim.questions import Question
 from chatsim.recording import EpisodeRecord
 from chatsim.runner import (
@@ -46,7 +53,7 @@ from chatsim.runner import (
 from chatsim.simulators import TurnSource
 from chatsim.targets import TargetCaller
 
-__all__ = ["LoadEngine", "StageRun"]
+__all__ = ["LoadEngine", "Share", "StageRun"]
 
 Sleep = Callable[[float], Awaitable[None]]
 Background = Callable[[], Coroutine[Any, Any, None]]
@@ -71,7 +78,14 @@ class StageRun:
     scheduled: array[float] = field(default_factory=lambda: array("d"))
     """Scheduled start of every conversation, recorded or not (clock time)."""
     cpu_seconds: float = 0.0
-    """CPU time this process used during the stage (all of it: the client's own cost)."""
+    """CPU time this process used during the stage (all of it: the client's own cost); merged
+    over Ray workers, their sum."""
+    numbers: int = 0
+    """Conversation numbers the stage used up: the next stage's numbers start this much higher."""
+    workers: int = 1
+    """Processes that generated the stage's load (Ray workers; 1: this process alone)."""
+    busiest_cpu_seconds: float | None = None
+    """Merged over Ray workers: the CPU time of the busiest one (None: one process)."""
 
 
 class LoadEngine:
@@ -90,6 +104,7 @@ class LoadEngine:
         clock: Clock,
         stats: LiveStats,
         sleep: Sleep | None = None,
+        share: Share | None = None,
     ) -> None:
         if not questions:
             raise ValueError("a load test needs at least one question")
@@ -112,9 +127,14 @@ class LoadEngine:
         order = list(questions)
         random.Random(derive_seed(config.seed, "questions")).shuffle(order)
         self._questions = order
-        self._numbers = itertools.count()
+        self._share = share or Share()
+        self._limit = self._share.part(config.conversations)
+        self._base = 0  # the current stage's first conversation number
+        self._started = 0  # conversations this engine started in the current stage
         self._slots = anyio.Semaphore(config.max_in_flight)
         self._users_left = 0
+        self._run_scope = anyio.CancelScope()
+        self._stopped = False
         self._settings = EpisodeSettings.from_config(
             config, run_id=run_id, simulator_spec=simulator_spec
         )
@@ -132,7 +152,7 @@ class LoadEngine:
                 self._run_scope = tg.cancel_scope
                 for task in background:
                     tg.start_soon(task)
-                tg.start_soon(self._sample)
+                tg.start_soon(self.sampler)
                 if handle_signals:
                     tg.start_soon(self._watch_signals)
                 loads = self.config.loads()
@@ -144,11 +164,26 @@ class LoadEngine:
         finally:
             self.gc.stop()
 
+    async def run_stage(
+        self, index: int, load: float, *, start_at: float | None = None, base: int | None = None
+    ) -> StageRun:
+        """One stage on its own (a Ray worker's share of it): it starts at ``start_at`` (clock
+        time; default now) and numbers its conversations from ``base`` (default: after the
+        previous stage's). ``stop`` ends it; the caller runs ``sampler`` and the lag monitor."""
+        with anyio.CancelScope() as scope:
+            self._run_scope = scope
+            if self._stopped:
+                scope.cancel()
+            await self._stage(index, load, start_at, base)
+        return self.stages[-1]
+
     def stop(self) -> None:
         """Stop the run now: no new arrivals; running conversations are abandoned."""
+        self._stopped = True
         self._run_scope.cancel()
 
-    async def _sample(self) -> None:
+    async def sampler(self) -> None:
+        """Sample the counters (and tick the GC policy) every ``bucket`` seconds until cancelled."""
         while True:
             self.stats.sample(self._now())
             self.gc.tick()
@@ -168,13 +203,20 @@ class LoadEngine:
                 self.stop()
                 return
 
-    async def _stage(self, index: int, load: float) -> None:
-        stage = StageRun(index, load, started_at=self._now())
+    async def _stage(
+        self, index: int, load: float, start_at: float | None = None, base: int | None = None
+    ) -> None:
+        if base is not None:
+            self._base = base
+        self._started = 0
+        stage = StageRun(index, load, started_at=self._now() if start_at is None else start_at)
         self.stages.append(stage)
-        self.stats.stage, self.stats.load = index, load
-        self.stats.sample(stage.started_at)
         cpu = time.process_time()
         try:
+            await self._sleep_until(stage.started_at)  # a shared start: every worker at once
+            cpu = time.process_time()
+            self.stats.stage, self.stats.load = index, load
+            self.stats.sample(stage.started_at)
             if self.config.mode == "open":
                 await self._open_loop(stage)
             else:
@@ -184,6 +226,9 @@ class LoadEngine:
             stage.ended_at = self._now()
             if stage.window_end is None:
                 stage.window_end = stage.ended_at
+            if self.config.mode == "closed":
+                stage.numbers = self._share.count * self._started
+            self._base += stage.numbers
             self.stats.sample(stage.ended_at)
 
     async def _sleep_until(self, when: float) -> None:
@@ -196,8 +241,7 @@ class LoadEngine:
             tg.cancel_scope.deadline = anyio.current_time() + self.config.drain_timeout
 
     def _count_reached(self, stage: StageRun) -> bool:
-        limit = self.config.conversations
-        return limit is not None and stage.arrivals >= limit
+        return self._limit is not None and stage.arrivals >= self._limit
 
     # --- open loop
 
@@ -210,11 +254,14 @@ class LoadEngine:
             ramp_up=config.ramp_up,
             seed=derive_seed(config.seed, "arrivals", stage.index),
         )
-        start = stage.started_at
+        start, limit, share = stage.started_at, config.conversations, self._share
         async with anyio.create_task_group() as tg:
-            for offset in offsets:
-                if offset >= duration or self._count_reached(stage):
+            for position, offset in enumerate(offsets):
+                stage.numbers = position  # the schedule's arrivals before this one
+                if offset >= duration or (limit is not None and position >= limit):
                     break
+                if not share.takes(position):
+                    continue  # another worker's arrival
                 scheduled = start + offset
                 await self._sleep_until(scheduled)
                 try:  # the cap makes arrivals late, never lost: their lateness is recorded
@@ -222,8 +269,9 @@ class LoadEngine:
                 except anyio.WouldBlock:
                     await self._slots.acquire()
                 self._arrive(stage, scheduled)
-                tg.start_soon(self._conversation, stage, scheduled, None, True)
-            if not self._count_reached(stage):
+                number = self._base + position
+                tg.start_soon(self._conversation, stage, scheduled, None, True, number)
+            if limit is None or stage.numbers < limit:
                 await self._sleep_until(start + duration)
             stage.window_end = self._now()
             self._drain(tg)
@@ -237,8 +285,12 @@ class LoadEngine:
         async with anyio.create_task_group() as tg:
             timer = anyio.CancelScope()
             offsets = user_start_offsets(int(stage.load), config.ramp_up)
-            self._users_left = len(offsets)
-            for user, offset in enumerate(offsets):
+            mine = [(user, o) for user, o in enumerate(offsets) if self._share.takes(user)]
+            self._users_left = len(mine)
+            if not mine:  # fewer users than workers: this one has none
+                stage.window_end = start
+                return
+            for user, offset in mine:
                 tg.start_soon(self._user, stage, user, start + offset, end, timer)
             if end is not None:
                 with timer:  # cancelled early when every user has stopped
@@ -263,7 +315,10 @@ class LoadEngine:
                 self._arrive(stage, scheduled)
                 if self._count_reached(stage):
                     stage.window_end = self._now()
-                await self._conversation(stage, scheduled, user, False)
+                share = self._share
+                number = self._base + self._started * share.count + share.index
+                self._started += 1
+                await self._conversation(stage, scheduled, user, False, number)
                 scheduled = self._now()  # the next one starts as this one ends
         finally:
             self._users_left -= 1
@@ -286,9 +341,8 @@ class LoadEngine:
         return EpisodePlan(episode_id(model, question.id, repeat), model, question, repeat, seed)
 
     async def _conversation(
-        self, stage: StageRun, scheduled: float, user: int | None, holds_slot: bool
+        self, stage: StageRun, scheduled: float, user: int | None, holds_slot: bool, number: int
     ) -> None:
-        number = next(self._numbers)
         stats = self.stats
         stats.in_flight += 1
         record: EpisodeRecord | None = None

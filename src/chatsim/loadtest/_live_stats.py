@@ -19,7 +19,7 @@ import numpy as np
 from chatsim._exceptions import TargetError
 from chatsim.targets import CallPolicy, TargetAdapter, TargetCaller, TargetReply, TargetRequest
 
-__all__ = ["LiveStats", "ObservedCaller", "Sample", "resident_memory"]
+__all__ = ["COUNTERS", "LiveStats", "ObservedCaller", "Recent", "Sample", "resident_memory"]
 
 _PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
 
@@ -33,6 +33,16 @@ def resident_memory() -> int | None:
             return int(fh.read().split()[1]) * _PAGE
     except (OSError, ValueError, IndexError):
         return None
+
+
+Recent = tuple[float, float, float]
+"""One successful call for the sliding window: (end time, TTFT or nan, end-to-end)."""
+
+COUNTERS = (
+    "arrivals", "in_flight", "completed", "errors", "abandoned", "calls", "call_errors",
+    "calls_in_flight",
+)  # fmt: skip
+"""The running totals a Ray worker reports and the driver adds up (``counters``)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,7 +76,7 @@ class LiveStats:
     max_calls_in_flight: int = 0
     samples: list[Sample] = field(default_factory=list)
     # (end time, ttft or nan, e2e) of recent successful calls, oldest first.
-    _recent: deque[tuple[float, float, float]] = field(default_factory=deque)
+    _recent: deque[Recent] = field(default_factory=deque)
 
     def call_started(self) -> None:
         self.calls_in_flight += 1
@@ -85,6 +95,25 @@ class LiveStats:
         self.calls_in_flight -= 1
         self.calls += 1
         self.call_errors += 1
+
+    def counters(self) -> tuple[int, ...]:
+        """The ``COUNTERS``, in that order."""
+        return tuple(getattr(self, name) for name in COUNTERS)
+
+    def set_counters(self, values: tuple[int, ...]) -> None:
+        """Set the ``COUNTERS`` (a driver's sum over its workers)."""
+        for name, value in zip(COUNTERS, values, strict=True):
+            setattr(self, name, value)
+
+    def take_recent(self) -> list[Recent]:
+        """The window's calls so far, emptying it (a worker ships them to its driver)."""
+        taken = list(self._recent)
+        self._recent.clear()
+        return taken
+
+    def add_recent(self, calls: list[Recent]) -> None:
+        """Calls timed elsewhere (a Ray worker's), for the sliding window."""
+        self._recent.extend(calls)
 
     def sample(self, now: float) -> Sample:
         """Record (and return) the counters at ``now``."""

@@ -132,14 +132,16 @@ class StageSummary(_Model):
     calls_in_flight_max: int | None = None
     event_loop_lag: Percentiles
     client_cpu: float = 0.0
-    """CPU the load-testing process used, as a share of one core over ``elapsed``."""
+    """CPU the load-testing process used, as a share of one core over ``elapsed`` (on Ray:
+    all workers together, so it can exceed 1)."""
     client_cpu_per_call_ms: float | None = None
     """That CPU per target call, in milliseconds (scripted simulator: the client's own cost)."""
     client_busy: bool = False
-    """The client used over 80% of a core or its event loop lagged over 50 ms (p99): its
-    figures may measure the client rather than the target."""
+    """The client (on Ray: its busiest worker) used over 80% of a core or its event loop
+    lagged over 50 ms (p99): its figures may measure the client rather than the target."""
     rss_max: int | None = None
-    """Largest resident memory of the process during the stage, bytes (Linux)."""
+    """Largest resident memory of the process (on Ray: the workers' sum) during the stage,
+    bytes (Linux)."""
     memory_per_in_flight: float | None = None
     """Memory growth from the stage's start to its peak over the peak number of conversations
     in flight, bytes (Linux)."""

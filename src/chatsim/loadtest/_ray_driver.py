@@ -1,0 +1,215 @@
+"""``chatsim loadtest --ray``: the driver, which spreads each stage over Ray load workers and is
+the run directory's only writer.
+
+Per stage the driver picks one start time ``START_LEAD`` seconds ahead on its clock; every
+worker sleeps until it on its own clock, corrected by the offset the driver measured before
+the run (the reading with the shortest of a few round trips, as NTP does: error at most half
+that round trip, well under a millisecond on one machine). Workers take every N-th arrival of
+the one seeded schedule (open loop) or every N-th user (closed loop), so together they offer
+the load one process would; the next stage starts when every worker has finished this one.
+The driver appends records as batches arrive, keeps the live view from the workers' reports,
+and writes ``load_summary.json`` from the records on disk, as in one process.
+"""
+
+from __future__ import annotations
+
+import math
+import signal
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import anyio
+from rich.console import Console
+
+from chatsim._exceptions import AuthenticationError, ChatsimError, ConfigError
+from chatsim._logging import get_logger
+from chatsim._util._clock import MonotonicWallClock
+from chatsim.config import LoadTestConfig
+from chatsim.distributed._ray import check_address, connect, import_ray
+from chatsim.loadtest._api import LoadTestResult
+from chatsim.loadtest._engine import StageRun
+from chatsim.loadtest._live import LiveView
+from chatsim.loadtest._live_stats import LiveStats
+from chatsim.loadtest._merge import MergedLag, MergedStats, merge_stage_runs
+from chatsim.loadtest._ray_worker import LoadWorker, Report
+from chatsim.loadtest._setup import (
+    load_call_policy,
+    load_header,
+    observed_caller,
+    simulator_for,
+    write_load_summary,
+)
+from chatsim.questions import load_questions
+from chatsim.recording import EPISODES_FILE, EpisodeWriter, create_run_dir
+
+__all__ = ["START_LEAD", "run_loadtest_on_ray"]
+
+_log = get_logger("chatsim.loadtest")
+
+START_LEAD = 0.25
+"""Seconds between choosing a stage's start and the start: time for ``begin`` to reach every
+worker (a late one would start its arrivals late, and its start lag would show it)."""
+_PINGS = 5
+
+
+async def run_loadtest_on_ray(
+    config: LoadTestConfig,
+    *,
+    out_dir: Path,
+    run_id: str,
+    ray: str,
+    workers: int | None,
+    live: Console | None,
+    handle_signals: bool,
+) -> LoadTestResult:
+    """``run_loadtest`` over Ray workers; raises what it raises."""
+    check_address(ray, workers)
+    await _check(config)
+    run_dir = out_dir / run_id
+    clock = MonotonicWallClock()
+    with connect(ray, workers) as count:
+        create_run_dir(run_dir, load_header(config, run_id, clock))
+        driver = _Driver(config, run_id, run_dir, count, clock)
+        await driver.run(live, handle_signals)
+    interrupted = driver.interrupted or driver.auth_error is not None
+    summary = write_load_summary(
+        config, run_dir, run_id, driver.stages, driver.stats.live.samples,
+        driver.lag.samples(), interrupted,
+    )  # fmt: skip
+    if driver.auth_error is not None:
+        raise AuthenticationError(driver.auth_error)
+    return LoadTestResult(run_dir, summary, interrupted)
+
+
+async def _check(config: LoadTestConfig) -> None:
+    """What one process checks before its run directory exists: questions, target, simulator."""
+    if config.simulator.startswith("hf:"):
+        raise ConfigError(
+            f"--ray does not run the {config.simulator} simulator (one GPU model per worker); "
+            "use a served: or scripted simulator, or run without --ray"
+        )
+    if not load_questions(config.source, selection=config.selection):
+        raise ConfigError(f"no questions selected from {config.source!r}")
+    clock = MonotonicWallClock()
+    caller = observed_caller(config, load_call_policy(config), clock, LiveStats())
+    backend, _ = simulator_for(config, config.simulator, clock)
+    await caller.aclose()
+    await backend.aclose()
+
+
+async def _all(refs: Iterable[Any]) -> None:
+    """Await remote calls sent all at once (one round trip, not one per worker)."""
+    for ref in list(refs):  # every call is sent before the first is awaited
+        await ref
+
+
+class _Driver:
+    def __init__(
+        self, config: LoadTestConfig, run_id: str, run_dir: Path, count: int, clock: Any
+    ) -> None:
+        self.config, self.run_id, self.run_dir, self.count = config, run_id, run_dir, count
+        self.clock = clock
+        self.stats = MergedStats(count, config.window)
+        self.lag = MergedLag(now=clock.now)
+        self.stages: list[StageRun] = []
+        self.interrupted = False
+        self.auth_error: str | None = None
+        self.handles: list[Any] = []
+        self.running = False
+
+    async def run(self, live: Console | None, handle_signals: bool) -> None:
+        ray = import_ray()
+        actor = ray.remote(num_cpus=1)(LoadWorker)
+        config = self.config.model_dump(mode="json")
+        self.handles = [actor.remote(config, self.run_id, i, self.count) for i in range(self.count)]
+        writer = EpisodeWriter(self.run_dir / EPISODES_FILE).open()
+        try:
+            async with anyio.create_task_group() as group:
+                if handle_signals:  # from the start: actors take seconds to come up
+                    group.start_soon(self._watch_signals, group.cancel_scope)
+                serving = await self._start()
+                self.running = True
+                group.start_soon(self._sampler)
+                if live is not None:
+                    view = LiveView(live, self.stats.live, self.lag, self.config, self.clock)
+                    group.start_soon(view.run)
+                await self._stages(writer)
+                await _all(h.stop.remote() for h in self.handles)
+                await _all(serving)
+                group.cancel_scope.cancel()
+        finally:
+            writer.close()
+            for handle in self.handles:
+                ray.kill(handle)
+
+    async def _start(self) -> list[Any]:
+        """Every worker up, its clock offset measured, its simulator open."""
+        serving = [h.serve.remote(await self._shift(h)) for h in self.handles]
+        for handle in self.handles:
+            if (error := await handle.wait_ready.remote()) is not None:
+                raise ChatsimError(f"a load worker could not start: {error}")
+        _log.info("ray load test started", workers=self.count)
+        return serving
+
+    async def _shift(self, handle: Any) -> float:
+        """How far ``handle``'s clock runs ahead of the driver's (the first ping also waits
+        for the actor to start; the shortest round trip gives the best reading)."""
+        best_rtt, shift = math.inf, 0.0
+        for _ in range(_PINGS):
+            sent = self.clock.now()
+            theirs = await handle.clock_now.remote()
+            back = self.clock.now()
+            if back - sent < best_rtt:
+                best_rtt, shift = back - sent, theirs - (sent + back) / 2
+        return shift
+
+    async def _stages(self, writer: EpisodeWriter) -> None:
+        base = 0
+        for index, load in enumerate(self.config.loads()):
+            if self.interrupted or self.auth_error is not None:
+                break
+            start = self.clock.now() + START_LEAD
+            await _all(h.begin.remote(index, load, start, base) for h in self.handles)
+            parts: list[StageRun | None] = [None] * self.count
+            async with anyio.create_task_group() as group:
+                for worker in range(self.count):
+                    group.start_soon(self._follow, worker, parts, writer)
+                await anyio.sleep(max(0.0, start - self.clock.now()))
+                self.stats.live.stage, self.stats.live.load = index, load
+                self.stats.sample(start)
+            stage = merge_stage_runs([p for p in parts if p is not None])
+            self.stages.append(stage)
+            self.stats.sample(self.clock.now())
+            base += stage.numbers
+
+    async def _follow(self, worker: int, parts: list[StageRun | None], writer: Any) -> None:
+        """One worker's reports until it has finished the stage."""
+        while parts[worker] is None:
+            report: Report = await self.handles[worker].report.remote()
+            for record in report.records:
+                writer.append(record)
+            self.stats.update(worker, report.counters, report.rss, report.recent)
+            self.lag.add(report.lag_times, report.lag_values)
+            if report.auth_error is not None and self.auth_error is None:
+                self.auth_error = report.auth_error  # the key was refused: stop everyone
+                await self._halt()
+            parts[worker] = report.stage
+
+    async def _halt(self) -> None:
+        await _all(h.halt.remote() for h in self.handles)
+
+    async def _sampler(self) -> None:
+        while True:
+            await anyio.sleep(self.config.bucket)
+            self.stats.sample(self.clock.now())
+
+    async def _watch_signals(self, setup: anyio.CancelScope) -> None:
+        with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+            async for _ in signals:
+                self.interrupted = True
+                if self.running:
+                    await self._halt()  # the stage ends; its records and summary are kept
+                else:
+                    setup.cancel()  # still starting the workers: nothing ran
+                return
