@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Any
+
 import typer
+from typer.core import TyperGroup
 
 from chatsim.cli._calibrate import calibrate_command
 from chatsim.cli._compare import compare_command
@@ -12,10 +16,45 @@ from chatsim.cli._report import report_command
 from chatsim.cli._run import run_command
 from chatsim.cli._sim import sim_app
 
-__all__ = ["app", "main"]
+__all__ = ["app", "bare_ray", "main"]
+
+_RAY_COMMANDS = ("run", "loadtest")
+_LOCAL = "local"  # chatsim.distributed.LOCAL; not imported, which would load the Ray driver
+
+
+def bare_ray(args: Sequence[str]) -> list[str]:
+    """``--ray`` with no value (last, or before another option) as ``--ray local``.
+
+    The issue's ``chatsim run ... --ray``: typer has no options with an optional value, so
+    ``run`` and ``loadtest`` command lines are normalised before parsing; ``--ray X`` and
+    ``--ray=X`` stay as given, and nothing after ``--`` is touched.
+    """
+    out = list(args)
+    if not out or out[0] not in _RAY_COMMANDS:
+        return out
+    end = out.index("--") if "--" in out else len(out)
+    i = 1
+    while i < end:
+        if out[i] == "--ray":
+            if i + 1 == end or out[i + 1].startswith("-"):
+                out.insert(i + 1, _LOCAL)
+                end += 1
+            i += 1  # past the value
+        i += 1
+    return out
+
+
+class _Group(TyperGroup):
+    """The root group, reading a bare ``--ray`` as ``--ray local`` (``bare_ray``)."""
+
+    # ctx: typer's private, vendored click Context, not importable from a public module.
+    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
+        return super().parse_args(ctx, bare_ray(args))
+
 
 app = typer.Typer(
     name="chatsim",
+    cls=_Group,
     help="Evaluate LLM assistants in conversation with simulated users (ChatBench).",
     no_args_is_help=True,
     add_completion=False,

@@ -325,7 +325,7 @@ def run_command(
         str | None,
         _Opt(
             help="Run the episodes on Ray (pip install 'chatsim[ray]'): local (a Ray on this "
-            "machine), auto (this machine's cluster) or ray://HOST:PORT."
+            "machine; --ray alone means local), auto (this machine's cluster) or ray://HOST:PORT."
         ),
     ] = None,
     workers: Annotated[

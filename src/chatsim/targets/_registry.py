@@ -12,7 +12,7 @@ import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from importlib.metadata import entry_points
-from typing import Any
+from typing import Any, TypeVar
 
 from chatsim._exceptions import ConfigError, UnknownNameError
 from chatsim.targets._contract import TargetAdapter
@@ -23,11 +23,13 @@ __all__ = [
     "AdapterFactory",
     "ModelSpec",
     "TargetSettings",
+    "adapter_environment",
     "available_adapters",
     "create_adapter",
     "endpoint_for",
     "env_setting",
     "parse_model_spec",
+    "reads_environment",
     "register_adapter",
     "unregister_adapter",
 ]
@@ -71,6 +73,26 @@ def env_setting(explicit: str | None, *variables: str) -> str | None:
         if value:
             return value
     return None
+
+
+_ENVIRONMENT = "chatsim_environment"
+_Factory = TypeVar("_Factory", bound=Callable[..., Any])
+
+
+def reads_environment(*names: str) -> Callable[[_Factory], _Factory]:
+    """Declare, on an adapter factory, the environment variables it reads (keys, endpoints,
+    versions): a run on a remote Ray cluster hands exactly these to its workers."""
+
+    def declare(factory: _Factory) -> _Factory:
+        setattr(factory, _ENVIRONMENT, names)
+        return factory
+
+    return declare
+
+
+def adapter_environment(name: str) -> tuple[str, ...]:
+    """The variables adapter ``name`` declared with ``reads_environment`` (none if it did not)."""
+    return tuple(getattr(_load_factory(name), _ENVIRONMENT, ()))
 
 
 #: Adapters of hosted providers: their endpoint comes from their own settings (``OPENAI_BASE_URL``,

@@ -39,7 +39,12 @@ from typing import Any
 import anthropic
 
 from chatsim import ConfigError, MissingCredentialError
-from chatsim.targets import TargetSettings, env_setting, register_secret_headers
+from chatsim.targets import (
+    TargetSettings,
+    env_setting,
+    reads_environment,
+    register_secret_headers,
+)
 from chatsim.targets.kit import register_secret, require_http_url
 from chatsim_anthropic._adapter import DEFAULT_MAX_TOKENS, DEFAULT_TRANSPORT, AnthropicAdapter
 
@@ -73,6 +78,7 @@ def _common(settings: TargetSettings) -> dict[str, Any]:
     return kwargs
 
 
+@reads_environment("ANTHROPIC_API_KEY", "ANTHROPIC_BASE_URL")
 def anthropic_adapter(model: str, settings: TargetSettings) -> AnthropicAdapter:
     """``anthropic:<model>``: the Messages API at api.anthropic.com or ``ANTHROPIC_BASE_URL``."""
     api_key = env_setting(settings.api_key, "ANTHROPIC_API_KEY")
@@ -90,6 +96,7 @@ def anthropic_adapter(model: str, settings: TargetSettings) -> AnthropicAdapter:
     )
 
 
+@reads_environment(*BEDROCK_KEY_VARIABLES, *_REGION_VARIABLES, "ANTHROPIC_BEDROCK_MANTLE_BASE_URL")
 def bedrock_adapter(model: str, settings: TargetSettings) -> AnthropicAdapter:
     """``bedrock:<model>``: Claude on Amazon Bedrock, through its Anthropic-native (Mantle)
     endpoint ``https://bedrock-mantle.{region}.api.aws/anthropic`` with a Bedrock API key;

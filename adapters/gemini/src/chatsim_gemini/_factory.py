@@ -28,7 +28,12 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from chatsim import MissingCredentialError
-from chatsim.targets import TargetSettings, env_setting, register_secret_headers
+from chatsim.targets import (
+    TargetSettings,
+    env_setting,
+    reads_environment,
+    register_secret_headers,
+)
 from chatsim.targets.kit import register_secret, require_http_url
 from chatsim_gemini._adapter import API_VERSION, DEFAULT_BASE_URL, DEFAULT_TRANSPORT, GeminiAdapter
 
@@ -49,6 +54,7 @@ API_KEY_VARIABLES = ("GOOGLE_API_KEY", "GEMINI_API_KEY")
 BASE_URL_VARIABLE = "GOOGLE_GEMINI_BASE_URL"
 
 
+@reads_environment(*API_KEY_VARIABLES, BASE_URL_VARIABLE)
 def create_gemini_adapter(model: str, settings: TargetSettings) -> GeminiAdapter:
     """``gemini:<model>``, e.g. ``gemini:gemini-2.5-flash``."""
     api_key = env_setting(settings.api_key, *API_KEY_VARIABLES)

@@ -36,7 +36,12 @@ from __future__ import annotations
 from typing import Any
 
 from chatsim import ConfigError, MissingCredentialError
-from chatsim.targets import TargetSettings, env_setting, register_secret_headers
+from chatsim.targets import (
+    TargetSettings,
+    env_setting,
+    reads_environment,
+    register_secret_headers,
+)
 from chatsim.targets.kit import register_secret, require_http_url
 from chatsim_gemini._adapter import GeminiAdapter
 from chatsim_gemini._factory import http_options, transport_options
@@ -126,6 +131,10 @@ def _client_args(settings: TargetSettings) -> tuple[dict[str, Any], str | None, 
     return args, project, location
 
 
+# Not GOOGLE_APPLICATION_CREDENTIALS: a path on this machine, which a remote worker may lack.
+@reads_environment(
+    PROJECT_VARIABLE, LOCATION_VARIABLE, VERTEX_BASE_URL_VARIABLE, EXPRESS_KEY_VARIABLE
+)
 def create_vertex_adapter(model: str, settings: TargetSettings) -> GeminiAdapter:
     """``vertex:<model>``, e.g. ``vertex:gemini-2.5-flash``: Gemini on Vertex AI."""
     register_secret_headers(settings.default_headers)

@@ -29,7 +29,12 @@ from __future__ import annotations
 from typing import Any
 
 from chatsim import MissingCredentialError
-from chatsim.targets import TargetSettings, env_setting, register_secret_headers
+from chatsim.targets import (
+    TargetSettings,
+    env_setting,
+    reads_environment,
+    register_secret_headers,
+)
 from chatsim.targets.kit import register_secret, require_http_url
 from chatsim_openai._adapter import DEFAULT_TRANSPORT, OpenAIAdapter
 
@@ -53,6 +58,7 @@ def _adapter(name: str, model: str, client: Any, settings: TargetSettings) -> Op
     return OpenAIAdapter(model, client, name=name, transport=transport)
 
 
+@reads_environment("OPENAI_API_KEY", "OPENAI_BASE_URL", "OPENAI_ORG_ID", "OPENAI_PROJECT_ID")
 def openai_adapter(model: str, settings: TargetSettings) -> OpenAIAdapter:
     """``openai:<model>`` (and bare model names): api.openai.com or ``OPENAI_BASE_URL``."""
     import openai
@@ -72,6 +78,13 @@ def openai_adapter(model: str, settings: TargetSettings) -> OpenAIAdapter:
     return _adapter("openai", model, client, settings)
 
 
+@reads_environment(
+    "AZURE_OPENAI_ENDPOINT",
+    "AZURE_OPENAI_API_KEY",
+    "AZURE_OPENAI_AD_TOKEN",
+    "OPENAI_API_VERSION",
+    "AZURE_OPENAI_API_VERSION",
+)
 def azure_adapter(model: str, settings: TargetSettings) -> OpenAIAdapter:
     """``azure:<deployment>``: Azure OpenAI; the model names the deployment."""
     import openai
@@ -105,6 +118,7 @@ def azure_adapter(model: str, settings: TargetSettings) -> OpenAIAdapter:
     return _adapter("azure", model, client, settings)
 
 
+@reads_environment("CHATSIM_VLLM_BASE_URL", "OPENAI_BASE_URL", "VLLM_API_KEY")
 def vllm_adapter(model: str, settings: TargetSettings) -> OpenAIAdapter:
     """``vllm:<model>``: any OpenAI-compatible server at a base URL; the key is optional."""
     import openai
