@@ -114,7 +114,7 @@ def loadtest_command(
         str | None,
         _Opt(
             help="Generate the load on Ray workers (pip install 'chatsim[ray]'): local (a Ray "
-            "on this machine), auto (this machine's cluster) or ray://HOST:PORT."
+            "on this machine; --ray alone means local), auto (this machine's cluster) or ray://HOST:PORT."
         ),
     ] = None,
     workers: Annotated[

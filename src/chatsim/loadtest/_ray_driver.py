@@ -26,7 +26,7 @@ from chatsim._exceptions import AuthenticationError, ChatsimError, ConfigError
 from chatsim._logging import get_logger
 from chatsim._util._clock import MonotonicWallClock
 from chatsim.config import LoadTestConfig
-from chatsim.distributed._ray import check_address, connect, import_ray
+from chatsim.distributed._ray import check_address, connect, import_ray, worker_environment
 from chatsim.loadtest._api import LoadTestResult
 from chatsim.loadtest._engine import StageRun
 from chatsim.loadtest._live import LiveView
@@ -68,7 +68,8 @@ async def run_loadtest_on_ray(
     await _check(config)
     run_dir = out_dir / run_id
     clock = MonotonicWallClock()
-    with connect(ray, workers) as count:
+    env_vars = worker_environment([config.model], config.simulator)  # for auto / ray:// only
+    with connect(ray, workers, env_vars=env_vars) as count:
         create_run_dir(run_dir, load_header(config, run_id, clock))
         driver = _Driver(config, run_id, run_dir, count, clock)
         await driver.run(live, handle_signals)
