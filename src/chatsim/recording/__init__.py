@@ -32,6 +32,7 @@ from chatsim.recording._layout import (
     LOAD_SUMMARY_FILE,
     LOCK_FILE,
     LOG_FILE,
+    SIDECARS_DIR,
     SUMMARY_FILE,
 )
 from chatsim.recording._records import (
@@ -59,6 +60,14 @@ from chatsim.recording._run_dir import (
     write_json_atomic,
 )
 from chatsim.recording._scan import RecordedEpisodes, scan_recorded
+from chatsim.recording._sidecar import (
+    SidecarSpec,
+    load_sidecar,
+    read_sidecar,
+    remove_sidecars,
+    sidecar_dir,
+)
+from chatsim.recording._sidecar_writer import SidecarWriter
 
 __all__ = [
     "BASELINE_FILE",
@@ -76,6 +85,7 @@ __all__ = [
     "LOG_FILE",
     "RECORD_FILES",
     "SCHEMA_VERSION",
+    "SIDECARS_DIR",
     "SUMMARY_FILE",
     "AttemptRecord",
     "BaselineMode",
@@ -93,19 +103,25 @@ __all__ = [
     "ReplyTiming",
     "RunData",
     "RunHeader",
+    "SidecarSpec",
+    "SidecarWriter",
     "SimulatorChoice",
     "TornTail",
     "TurnRecord",
     "Usage",
     "create_run_dir",
     "cut_torn_tail",
+    "load_sidecar",
     "open_for_resume",
     "open_recorded_for_resume",
     "read_header",
     "read_jsonl",
     "read_run",
+    "read_sidecar",
+    "remove_sidecars",
     "repair_run",
     "run_dir_lock",
     "scan_recorded",
+    "sidecar_dir",
     "write_json_atomic",
 ]

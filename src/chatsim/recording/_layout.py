@@ -13,6 +13,7 @@
     ├── episodes.quarantine.jsonl   `chatsim repair`: damaged lines of episodes.jsonl, verbatim
     ├── baseline.quarantine.jsonl   ... of baseline.jsonl
     ├── judge.quarantine.jsonl      ... of judge.jsonl
+    ├── sidecars/<name>/part-*.arrow  derived columnar caches of episodes.jsonl (_sidecar.py)
     └── .lock                       flock'ed by the one process writing the directory
 
 Transient names: ``.<name>.tmp`` (an atomic JSON write in progress) and ``.<name>.repair`` (a
@@ -37,6 +38,7 @@ __all__ = [
     "LOAD_SUMMARY_FILE",
     "LOCK_FILE",
     "LOG_FILE",
+    "SIDECARS_DIR",
     "SUMMARY_FILE",
 ]
 
@@ -51,3 +53,4 @@ EPISODES_QUARANTINE_FILE = "episodes.quarantine.jsonl"
 BASELINE_QUARANTINE_FILE = "baseline.quarantine.jsonl"
 JUDGE_QUARANTINE_FILE = "judge.quarantine.jsonl"
 LOCK_FILE = ".lock"
+SIDECARS_DIR = "sidecars"

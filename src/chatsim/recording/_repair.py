@@ -13,7 +13,9 @@ forward, and it never deletes anything:
 A crash at any point leaves the old records file or the new one, and at worst a damaged line
 quarantined twice. The quarantined episodes are then simply missing, so ``chatsim run
 --resume`` re-runs exactly them. Blank lines are not records: they never cause a repair, and a
-rewritten file leaves them out.
+rewritten file leaves them out. Before ``episodes.jsonl`` is rewritten its sidecars
+(``RUN_DIR/sidecars``: derived caches addressed by byte offset) are deleted; the next read
+rebuilds them.
 
 Damage is decided by ``check_lines``, the check the readers use (``_jsonl.py``): a line is
 quarantined exactly when a reader would refuse the file for it or skip it as a torn tail. Every
@@ -33,7 +35,9 @@ from typing import Any
 from chatsim._exceptions import RunDirectoryError
 from chatsim.recording._files import RECORD_FILES, RecordFile
 from chatsim.recording._jsonl import check_lines
+from chatsim.recording._layout import EPISODES_FILE
 from chatsim.recording._run_dir import read_header, run_dir_lock
+from chatsim.recording._sidecar import remove_sidecars
 
 __all__ = ["FileRepair", "QuarantinedLine", "RepairResult", "recover_ids", "repair_run"]
 
@@ -160,6 +164,8 @@ def _repair_file(run_dir: Path, kind: RecordFile[Any]) -> FileRepair:
     path, quarantine = run_dir / kind.name, run_dir / kind.quarantine
     kept, damaged = _find_damage(path, kind)
     if damaged:
+        if kind.name == EPISODES_FILE:
+            remove_sidecars(run_dir)  # their byte ranges are of the file about to be rewritten
         _move_aside(path, quarantine, {line.number for line in damaged})
     return FileRepair(path, quarantine, kind.id_field, kept, tuple(damaged))
 

@@ -11,13 +11,13 @@ from __future__ import annotations
 import fcntl
 import json
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from chatsim._exceptions import RunDirectoryError
 from chatsim.recording._files import EPISODE_RECORDS
@@ -25,6 +25,8 @@ from chatsim.recording._jsonl import JsonlWriter, TornTail
 from chatsim.recording._layout import EPISODES_FILE, HEADER_FILE, LOCK_FILE
 from chatsim.recording._records import SCHEMA_VERSION, EpisodeRecord, RunHeader
 from chatsim.recording._scan import RecordedEpisodes, scan_recorded
+from chatsim.recording._sidecar import SidecarSpec
+from chatsim.recording._sidecar_writer import SidecarWriter
 
 __all__ = [
     "EpisodeWriter",
@@ -110,8 +112,41 @@ def read_run(run_dir: Path | str) -> RunData:
     return RunData(path, header, episodes, torn_tail=torn is not None, duplicates=duplicates)
 
 
-EpisodeWriter = JsonlWriter
-"""The writer of ``episodes.jsonl`` (a ``JsonlWriter``)."""
+@dataclass
+class EpisodeWriter(JsonlWriter):
+    """The writer of ``episodes.jsonl``: a ``JsonlWriter`` that also feeds ``sidecars``.
+
+    Each sidecar (``_sidecar.py``) is handed every record after its line is on disk, with the
+    line's byte range; a failing sidecar stops itself and never the records.
+    """
+
+    sidecars: Sequence[SidecarSpec] = ()
+    _offset: int = field(default=0, repr=False)
+    _writers: list[SidecarWriter] = field(default_factory=list, repr=False)
+
+    def open(self) -> EpisodeWriter:
+        super().open()
+        self._offset = self.path.stat().st_size  # after the torn tail's cut
+        self._writers = [SidecarWriter(self.path.parent, spec) for spec in self.sidecars]
+        return self
+
+    def __enter__(self) -> EpisodeWriter:
+        return self.open()
+
+    def append(self, record: BaseModel) -> None:
+        super().append(record)
+        if not self._writers or self._fh is None:
+            return
+        start, self._offset = self._offset, os.fstat(self._fh.fileno()).st_size
+        if isinstance(record, EpisodeRecord):
+            for writer in self._writers:
+                writer.add(record, start, self._offset)
+
+    def close(self) -> None:
+        super().close()
+        for writer in self._writers:
+            writer.close()
+        self._writers = []
 
 
 @contextmanager
