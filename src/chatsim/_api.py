@@ -137,6 +137,7 @@ async def evaluate(
         run_id=run_id,
         resume_dir=Path(resume) if resume is not None else None,
         simulator_choice=choice,
+        on_ray=ray is not None,
     )
     try:
         if ray is not None:

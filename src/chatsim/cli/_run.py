@@ -397,6 +397,7 @@ def run_command(
                     "tokens_per_minute": tpm,
                 },
                 target_option=target_option,
+                on_ray=ray is not None and not dry_run,
             )
             resume_hint["dir"] = setup.run_dir
             _say_simulator(setup.simulator_choice, console)
@@ -447,6 +448,7 @@ def _prepare(
     simulator_option: list[str] | None,
     named: dict[str, Any],
     target_option: list[str] | None = None,
+    on_ray: bool = False,
 ) -> RunSetup:
     """Options -> validated config -> a prepared run (nothing written yet)."""
     policy_overrides = _policy_overrides(policy or [], **named)
@@ -462,5 +464,10 @@ def _prepare(
         overrides["simulator"] = choice.spec
     config = build_config(overrides, resume)
     return prepare_run(
-        config, out_dir=out, run_id=run_id, resume_dir=resume, simulator_choice=choice
+        config,
+        out_dir=out,
+        run_id=run_id,
+        resume_dir=resume,
+        simulator_choice=choice,
+        on_ray=on_ray,
     )

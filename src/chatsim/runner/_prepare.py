@@ -25,7 +25,11 @@ from chatsim.recording import RunHeader, SimulatorChoice, read_header
 from chatsim.runner._episode import EpisodePlan
 from chatsim.runner._seeds import derive_seed, episode_id
 from chatsim.simulators import SimulatorBackend
-from chatsim.simulators._registry import SimulatorSettings, create_simulator
+from chatsim.simulators._registry import (
+    SimulatorSettings,
+    create_remote_simulator,
+    create_simulator,
+)
 from chatsim.targets import CallerPool, CallPolicy, TargetCaller, build_caller
 from chatsim.targets._policy import DEFAULT_MAX_CONCURRENCY
 
@@ -204,10 +208,13 @@ def prepare_run(
     resume_dir: Path | None = None,
     clock: Clock | None = None,
     simulator_choice: SimulatorChoice | None = None,
+    on_ray: bool = False,
 ) -> RunSetup:
     """Validate everything (questions, models, credentials, simulator) and plan the episodes.
 
-    Nothing is written. For a resume, the stored header must match ``config``.
+    Nothing is written. For a resume, the stored header must match ``config``. ``on_ray``:
+    the run goes to Ray, where an ``hf:`` simulator loads on its own GPU actors, so this
+    process only checks its spec and options (``create_remote_simulator``).
     ``simulator_choice`` says why ``config.simulator`` plays the user (``choose_simulator``);
     without it the simulator counts as given in the config. A resume keeps the header's.
     """
@@ -242,7 +249,10 @@ def prepare_run(
     pool, callers = _build_callers(config, clock)
     # Nothing is connected yet (clients connect on first use), so a failure here leaks nothing.
     sim_settings = run_simulator_settings(config, pool)
-    simulator = create_simulator(config.simulator, sim_settings, clock)
+    if on_ray and config.simulator.strip().startswith("hf:"):
+        simulator = create_remote_simulator(config.simulator, sim_settings)
+    else:
+        simulator = create_simulator(config.simulator, sim_settings, clock)
     return RunSetup(
         config,
         run_id,

@@ -13,11 +13,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from chatsim._exceptions import SimulatorError
 from chatsim.protocol._types import Message, SimulatorStep
 from chatsim.questions._model import Question
 from chatsim.recording._records import AttemptRecord, Usage
 
-__all__ = ["SimulatorBackend", "TurnSource", "UserTurn", "UserTurnRequest"]
+__all__ = ["RemoteSimulator", "SimulatorBackend", "TurnSource", "UserTurn", "UserTurnRequest"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,3 +94,24 @@ class TurnSource(Protocol):
     load test's think time. Simulators implement it; the runner only awaits it."""
 
     async def request(self, request: UserTurnRequest) -> UserTurn: ...
+
+
+class RemoteSimulator(SimulatorBackend):
+    """The driver's stand-in for a simulator that runs in other processes (``hf:`` on Ray's
+    simulator actors, ``create_remote_simulator``): it knows the spec and batch size, and
+    generates nothing itself."""
+
+    batched = True
+
+    def __init__(self, spec: str, *, max_batch_size: int) -> None:
+        self.spec = spec
+        self.max_batch_size = max_batch_size
+
+    async def generate(self, requests: Sequence[UserTurnRequest]) -> list[UserTurn]:
+        raise SimulatorError(f"{self.spec} runs on the Ray simulator actors, not in this process")
+
+    def describe_prompt(self, request: UserTurnRequest) -> str:
+        raise SimulatorError(
+            f"{self.spec} runs on the Ray simulator actors; see its prompt with --dry-run "
+            "without --ray"
+        )

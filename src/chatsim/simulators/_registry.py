@@ -38,6 +38,7 @@ __all__ = [
     "ServedOptions",
     "SimulatorSettings",
     "choose_simulator",
+    "create_remote_simulator",
     "create_simulator",
     "cuda_available",
     "default_simulator_choice",
@@ -151,18 +152,38 @@ def create_simulator(spec: str, settings: SimulatorSettings, clock: Clock) -> Si
     if kind == "served":
         return _served(rest, settings, clock)
     if kind == "hf":
-        from chatsim.simulators._hf import HFOptions, create_hf_simulator
+        from chatsim.simulators._hf import create_hf_simulator
 
-        options = {k: v for k, v in settings.options.items() if k != "max_wait"}
-        options.setdefault("temperature", settings.temperature)
-        options.setdefault("max_new_tokens", settings.max_tokens)
-        if settings.prompt_format:
-            options.setdefault("prompt_format", settings.prompt_format)
-        _batcher_wait(settings)  # checked now, before minutes of model loading
-        return create_hf_simulator(rest or DEFAULT_HF_SPEC[3:], _typed_options(HFOptions, options))
+        return create_hf_simulator(rest or DEFAULT_HF_SPEC[3:], _hf_options(settings))
     raise UnknownNameError(
         "simulator", kind, [f"{k}:..." if k != "scripted" else k for k in SIMULATOR_KINDS]
     )
+
+
+def _hf_options(settings: SimulatorSettings) -> Any:
+    """The typed ``HFOptions`` of an ``hf:`` simulator, checked before minutes of loading."""
+    from chatsim.simulators._hf import HFOptions
+
+    options = {k: v for k, v in settings.options.items() if k != "max_wait"}
+    options.setdefault("temperature", settings.temperature)
+    options.setdefault("max_new_tokens", settings.max_tokens)
+    if settings.prompt_format:
+        options.setdefault("prompt_format", settings.prompt_format)
+    _batcher_wait(settings)
+    return _typed_options(HFOptions, options)
+
+
+def create_remote_simulator(spec: str, settings: SimulatorSettings) -> SimulatorBackend:
+    """A stand-in for a simulator that runs elsewhere (``hf:`` on Ray's simulator actors):
+    the spec and options are checked here as ``create_simulator`` would, and no model is
+    loaded in this process. Its turns cannot be generated here."""
+    kind = spec.strip().partition(":")[0]
+    if kind != "hf":
+        raise ConfigError(f"only hf: simulators run on simulator actors, not {spec}")
+    options = _hf_options(settings)
+    from chatsim.simulators._contract import RemoteSimulator
+
+    return RemoteSimulator(spec, max_batch_size=options.max_batch_size)
 
 
 def _served(model: str, settings: SimulatorSettings, clock: Clock) -> SimulatorBackend:
