@@ -6,7 +6,15 @@ AI-alone gap, the simulator's tokens and cost beside the target's, and whether t
 failed), so ``chatsim report`` needs nothing but the run directory. ``compare(runs)``
 pairs models on shared (question, repeat) episodes, and refuses runs whose set-up differs
 (``run_differences``, ``check_comparable``) unless told which differences to allow.
+
+At scale both read a columnar facts table instead of records: ``facts_table(records)`` (one
+row of ``FACTS_SCHEMA`` per episode, versioned by ``FACTS_VERSION``), then
+``summarize_facts(table)`` and ``compare_facts([RunFacts(name, header, table), ...])``; the
+record-based functions are those of the records' facts. The facts names load pyarrow, so they
+are imported on first use.
 """
+
+from typing import TYPE_CHECKING, Any
 
 from chatsim.metrics._accuracy import GroupSummary, IntervalSpec
 from chatsim.metrics._answers import COPY_THRESHOLD, copies_question
@@ -15,10 +23,11 @@ from chatsim.metrics._comparable import (
     COMPARED_FIELDS,
     Difference,
     IncomparableRunsError,
+    RunFacts,
     check_comparable,
     run_differences,
 )
-from chatsim.metrics._compare import Comparison, PairComparison, compare, verdict
+from chatsim.metrics._compare import Comparison, PairComparison, compare, compare_facts, verdict
 from chatsim.metrics._conditions import (
     AnswerFirstSummary,
     ConditionModelSummary,
@@ -60,17 +69,40 @@ from chatsim.metrics._stats import (
     paired_bootstrap,
     se_interval,
 )
-from chatsim.metrics._summary import SUMMARY_VERSION, ModelSummary, RunSummary, summarize
+from chatsim.metrics._summary import (
+    SUMMARY_VERSION,
+    ModelSummary,
+    RunSummary,
+    summarize,
+    summarize_facts,
+)
 from chatsim.metrics._table import AccuracyRow, accuracy_table
 
 # Kept public here too (it was a metrics name first); it lives in the protocol.
 from chatsim.protocol import stated_answer
+
+if TYPE_CHECKING:
+    from chatsim.metrics._facts import FACTS_SCHEMA, FACTS_VERSION, episode_facts, facts_table
+
+_LAZY = frozenset({"FACTS_SCHEMA", "FACTS_VERSION", "episode_facts", "facts_table"})
+
+
+def __getattr__(name: str) -> Any:
+    # The facts table is pyarrow's: load it when asked for, not with ``chatsim.metrics``.
+    if name in _LAZY:
+        from chatsim.metrics import _facts
+
+        return getattr(_facts, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = [
     "COMPARED_FIELDS",
     "COPY_THRESHOLD",
     "DEFAULT_RESAMPLES",
     "DEFAULT_SEED",
+    "FACTS_SCHEMA",
+    "FACTS_VERSION",
     "SUMMARY_VERSION",
     "AccuracyRow",
     "AnswerFirstSummary",
@@ -102,6 +134,7 @@ __all__ = [
     "QuestionRow",
     "RecoverySummary",
     "RunCost",
+    "RunFacts",
     "RunFailure",
     "RunSummary",
     "SimulatorSummary",
@@ -111,10 +144,13 @@ __all__ = [
     "check_comparable",
     "cluster_bootstrap_interval",
     "compare",
+    "compare_facts",
     "copies_question",
     "episode_behaviour",
+    "episode_facts",
     "episode_timing",
     "error_kind",
+    "facts_table",
     "is_answered",
     "load_prices",
     "paired_bootstrap",
@@ -131,5 +167,6 @@ __all__ = [
     "simulator_summary",
     "stated_answer",
     "summarize",
+    "summarize_facts",
     "verdict",
 ]

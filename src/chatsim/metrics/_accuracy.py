@@ -16,16 +16,30 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
+import numpy.typing as npt
 from pydantic import BaseModel, ConfigDict
 
+from chatsim.metrics._grouping import first_seen
 from chatsim.metrics._stats import DEFAULT_RESAMPLES, DEFAULT_SEED, Interval, IntervalMethod
 from chatsim.metrics._stats import interval as make_interval
-from chatsim.protocol._types import TerminationReason
 from chatsim.recording._records import EpisodeRecord
 
-__all__ = ["GroupSummary", "IntervalSpec", "group_summary", "is_scored", "per_question_correct"]
+if TYPE_CHECKING:
+    from chatsim.metrics._frame import Frame
+
+__all__ = [
+    "GroupSummary",
+    "IntervalSpec",
+    "group_facts",
+    "group_summary",
+    "is_scored",
+    "per_question_correct",
+    "question_rates",
+    "scored_mask",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,30 +100,56 @@ def per_question_correct(
     return table
 
 
-def group_summary(episodes: Sequence[EpisodeRecord], spec: IntervalSpec) -> GroupSummary:
-    """Summarise one group of episodes."""
-    per_q = per_question_correct(episodes, spec.errors_as_incorrect)
-    rates = np.array([k / n for n, k in per_q.values()], dtype=np.float64)
-    scored = sum(n for n, _ in per_q.values())
-    correct = sum(k for _, k in per_q.values())
-    errors: dict[str, int] = {}
-    for ep in episodes:
-        if ep.termination.is_error:
-            errors[ep.termination.value] = errors.get(ep.termination.value, 0) + 1
-    turns = [ep.user_messages for ep in episodes if is_scored(ep, spec.errors_as_incorrect)]
+def scored_mask(frame: Frame, errors_as_incorrect: bool = False) -> npt.NDArray[np.bool_]:
+    """Per row of ``frame``: whether the episode counts in accuracy."""
+    errored = frame.values("is_error")
+    return np.ones_like(errored) if errors_as_incorrect else ~errored
+
+
+def question_rates(
+    codes: npt.NDArray[np.int64], correct: npt.NDArray[np.bool_]
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+    """Per question, in first-seen order: (question code, episodes, correct ones); the codes
+    are dictionary codes (small non-negative integers), so this counts rather than sorts."""
+    size = int(codes.max()) + 1 if codes.size else 0
+    n = np.bincount(codes, minlength=size)
+    k = np.bincount(codes[correct], minlength=size)
+    found = first_seen(codes, size)[0]
+    return found, n[found], k[found]
+
+
+def group_facts(frame: Frame, spec: IntervalSpec) -> GroupSummary:
+    """Summarise one group of episodes, from its facts."""
+    scored = scored_mask(frame, spec.errors_as_incorrect)
+    qcodes, _ = frame.codes("question_id")
+    _, n, k = question_rates(qcodes[scored], frame.values("correct")[scored])
+    rates = (k / n).astype(np.float64)
+    errored = frame.values("is_error")
+    term, labels = frame.codes("termination")
+    counts = np.bincount(term[errored], minlength=len(labels))
+    errors = {labels[c]: int(counts[c]) for c in np.flatnonzero(counts)}
+    turns = frame.values("user_messages")[scored]
     ci = make_interval(
         rates, spec.method, confidence=spec.confidence, resamples=spec.resamples, seed=spec.seed
     )
+    n_scored, n_correct = int(n.sum()), int(k.sum())
     return GroupSummary(
-        episodes=len(episodes),
-        scored=scored,
-        questions=len(per_q),
-        correct=correct,
+        episodes=len(frame),
+        scored=n_scored,
+        questions=int(rates.size),
+        correct=n_correct,
         accuracy=float(rates.mean()) if len(rates) else None,
-        episode_accuracy=correct / scored if scored else None,
+        episode_accuracy=n_correct / n_scored if n_scored else None,
         ci=ci,
-        invalid=sum(ep.termination is TerminationReason.INVALID_ANSWER for ep in episodes),
-        forced=sum(ep.termination is TerminationReason.FORCED_ANSWER for ep in episodes),
+        invalid=int(frame.equals("termination", "invalid_answer").sum()),
+        forced=int(frame.equals("termination", "forced_answer").sum()),
         errors=dict(sorted(errors.items())),
-        mean_turns=float(np.mean(turns)) if turns else None,
+        mean_turns=float(np.mean(turns)) if turns.size else None,
     )
+
+
+def group_summary(episodes: Sequence[EpisodeRecord], spec: IntervalSpec) -> GroupSummary:
+    """Summarise one group of episodes (``group_facts`` of their facts)."""
+    from chatsim.metrics._frame import frame_of  # lazy: pyarrow, and _facts imports us
+
+    return group_facts(frame_of(episodes), spec)

@@ -14,7 +14,9 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from itertools import pairwise
+from typing import TYPE_CHECKING
 
+import numpy as np
 from pydantic import BaseModel, ConfigDict
 
 from chatsim.metrics._answers import COPY_THRESHOLD, copies_question
@@ -22,7 +24,16 @@ from chatsim.protocol._stated import stated_answer
 from chatsim.protocol._types import Role
 from chatsim.recording._records import EpisodeRecord
 
-__all__ = ["BehaviourSummary", "EpisodeBehaviour", "behaviour_summary", "episode_behaviour"]
+if TYPE_CHECKING:
+    from chatsim.metrics._frame import Frame
+
+__all__ = [
+    "BehaviourSummary",
+    "EpisodeBehaviour",
+    "behaviour_facts",
+    "behaviour_summary",
+    "episode_behaviour",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,30 +98,35 @@ def episode_behaviour(ep: EpisodeRecord, stem: str | None = None) -> EpisodeBeha
     )
 
 
+def behaviour_facts(frame: Frame) -> BehaviourSummary:
+    """Behaviour over the scored episodes of ``frame`` (copying as checked when the facts
+    were built: only where the stem was known)."""
+    scored = frame.where(~frame.values("is_error"))
+    turns = scored.values("user_messages")
+    found, counts = np.unique(turns, return_counts=True)
+
+    def count(name: str) -> int:
+        return int(scored.values(name).sum())
+
+    return BehaviourSummary(
+        episodes=len(scored),
+        turns_histogram={int(t): int(c) for t, c in zip(found, counts, strict=True)},
+        copy_checked=int(scored.valid("copied_question").sum()),
+        copied_question=count("copied_question"),
+        assistant_stated=int(scored.valid("last_stated").sum()),
+        assistant_last_correct=count("last_stated_correct"),
+        follow_checked=int(scored.valid("follows").sum()),
+        follows=count("follows"),
+        changed=count("changed"),
+        wrong_to_right=count("wrong_to_right"),
+        right_to_wrong=count("right_to_wrong"),
+    )
+
+
 def behaviour_summary(
     episodes: Sequence[EpisodeRecord], stems: Mapping[str, str] | None = None
 ) -> BehaviourSummary:
     """Behaviour over the scored episodes; ``stems`` maps question id -> stem (optional)."""
-    scored = [ep for ep in episodes if not ep.termination.is_error]
-    stems = stems or {}
-    rows = [episode_behaviour(ep, stems.get(ep.question_id)) for ep in scored]
-    histogram: dict[int, int] = {}
-    for ep in scored:
-        histogram[ep.user_messages] = histogram.get(ep.user_messages, 0) + 1
-    gold_of = [ep.gold for ep in scored]
-    return BehaviourSummary(
-        episodes=len(scored),
-        turns_histogram=dict(sorted(histogram.items())),
-        copy_checked=sum(r.copied_question is not None for r in rows),
-        copied_question=sum(r.copied_question is True for r in rows),
-        assistant_stated=sum(r.last_stated is not None for r in rows),
-        assistant_last_correct=sum(
-            r.last_stated is not None and r.last_stated == g
-            for r, g in zip(rows, gold_of, strict=True)
-        ),
-        follow_checked=sum(r.follows is not None for r in rows),
-        follows=sum(r.follows is True for r in rows),
-        changed=sum(r.changed for r in rows),
-        wrong_to_right=sum(r.wrong_to_right for r in rows),
-        right_to_wrong=sum(r.right_to_wrong for r in rows),
-    )
+    from chatsim.metrics._frame import frame_of  # lazy: pyarrow, and _facts imports us
+
+    return behaviour_facts(frame_of(episodes, stems))

@@ -41,12 +41,19 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from functools import cached_property
+from typing import TYPE_CHECKING, Any, Literal
 
+import numpy as np
 from pydantic import BaseModel, ConfigDict
 
 from chatsim._exceptions import ConfigError
 from chatsim.recording._records import EpisodeRecord, RunHeader
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+    from chatsim.metrics._frame import Frame
 
 __all__ = [
     "COMPARED_FIELDS",
@@ -114,11 +121,20 @@ class IncomparableRunsError(ConfigError):
 @dataclass(frozen=True)
 class RunFacts:
     """What one compared run is made of: its name, header (None for a bare episode list) and
-    records."""
+    its episodes' facts table (``chatsim.metrics.facts_table``), or the records themselves."""
 
     name: str
     header: RunHeader | None
-    episodes: Sequence[EpisodeRecord]
+    facts: pa.Table | Sequence[EpisodeRecord]
+
+    @cached_property
+    def frame(self) -> Frame:
+        """The facts as a frame, built once (its columns are converted on first use)."""
+        from chatsim.metrics._frame import Frame, frame_of  # lazy: pyarrow
+
+        if isinstance(self.facts, Sequence):
+            return frame_of(self.facts)
+        return Frame(self.facts)
 
 
 def _text(value: Any) -> str:
@@ -171,25 +187,29 @@ def _header_facts(header: RunHeader) -> dict[str, str]:
     }
 
 
-def _episode_facts(episodes: Sequence[EpisodeRecord]) -> dict[str, str]:
-    sims = sorted({ep.simulator for ep in episodes})
-    schemas = sorted({ep.schema_version for ep in episodes})
+def _episode_facts(frame: Frame) -> dict[str, str]:
+    sims = sorted(frame.strings("simulator"))
+    schemas = np.unique(frame.values("schema_version")).tolist()
     return {
         "simulator": ", ".join(map(repr, sims)) or "none",
         "schema_version": ", ".join(map(str, schemas)) or "none",
-        "condition": ", ".join(sorted({ep.condition for ep in episodes})) or "none",
+        "condition": ", ".join(sorted(frame.strings("condition"))) or "none",
     }
 
 
 def _seed_difference(a: RunFacts, b: RunFacts) -> Difference | None:
     """Shared (question, repeat) pairs whose simulator seeds differ between the runs."""
-    seeds_a = {(ep.question_id, ep.repeat): ep.seed for ep in a.episodes}
-    seeds_b = {(ep.question_id, ep.repeat): ep.seed for ep in b.episodes}
-    shared = seeds_a.keys() & seeds_b.keys()
-    differ = sum(seeds_a[k] != seeds_b[k] for k in shared)
+    from chatsim.metrics._pairing import keyed, paired  # lazy: pyarrow
+
+    keys = ("question_id", "repeat")
+    sides = [keyed(r.frame, keys, ["seed"], np.ones(len(r.frame), np.bool_)) for r in (a, b)]
+    shared = paired(sides[0], sides[1], keys)
+    differ = int(np.count_nonzero(shared["seed_a"].to_numpy() != shared["seed_b"].to_numpy()))
     if not differ:
         return None
-    note = f"{differ} of {len(shared)} shared (question, repeat) pairs with other simulator seeds"
+    note = (
+        f"{differ} of {shared.num_rows} shared (question, repeat) pairs with other simulator seeds"
+    )
     return Difference(field="seeds", a_run=a.name, a="its episode seeds", b_run=b.name, b=note)
 
 
@@ -207,7 +227,7 @@ def run_differences(runs: Sequence[RunFacts]) -> list[Difference]:
         if first.header is not None and other.header is not None:
             fa, fb = _header_facts(first.header), _header_facts(other.header)
         else:
-            fa, fb = _episode_facts(first.episodes), _episode_facts(other.episodes)
+            fa, fb = _episode_facts(first.frame), _episode_facts(other.frame)
         found = [
             Difference(field=k, a_run=first.name, a=fa[k], b_run=other.name, b=fb[k])
             for k in COMPARED_FIELDS

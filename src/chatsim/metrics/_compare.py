@@ -17,11 +17,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from itertools import combinations
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from pydantic import BaseModel, ConfigDict
 
-from chatsim.metrics._accuracy import GroupSummary, IntervalSpec, group_summary, is_scored
+from chatsim.metrics._accuracy import GroupSummary, IntervalSpec, group_facts, scored_mask
 from chatsim.metrics._comparable import (
     AllowDifferent,
     Difference,
@@ -29,12 +29,17 @@ from chatsim.metrics._comparable import (
     check_comparable,
     run_differences,
 )
-from chatsim.metrics._latency import LatencySummary, latency_summary
-from chatsim.metrics._paired import PairedDifference, paired_difference, question_accuracy
+from chatsim.metrics._latency import LatencySummary, latency_facts
+from chatsim.metrics._paired import PairedDifference, paired_difference
 from chatsim.metrics._stats import DEFAULT_RESAMPLES, DEFAULT_SEED, IntervalMethod
 from chatsim.recording._records import EpisodeRecord, RunHeader
 
-__all__ = ["Comparison", "PairComparison", "RunLike", "compare", "verdict"]
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+    from chatsim.metrics._frame import Frame
+
+__all__ = ["Comparison", "PairComparison", "RunLike", "compare", "compare_facts", "verdict"]
 
 ALL = "(all)"
 #: Below this many shared questions a verdict carries a caution.
@@ -127,12 +132,16 @@ def verdict(a: str, b: str, d: PairedDifference, subject: str = ALL) -> str:
 
 
 def _facts(runs: Sequence[RunLike | Sequence[EpisodeRecord]]) -> list[RunFacts]:
+    from chatsim.metrics._facts import facts_table  # lazy: pyarrow
+
     out: list[RunFacts] = []
     for i, run in enumerate(runs):
         if isinstance(run, Sequence):
-            out.append(RunFacts(f"run{i + 1}", None, list(run)))
+            out.append(RunFacts(f"run{i + 1}", None, facts_table(run)))
         else:
-            out.append(RunFacts(run.path.name, getattr(run, "header", None), run.episodes))
+            out.append(
+                RunFacts(run.path.name, getattr(run, "header", None), facts_table(run.episodes))
+            )
     return out
 
 
@@ -140,54 +149,91 @@ def _model_order(run: RunFacts) -> list[str]:
     """A run's models in its ``--model`` order (the header's), not the order episodes
     happened to finish in; models only the records know come after."""
     configured = getattr(getattr(run.header, "config", None), "models", None) or ()
-    seen = dict.fromkeys(ep.model for ep in run.episodes)
+    seen = run.frame.strings("model")
     return [m for m in configured if m in seen] + [m for m in seen if m not in configured]
 
 
-def _label_episodes(named: Sequence[RunFacts]) -> dict[str, list[EpisodeRecord]]:
+def _label_episodes(named: Sequence[RunFacts]) -> dict[str, Frame]:
     counts: dict[str, int] = {}
     for run in named:
         for model in _model_order(run):
             counts[model] = counts.get(model, 0) + 1
-    out: dict[str, list[EpisodeRecord]] = {}
+    out: dict[str, Frame] = {}
     for run in named:
         for model in _model_order(run):
             label = model if counts[model] == 1 else f"{model} ({run.name})"
-            out[label] = [ep for ep in run.episodes if ep.model == model]
+            out[label] = run.frame.where(run.frame.equals("model", model))
     return out
 
 
+_PAIR_KEY = ("question_id", "subject", "repeat")
+
+
 def _pair(
-    a: str, b: str, by_model: dict[str, list[EpisodeRecord]], subject: str, spec: IntervalSpec
+    a: str, b: str, by_model: dict[str, Frame], subject: str, spec: IntervalSpec
 ) -> PairComparison:
+    from chatsim.metrics._pairing import keyed, paired, question_means  # lazy: pyarrow
+
     # An episode's partner: same question and repeat (so the same simulator seed).
-    def scored(label: str) -> dict[tuple[str, str, int], bool]:
-        return {
-            (ep.question_id, ep.subject, ep.repeat): ep.correct
-            for ep in by_model[label]
-            if is_scored(ep, spec.errors_as_incorrect) and subject in (ALL, ep.subject)
-        }
+    def scored(label: str) -> pa.Table:
+        frame = by_model[label]
+        mask = scored_mask(frame, spec.errors_as_incorrect)
+        if subject != ALL:
+            mask &= frame.equals("subject", subject)
+        return keyed(frame, _PAIR_KEY, ["correct"], mask)
 
     sa, sb = scored(a), scored(b)
-    shared = sorted(sa.keys() & sb.keys())
-
-    def table(side: dict[tuple[str, str, int], bool]) -> dict[str, float]:
-        return question_accuracy((key[0], side[key]) for key in shared)
-
+    shared = paired(sa, sb, _PAIR_KEY)
     d = paired_difference(
-        table(sa), table(sb), confidence=spec.confidence, resamples=spec.resamples, seed=spec.seed
+        question_means(shared, "correct_a"),
+        question_means(shared, "correct_b"),
+        confidence=spec.confidence,
+        resamples=spec.resamples,
+        seed=spec.seed,
     )
     text = verdict(a, b, d, subject)
-    left_a, left_b = len(sa) - len(shared), len(sb) - len(shared)
+    left_a, left_b = sa.num_rows - shared.num_rows, sb.num_rows - shared.num_rows
     if left_a or left_b:
         text += (
-            f" Paired on {len(shared)} (question, repeat) pairs; left out for want of a "
+            f" Paired on {shared.num_rows} (question, repeat) pairs; left out for want of a "
             f"partner: {left_a} episodes of {a}, {left_b} of {b}."
         )
     return PairComparison(
-        a=a, b=b, subject=subject, diff=d, verdict=text, paired_episodes=len(shared),
+        a=a, b=b, subject=subject, diff=d, verdict=text, paired_episodes=shared.num_rows,
         unpaired_a=left_a, unpaired_b=left_b,
     )  # fmt: skip
+
+
+def compare_facts(
+    runs: Sequence[RunFacts],
+    *,
+    confidence: float = 0.95,
+    resamples: int = DEFAULT_RESAMPLES,
+    seed: int = DEFAULT_SEED,
+    interval: IntervalMethod = "cluster_bootstrap",
+    errors_as_incorrect: bool = False,
+    allow_different: AllowDifferent = (),
+) -> Comparison:
+    """``compare`` of runs given as facts tables (``RunFacts``: name, header or None, the
+    episodes' ``facts_table``), without a record per episode in memory."""
+    spec = IntervalSpec(interval, confidence, resamples, seed, errors_as_incorrect)
+    allowed = check_comparable(run_differences(runs), allow_different)
+    by_model = _label_episodes(runs)
+    pairs: list[PairComparison] = []
+    for a, b in combinations(by_model, 2):
+        shared = sorted(set(by_model[a].strings("subject")) & set(by_model[b].strings("subject")))
+        pairs.append(_pair(a, b, by_model, ALL, spec))
+        if len(shared) > 1:
+            pairs += [_pair(a, b, by_model, s, spec) for s in shared]
+    return Comparison(
+        models=list(by_model),
+        accuracy={m: group_facts(f, spec) for m, f in by_model.items()},
+        latency={m: latency_facts(f) for m, f in by_model.items()},
+        pairs=pairs,
+        confidence=confidence,
+        runs=[r.name for r in runs],
+        differences=allowed,
+    )
 
 
 def compare(
@@ -209,25 +255,15 @@ def compare(
     one run are comparable by construction.
 
     Pairs are formed in each run's ``--model`` order (then any model only its records name);
-    subjects shared by both get their own line after the overall one.
+    subjects shared by both get their own line after the overall one. It is
+    ``compare_facts`` of the runs' facts tables.
     """
-    spec = IntervalSpec(interval, confidence, resamples, seed, errors_as_incorrect)
-    facts = _facts(runs)
-    allowed = check_comparable(run_differences(facts), allow_different)
-    by_model = _label_episodes(facts)
-    pairs: list[PairComparison] = []
-    for a, b in combinations(by_model, 2):
-        subjects_a = {ep.subject for ep in by_model[a]}
-        shared = sorted(subjects_a & {ep.subject for ep in by_model[b]})
-        pairs.append(_pair(a, b, by_model, ALL, spec))
-        if len(shared) > 1:
-            pairs += [_pair(a, b, by_model, s, spec) for s in shared]
-    return Comparison(
-        models=list(by_model),
-        accuracy={m: group_summary(eps, spec) for m, eps in by_model.items()},
-        latency={m: latency_summary(eps) for m, eps in by_model.items()},
-        pairs=pairs,
+    return compare_facts(
+        _facts(runs),
         confidence=confidence,
-        runs=[r.name for r in facts],
-        differences=allowed,
+        resamples=resamples,
+        seed=seed,
+        interval=interval,
+        errors_as_incorrect=errors_as_incorrect,
+        allow_different=allow_different,
     )

@@ -23,21 +23,34 @@ conditions only when the episodes hold more than one, or one other than ``direct
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
+import numpy.typing as npt
 from pydantic import BaseModel, ConfigDict
 
 from chatsim.config import CONDITIONS
-from chatsim.metrics._accuracy import GroupSummary, IntervalSpec, group_summary, is_scored
+from chatsim.metrics._accuracy import (
+    GroupSummary,
+    IntervalSpec,
+    group_facts,
+    question_rates,
+    scored_mask,
+)
 from chatsim.metrics._stats import Interval
 from chatsim.metrics._stats import interval as make_interval
 from chatsim.recording._records import EpisodeRecord
+
+if TYPE_CHECKING:
+    from chatsim.metrics._frame import Frame
 
 __all__ = [
     "AnswerFirstSummary",
     "ConditionModelSummary",
     "ConditionSummary",
+    "answer_first_facts",
     "answer_first_summary",
+    "condition_facts",
     "condition_notes",
     "condition_summaries",
 ]
@@ -92,13 +105,11 @@ class ConditionSummary(GroupSummary):
 
 
 def _accuracy(
-    questions: Sequence[str], correct: Sequence[bool], spec: IntervalSpec
+    questions: npt.NDArray[np.int64], correct: npt.NDArray[np.bool_], spec: IntervalSpec
 ) -> tuple[float | None, Interval]:
     """Mean over questions of per-question accuracy, and its interval."""
-    per_q: dict[str, list[bool]] = {}
-    for question, right in zip(questions, correct, strict=True):
-        per_q.setdefault(question, []).append(right)
-    rates = np.array([np.mean(v) for v in per_q.values()], dtype=np.float64)
+    _, n, k = question_rates(questions, correct)
+    rates = (k / n).astype(np.float64)
     ci = make_interval(
         rates, spec.method, confidence=spec.confidence, resamples=spec.resamples, seed=spec.seed
     )
@@ -109,25 +120,21 @@ def _rate(k: int, n: int) -> float | None:
     return k / n if n else None
 
 
-def answer_first_summary(
-    episodes: Sequence[EpisodeRecord], spec: IntervalSpec
-) -> AnswerFirstSummary:
+def answer_first_facts(frame: Frame, spec: IntervalSpec) -> AnswerFirstSummary:
     """Initial vs final accuracy and the switches of ``answer-first`` episodes (module doc)."""
-    paired = [
-        ep
-        for ep in episodes
-        if ep.initial_correct is not None and is_scored(ep, spec.errors_as_incorrect)
-    ]
-    moves = [(bool(ep.initial_correct), ep.correct) for ep in paired]
-    questions = [ep.question_id for ep in paired]
-    initial, initial_ci = _accuracy(questions, [before for before, _ in moves], spec)
-    final, final_ci = _accuracy(questions, [after for _, after in moves], spec)
-    right_first = sum(before for before, _ in moves)
-    r2w = sum(before and not after for before, after in moves)
-    w2r = sum(after and not before for before, after in moves)
+    paired = frame.valid("initial_correct") & scored_mask(frame, spec.errors_as_incorrect)
+    before = frame.values("initial_correct")[paired]
+    after = frame.values("correct")[paired]
+    questions = frame.codes("question_id")[0][paired]
+    initial, initial_ci = _accuracy(questions, before, spec)
+    final, final_ci = _accuracy(questions, after, spec)
+    right_first = int(before.sum())
+    r2w = int((before & ~after).sum())
+    w2r = int((after & ~before).sum())
+    n = int(paired.sum())
     return AnswerFirstSummary(
-        paired=len(paired),
-        questions=len(set(questions)),
+        paired=n,
+        questions=int(np.unique(questions).size),
         initial_accuracy=initial,
         initial_ci=initial_ci,
         final_accuracy=final,
@@ -135,44 +142,58 @@ def answer_first_summary(
         stayed_right=right_first - r2w,
         right_to_wrong=r2w,
         wrong_to_right=w2r,
-        stayed_wrong=len(paired) - right_first - w2r,
+        stayed_wrong=n - right_first - w2r,
         right_to_wrong_rate=_rate(r2w, right_first),
-        wrong_to_right_rate=_rate(w2r, len(paired) - right_first),
+        wrong_to_right_rate=_rate(w2r, n - right_first),
     )
 
 
-def _conditions_of(episodes: Sequence[EpisodeRecord]) -> list[str]:
-    found = {ep.condition for ep in episodes}
-    return [c for c in CONDITIONS if c in found]  # the fixed order, not the records'
+def answer_first_summary(
+    episodes: Sequence[EpisodeRecord], spec: IntervalSpec
+) -> AnswerFirstSummary:
+    """``answer_first_facts`` of the episodes' facts."""
+    from chatsim.metrics._frame import frame_of  # lazy: pyarrow, and _facts imports us
+
+    return answer_first_facts(frame_of(episodes), spec)
+
+
+def condition_facts(
+    frame: Frame, models: Sequence[str], spec: IntervalSpec
+) -> dict[str, ConditionSummary]:
+    """Per condition, when the episodes hold more than one or one other than direct-to-AI;
+    else empty (the rest of the summary already is the one condition's)."""
+    found = set(frame.strings("condition"))
+    conditions = [c for c in CONDITIONS if c in found]  # the fixed order, not the records'
+    if conditions in ([], ["direct-to-AI"]):
+        return {}
+    out: dict[str, ConditionSummary] = {}
+    for condition in conditions:
+        mine = frame.where(frame.equals("condition", condition))
+        first = condition == "answer-first"
+        per_model: dict[str, ConditionModelSummary] = {}
+        for model in models:
+            eps = mine.where(mine.equals("model", model))
+            if len(eps):
+                per_model[model] = ConditionModelSummary(
+                    answer_first=answer_first_facts(eps, spec) if first else None,
+                    **group_facts(eps, spec).model_dump(),
+                )
+        out[condition] = ConditionSummary(
+            condition=condition,
+            answer_first=answer_first_facts(mine, spec) if first else None,
+            models=per_model,
+            **group_facts(mine, spec).model_dump(),
+        )
+    return out
 
 
 def condition_summaries(
     episodes: Sequence[EpisodeRecord], models: Sequence[str], spec: IntervalSpec
 ) -> dict[str, ConditionSummary]:
-    """Per condition, when the episodes hold more than one or one other than direct-to-AI;
-    else empty (the rest of the summary already is the one condition's)."""
-    conditions = _conditions_of(episodes)
-    if conditions in ([], ["direct-to-AI"]):
-        return {}
-    out: dict[str, ConditionSummary] = {}
-    for condition in conditions:
-        mine = [ep for ep in episodes if ep.condition == condition]
-        first = condition == "answer-first"
-        per_model: dict[str, ConditionModelSummary] = {}
-        for model in models:
-            eps = [ep for ep in mine if ep.model == model]
-            if eps:
-                per_model[model] = ConditionModelSummary(
-                    answer_first=answer_first_summary(eps, spec) if first else None,
-                    **group_summary(eps, spec).model_dump(),
-                )
-        out[condition] = ConditionSummary(
-            condition=condition,
-            answer_first=answer_first_summary(mine, spec) if first else None,
-            models=per_model,
-            **group_summary(mine, spec).model_dump(),
-        )
-    return out
+    """``condition_facts`` of the episodes' facts."""
+    from chatsim.metrics._frame import frame_of  # lazy: pyarrow, and _facts imports us
+
+    return condition_facts(frame_of(episodes), models, spec)
 
 
 def condition_notes(conditions: dict[str, ConditionSummary]) -> list[str]:

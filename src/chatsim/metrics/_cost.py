@@ -22,12 +22,15 @@ import re
 from collections.abc import Sequence
 from importlib import resources
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from chatsim._exceptions import DataError
-from chatsim.protocol import Role
 from chatsim.recording._records import EpisodeRecord
+
+if TYPE_CHECKING:
+    from chatsim.metrics._frame import Frame
 
 __all__ = [
     "SCRIPTED_ENTRY",
@@ -36,9 +39,11 @@ __all__ = [
     "ModelPrice",
     "PriceTable",
     "RunCost",
+    "cost_facts",
     "cost_summary",
     "load_prices",
     "run_cost",
+    "simulator_cost_facts",
     "simulator_cost_summary",
     "simulator_model",
 ]
@@ -126,20 +131,12 @@ class CostSummary(BaseModel):
     price_date: str
 
 
-def _tally(episodes: Sequence[EpisodeRecord], role: Role) -> tuple[int, int, int]:
-    """(prompt tokens, completion tokens, turns without usage) of one role's turns."""
-    prompt = completion = missing = 0
-    for ep in episodes:
-        for turn in ep.turns:
-            # A failed turn has no reply, so no usage to miss (its attempts are in recovery).
-            if turn.role is not role or turn.finish_reason == "error":
-                continue
-            if turn.usage is None:
-                missing += 1
-                continue
-            prompt += turn.usage.prompt_tokens
-            completion += turn.usage.completion_tokens
-    return prompt, completion, missing
+def _tally(frame: Frame, side: str) -> tuple[int, int, int]:
+    """(prompt tokens, completion tokens, replies without usage) of one side's turns."""
+    return tuple(  # type: ignore[return-value]
+        int(frame.values(f"{side}_{name}").sum())
+        for name in ("prompt_tokens", "completion_tokens", "calls_without_usage")
+    )
 
 
 def _priced(
@@ -166,9 +163,16 @@ def _priced(
     )
 
 
+def cost_facts(model: str, frame: Frame, prices: PriceTable) -> CostSummary:
+    """Tokens and estimated cost of a model's assistant turns, from its episodes' facts."""
+    return _priced(len(frame), _tally(frame, "target"), prices.lookup(model), prices)
+
+
 def cost_summary(model: str, episodes: Sequence[EpisodeRecord], prices: PriceTable) -> CostSummary:
     """Tokens and estimated cost of a model's assistant turns."""
-    return _priced(len(episodes), _tally(episodes, Role.ASSISTANT), prices.lookup(model), prices)
+    from chatsim.metrics._frame import frame_of  # lazy: pyarrow, and _facts imports us
+
+    return cost_facts(model, frame_of(episodes), prices)
 
 
 SCRIPTED_ENTRY = "scripted (no model)"
@@ -182,21 +186,25 @@ def simulator_model(spec: str) -> str | None:
     return rest if kind in ("prompted", "served") and rest else None
 
 
-def simulator_cost_summary(episodes: Sequence[EpisodeRecord], prices: PriceTable) -> CostSummary:
+def simulator_cost_facts(frame: Frame, prices: PriceTable) -> CostSummary:
     """Tokens and estimated cost of the simulator's turns in these episodes, priced by the
     simulator's own model (a prompted ``gpt-4o`` user is billed like the ``gpt-4o`` target)."""
-    by_spec: dict[str, list[EpisodeRecord]] = {}
-    for ep in episodes:
-        by_spec.setdefault(ep.simulator, []).append(ep)
     parts = []
-    for spec, eps in by_spec.items():
+    for spec, mine in frame.groups("simulator").items():
         if spec.partition(":")[0] == "scripted":
-            parts.append(_priced(len(eps), (0, 0, 0), (SCRIPTED_ENTRY, _FREE), prices))
+            parts.append(_priced(len(mine), (0, 0, 0), (SCRIPTED_ENTRY, _FREE), prices))
             continue
         name = simulator_model(spec)
         found = prices.lookup(name) if name is not None else None
-        parts.append(_priced(len(eps), _tally(eps, Role.USER), found, prices))
-    return _combine(parts, len(episodes), prices)
+        parts.append(_priced(len(mine), _tally(mine, "simulator"), found, prices))
+    return _combine(parts, len(frame), prices)
+
+
+def simulator_cost_summary(episodes: Sequence[EpisodeRecord], prices: PriceTable) -> CostSummary:
+    """``simulator_cost_facts`` of the episodes' facts."""
+    from chatsim.metrics._frame import frame_of  # lazy: pyarrow, and _facts imports us
+
+    return simulator_cost_facts(frame_of(episodes), prices)
 
 
 _FREE = ModelPrice(input=0, output=0)

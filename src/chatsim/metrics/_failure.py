@@ -9,14 +9,18 @@ message each, so the first line of a failed run's summary says what to fix.
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING
 
+import numpy as np
 from pydantic import BaseModel, ConfigDict
 
 from chatsim.recording._records import AttemptRecord, EpisodeRecord
 
-__all__ = ["ErrorKind", "RunFailure", "error_kind", "run_failure"]
+if TYPE_CHECKING:
+    from chatsim.metrics._frame import Frame
+
+__all__ = ["ErrorKind", "RunFailure", "error_example", "error_kind", "failure_facts", "run_failure"]
 
 _SHOWN_KINDS = 3
 _EXAMPLE_CHARS = 300
@@ -74,50 +78,69 @@ def error_kind(ep: EpisodeRecord) -> str:
     return f"{ep.termination.value}: {detail}"
 
 
-def _example(ep: EpisodeRecord) -> str:
+def error_example(ep: EpisodeRecord) -> str:
+    """The (redacted) message of an errored episode, cut to a readable length."""
     attempt = _failed_attempt(ep)
     text = ep.error or (attempt.error_message if attempt else None) or "(no message recorded)"
     return text if len(text) <= _EXAMPLE_CHARS else text[: _EXAMPLE_CHARS - 1] + "…"
 
 
-def _kinds(errored: Sequence[EpisodeRecord]) -> list[ErrorKind]:
-    counts = Counter(error_kind(ep) for ep in errored)
-    examples: dict[str, str] = {}
-    for ep in errored:
-        examples.setdefault(error_kind(ep), _example(ep))
+def _kinds(errored: Frame) -> list[ErrorKind]:
+    """The most frequent kinds, most frequent first (ties: first seen first)."""
+    codes, labels = errored.codes("error_kind")
+    found, first, counts = np.unique(codes, return_index=True, return_counts=True)
+    order = np.lexsort((first, -counts))[:_SHOWN_KINDS]
     return [
-        ErrorKind(kind=kind, episodes=n, example=examples[kind])
-        for kind, n in counts.most_common(_SHOWN_KINDS)
+        ErrorKind(
+            kind=labels[found[i]],
+            episodes=int(counts[i]),
+            example=errored.value("error_example", int(first[i])),
+        )
+        for i in order
     ]
+
+
+def failure_facts(per_model: Mapping[str, Frame], max_error_share: float) -> RunFailure | None:
+    """The run's failure, or None when every model is within ``max_error_share`` (the
+    frames are of one facts table)."""
+    failing: dict[str, tuple[int, int]] = {}
+    errored: list[Frame] = []
+    for model, frame in per_model.items():
+        bad = frame.values("is_error")
+        k, n = int(bad.sum()), len(frame)
+        if n and (k == n or k > max_error_share * n):
+            failing[model] = (k, n)
+            errored.append(frame.where(bad))
+    if not failing:
+        return None
+    every_error = errored[0].subset(np.concatenate([f.rows for f in errored]))
+    total = sum(n for _, n in failing.values())
+    shares = ", ".join(f"{m} {k}/{n}" for m, (k, n) in failing.items())
+    every = " (every one)" if len(every_error) == total else ""
+    message = (
+        f"run failed: {len(every_error)} of {total} episodes ended in errors{every} ({shares}); "
+        f"a model fails the run above {max_error_share * 100:g}% (max_error_share) or when all of "
+        "its episodes fail"
+    )
+    return RunFailure(
+        message=message,
+        error_episodes=len(every_error),
+        episodes=total,
+        max_error_share=max_error_share,
+        models=list(failing),
+        kinds=_kinds(every_error),
+    )
 
 
 def run_failure(
     per_model: Mapping[str, Sequence[EpisodeRecord]], max_error_share: float
 ) -> RunFailure | None:
     """The run's failure, or None when every model is within ``max_error_share``."""
-    failing: dict[str, tuple[int, int]] = {}
-    errored: list[EpisodeRecord] = []
-    for model, episodes in per_model.items():
-        bad = [ep for ep in episodes if ep.termination.is_error]
-        n = len(episodes)
-        if n and (len(bad) == n or len(bad) > max_error_share * n):
-            failing[model] = (len(bad), n)
-            errored += bad
-    if not failing:
-        return None
-    total = sum(n for _, n in failing.values())
-    shares = ", ".join(f"{m} {k}/{n}" for m, (k, n) in failing.items())
-    every = " (every one)" if len(errored) == total else ""
-    message = (
-        f"run failed: {len(errored)} of {total} episodes ended in errors{every} ({shares}); "
-        f"a model fails the run above {max_error_share * 100:g}% (max_error_share) or when all of "
-        "its episodes fail"
-    )
-    return RunFailure(
-        message=message,
-        error_episodes=len(errored),
-        episodes=total,
-        max_error_share=max_error_share,
-        models=list(failing),
-        kinds=_kinds(errored),
-    )
+    from chatsim.metrics._frame import frame_of  # lazy: pyarrow, and _facts imports us
+
+    frame = frame_of([ep for eps in per_model.values() for ep in eps])
+    frames, start = {}, 0
+    for model, eps in per_model.items():
+        frames[model] = frame.subset(np.arange(start, start + len(eps), dtype=np.int64))
+        start += len(eps)
+    return failure_facts(frames, max_error_share)

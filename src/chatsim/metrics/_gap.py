@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, ConfigDict
 
 from chatsim.baseline._records import BaselineRecord
-from chatsim.metrics._accuracy import IntervalSpec, is_scored
+from chatsim.metrics._accuracy import IntervalSpec, question_rates, scored_mask
 from chatsim.metrics._paired import PairedDifference, paired_difference, question_accuracy
 from chatsim.recording._records import EpisodeRecord
 
-__all__ = ["GapRow", "baseline_gaps"]
+if TYPE_CHECKING:
+    from chatsim.metrics._frame import Frame
+
+__all__ = ["GapRow", "baseline_gap_facts", "baseline_gaps"]
 
 ALL = "(all)"
 
@@ -30,28 +34,33 @@ class GapRow(BaseModel):
     """``a`` = user–AI, ``b`` = AI-alone, ``diff`` = user–AI − AI-alone, on shared questions."""
 
 
+def _user_accuracy(frame: Frame, subject: str, spec: IntervalSpec) -> dict[str, float]:
+    """Question id -> user–AI accuracy over the scored episodes (of ``subject`` unless ALL)."""
+    mask = scored_mask(frame, spec.errors_as_incorrect)
+    if subject != ALL:
+        mask &= frame.equals("subject", subject)
+    codes, labels = frame.codes("question_id")
+    found, n, k = question_rates(codes[mask], frame.values("correct")[mask])
+    return {
+        labels[q]: kq / nq for q, nq, kq in zip(found.tolist(), n.tolist(), k.tolist(), strict=True)
+    }
+
+
 def _gap_rows(
-    model: str,
-    episodes: Sequence[EpisodeRecord],
-    records: Sequence[BaselineRecord],
-    spec: IntervalSpec,
+    model: str, frame: Frame, records: Sequence[BaselineRecord], spec: IntervalSpec
 ) -> list[GapRow]:
     rows = []
     subjects = sorted({r.subject for r in records})
     for subject in [ALL, *subjects] if len(subjects) > 1 else [ALL]:
+        user = _user_accuracy(frame, subject, spec)
         for mode in sorted({r.mode for r in records}):
             alone = [
                 r
                 for r in records
                 if r.mode == mode and r.error is None and subject in (ALL, r.subject)
             ]
-            user = [
-                ep
-                for ep in episodes
-                if is_scored(ep, spec.errors_as_incorrect) and subject in (ALL, ep.subject)
-            ]
             gap = paired_difference(
-                question_accuracy((ep.question_id, ep.correct) for ep in user),
+                user,
                 question_accuracy((r.question_id, r.correct) for r in alone),
                 confidence=spec.confidence,
                 resamples=spec.resamples,
@@ -65,13 +74,21 @@ def _gap_rows(
     return rows
 
 
-def baseline_gaps(
-    episodes: Sequence[EpisodeRecord], records: Sequence[BaselineRecord], spec: IntervalSpec
+def baseline_gap_facts(
+    frame: Frame, records: Sequence[BaselineRecord], spec: IntervalSpec
 ) -> list[GapRow]:
     """One row per (model, subject incl. ``(all)``, mode) that has AI-alone records."""
     rows: list[GapRow] = []
     for model in dict.fromkeys(r.model for r in records):
         mine = [r for r in records if r.model == model]
-        eps = [ep for ep in episodes if ep.model == model]
-        rows += _gap_rows(model, eps, mine, spec)
+        rows += _gap_rows(model, frame.where(frame.equals("model", model)), mine, spec)
     return rows
+
+
+def baseline_gaps(
+    episodes: Sequence[EpisodeRecord], records: Sequence[BaselineRecord], spec: IntervalSpec
+) -> list[GapRow]:
+    """``baseline_gap_facts`` of the episodes' facts."""
+    from chatsim.metrics._frame import frame_of  # lazy: pyarrow, and _facts imports us
+
+    return baseline_gap_facts(frame_of(episodes), records, spec)

@@ -18,12 +18,17 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
+import numpy.typing as npt
 from pydantic import BaseModel, ConfigDict
 
 from chatsim.protocol._types import Role
 from chatsim.recording._records import AttemptRecord, EpisodeRecord, TurnRecord
+
+if TYPE_CHECKING:
+    from chatsim.metrics._frame import Frame
 
 __all__ = [
     "CallTiming",
@@ -33,8 +38,10 @@ __all__ = [
     "call_timings",
     "episode_timing",
     "is_answered",
+    "latency_facts",
     "latency_summary",
     "percentiles",
+    "percentiles_of",
 ]
 
 
@@ -54,7 +61,12 @@ class Percentiles(BaseModel):
 
 def percentiles(values: Iterable[float | None]) -> Percentiles:
     """p50/p90/p95/p99, mean and max of the non-None values."""
-    arr = np.array([v for v in values if v is not None], dtype=np.float64)
+    return percentiles_of(np.array([v for v in values if v is not None], dtype=np.float64))
+
+
+def percentiles_of(values: npt.NDArray[np.float64]) -> Percentiles:
+    """``percentiles`` of an array (every value counts)."""
+    arr = np.asarray(values, dtype=np.float64)
     if arr.size == 0:
         return Percentiles(n=0)
     p50, p90, p95, p99 = (float(x) for x in np.percentile(arr, [50, 90, 95, 99]))
@@ -213,36 +225,51 @@ class LatencySummary(BaseModel):
     """0-based assistant turn number -> its latency."""
 
 
-def latency_summary(episodes: Sequence[EpisodeRecord]) -> LatencySummary:
-    """Latency over a group of episodes."""
-    calls = call_timings(episodes)
-    eps = [episode_timing(ep) for ep in episodes]
-    sim_turns = [
-        t.ended_at - t.started_at for ep in episodes for t in ep.turns if t.role is Role.USER
-    ]
+def latency_facts(frame: Frame) -> LatencySummary:
+    """Latency over a group of episodes, from their facts."""
+    turn = frame.flat("call_turn")
+    read: dict[str, tuple[npt.NDArray[np.float64], npt.NDArray[np.bool_]]] = {}
+
+    def calls(name: str, where: npt.NDArray[np.bool_] | None = None) -> Percentiles:
+        if name not in read:
+            read[name] = frame.flat_with_nulls(f"call_{name}")
+        values, valid = read[name]
+        keep = valid if where is None else valid & where
+        return percentiles_of(values[keep])
+
+    def per_episode(name: str) -> Percentiles:
+        return percentiles_of(frame.values(name))
+
     by_turn = {
-        n: TurnLatency(
-            ttft_sent=percentiles(c.ttft_sent for c in calls if c.turn == n),
-            e2e_sent=percentiles(c.e2e_sent for c in calls if c.turn == n),
-            e2e_requested=percentiles(c.e2e_requested for c in calls if c.turn == n),
+        int(n): TurnLatency(
+            ttft_sent=calls("ttft_sent", turn == n),
+            e2e_sent=calls("e2e_sent", turn == n),
+            e2e_requested=calls("e2e_requested", turn == n),
         )
-        for n in sorted({c.turn for c in calls})
+        for n in np.unique(turn)
     }
     return LatencySummary(
-        calls=len(calls),
-        ttft_sent=percentiles(c.ttft_sent for c in calls),
-        ttft_requested=percentiles(c.ttft_requested for c in calls),
-        e2e_sent=percentiles(c.e2e_sent for c in calls),
-        e2e_requested=percentiles(c.e2e_requested for c in calls),
-        tpot=percentiles(c.tpot for c in calls),
-        max_token_gap=percentiles(c.max_token_gap for c in calls),
-        connect=percentiles(c.connect_time for c in calls),
-        tokens_per_s=percentiles(c.tokens_per_s for c in calls),
-        queue=percentiles(c.queue for c in calls),
-        simulator_turn=percentiles(sim_turns),
-        episode_wall=percentiles(e.wall for e in eps),
-        episode_simulator=percentiles(e.simulator for e in eps),
-        episode_target=percentiles(e.target for e in eps),
-        episode_queue=percentiles(e.queue for e in eps),
+        calls=int(turn.size),
+        ttft_sent=calls("ttft_sent"),
+        ttft_requested=calls("ttft_requested"),
+        e2e_sent=calls("e2e_sent"),
+        e2e_requested=calls("e2e_requested"),
+        tpot=calls("tpot"),
+        max_token_gap=calls("max_token_gap"),
+        connect=calls("connect_time"),
+        tokens_per_s=calls("tokens_per_s"),
+        queue=calls("queue"),
+        simulator_turn=percentiles_of(frame.flat("user_turn_seconds")),
+        episode_wall=per_episode("wall"),
+        episode_simulator=per_episode("time_simulator"),
+        episode_target=per_episode("time_target"),
+        episode_queue=per_episode("time_queue"),
         by_turn=by_turn,
     )
+
+
+def latency_summary(episodes: Sequence[EpisodeRecord]) -> LatencySummary:
+    """Latency over a group of episodes (``latency_facts`` of their facts)."""
+    from chatsim.metrics._frame import frame_of  # lazy: pyarrow, and _facts imports us
+
+    return latency_facts(frame_of(episodes))

@@ -10,15 +10,23 @@
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Sequence
 from math import comb
 
+import numpy as np
+import numpy.typing as npt
 from pydantic import BaseModel, ConfigDict
 
 from chatsim.recording._records import EpisodeRecord
 
-__all__ = ["ConsistencySummary", "QuestionRow", "consistency", "pass_hat_k", "question_table"]
+__all__ = [
+    "ConsistencySummary",
+    "QuestionRow",
+    "consistency",
+    "consistency_of",
+    "pass_hat_k",
+    "question_table",
+]
 
 
 class QuestionRow(BaseModel):
@@ -50,33 +58,11 @@ def question_table(
 ) -> list[QuestionRow]:
     """One row per (model, question), in first-seen order. Episodes that ended in an error
     are left out of ``scored``, or scored as wrong with ``errors_as_incorrect`` (as the
-    headline accuracy is)."""
-    groups: dict[tuple[str, str], list[EpisodeRecord]] = {}
-    for ep in episodes:
-        groups.setdefault((ep.model, ep.question_id), []).append(ep)
-    rows = []
-    for (model, qid), eps in groups.items():
-        scored = [ep for ep in eps if errors_as_incorrect or not ep.termination.is_error]
-        answers = Counter(ep.final_answer for ep in scored if ep.final_answer is not None)
-        top = max(answers.values(), default=0)
-        correct = sum(ep.correct for ep in scored)
-        rows.append(
-            QuestionRow(
-                model=model,
-                question_id=qid,
-                subject=eps[0].subject,
-                gold=eps[0].gold,
-                episodes=len(eps),
-                scored=len(scored),
-                correct=correct,
-                accuracy=correct / len(scored) if scored else None,
-                invalid=sum(ep.final_answer is None for ep in scored),
-                errors=len(eps) - len(scored),
-                answers=dict(sorted(answers.items())),
-                majority=min((a for a, n in answers.items() if n == top), default=None),
-            )
-        )
-    return rows
+    headline accuracy is). See ``_question_facts`` for how."""
+    from chatsim.metrics._frame import frame_of  # lazy: pyarrow, and _facts imports us
+    from chatsim.metrics._question_facts import question_facts
+
+    return question_facts(frame_of(episodes), errors_as_incorrect=errors_as_incorrect).rows
 
 
 def pass_hat_k(n: int, c: int, k: int) -> float:
@@ -111,17 +97,36 @@ def _majority_credit(row: QuestionRow) -> float:
 
 def consistency(rows: Sequence[QuestionRow]) -> ConsistencySummary:
     """pass^k and majority vote over one model's question rows."""
-    rows = [r for r in rows if r.scored]
-    if not rows:
+    return consistency_of(
+        np.array([r.scored for r in rows], dtype=np.int64),
+        np.array([r.correct for r in rows], dtype=np.int64),
+        np.array([_majority_credit(r) for r in rows], dtype=np.float64),
+    )
+
+
+def consistency_of(
+    scored: npt.NDArray[np.int64], correct: npt.NDArray[np.int64], credit: npt.NDArray[np.float64]
+) -> ConsistencySummary:
+    """``consistency`` of rows given as arrays (scored, correct, majority credit per row)."""
+    keep = scored > 0
+    scored, correct, credit = scored[keep], correct[keep], credit[keep]
+    if not scored.size:
         return ConsistencySummary(questions=0, min_repeats=0, pass_k={}, majority_accuracy=None)
-    min_repeats = min(r.scored for r in rows)
-    pass_k = {
-        k: sum(pass_hat_k(r.scored, r.correct, k) for r in rows) / len(rows)
-        for k in range(1, min_repeats + 1)
-    }
+    pairs, inverse = np.unique(np.stack([scored, correct]), axis=1, return_inverse=True)
+    min_repeats = int(scored.min())
+    pass_k = {}
+    for k in range(1, min_repeats + 1):
+        # C(c, k) / C(n, k) once per distinct (n, c), then added row by row in order.
+        exact = np.array([pass_hat_k(n, c, k) for n, c in pairs.T.tolist()], dtype=np.float64)
+        pass_k[k] = running_sum(exact[inverse.ravel()]) / int(scored.size)
     return ConsistencySummary(
-        questions=len(rows),
+        questions=int(scored.size),
         min_repeats=min_repeats,
         pass_k=pass_k,
-        majority_accuracy=sum(_majority_credit(r) for r in rows) / len(rows),
+        majority_accuracy=running_sum(credit) / int(scored.size),
     )
+
+
+def running_sum(values: npt.NDArray[np.float64]) -> float:
+    """``sum(values)`` as Python adds floats (left to right, so bit for bit), in C."""
+    return float(np.cumsum(values)[-1]) if values.size else 0.0

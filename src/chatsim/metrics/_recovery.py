@@ -16,15 +16,20 @@ against it would blame the model under test for the simulator's endpoint (issue 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
+import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
-from chatsim.protocol._types import Role, TerminationReason
 from chatsim.recording._records import EpisodeRecord, TurnRecord
 
-__all__ = ["RecoverySummary", "recovery_summary", "retry_time"]
+if TYPE_CHECKING:
+    from chatsim.metrics._frame import Frame
 
-_RETRYABLE = frozenset({"rate_limit", "transient", "timeout", "connect_timeout"})
+__all__ = ["RETRYABLE", "RecoverySummary", "recovery_facts", "recovery_summary", "retry_time"]
+
+#: Failed-attempt outcomes that make an episode one "with failures" (it may recover).
+RETRYABLE = frozenset({"rate_limit", "transient", "timeout", "connect_timeout"})
 
 
 class RecoverySummary(BaseModel):
@@ -70,60 +75,37 @@ def retry_time(turn: TurnRecord) -> float:
     )
 
 
-class _Side:
-    """Running totals of one side (target or simulator)."""
+def _seconds(frame: Frame, side: str) -> float:
+    """Total retry seconds of one side, added turn by turn in record order (as a running
+    total would: a sum that pairs terms differently could differ in the last bit)."""
+    times = frame.flat(f"{side}_retry_times")
+    return float(np.cumsum(times)[-1]) if times.size else 0.0
 
-    __slots__ = ("calls", "failed", "retried", "seconds")
 
-    def __init__(self) -> None:
-        self.calls = self.retried = 0
-        self.failed: dict[str, int] = {}
-        self.seconds = 0.0
-
-    def add(self, turn: TurnRecord) -> bool:
-        """Count ``turn``; True when it met a retryable failure."""
-        self.calls += 1
-        self.retried += len(turn.attempts) > 1
-        self.seconds += retry_time(turn)
-        hit = False
-        for a in turn.attempts:
-            if a.outcome != "ok":
-                self.failed[a.outcome] = self.failed.get(a.outcome, 0) + 1
-                hit = hit or a.outcome in _RETRYABLE
-        return hit
+def recovery_facts(frame: Frame) -> RecoverySummary:
+    """Recovery figures over a group of episodes, from their facts."""
+    met = frame.values("target_met_retryable")
+    retried = int(frame.values("target_retried_calls").sum())
+    seconds = _seconds(frame, "target")
+    return RecoverySummary(
+        calls=int(frame.values("target_calls").sum()),
+        retried_calls=retried,
+        simulator_retried_calls=int(frame.values("simulator_retried_calls").sum()),
+        failed_attempts=frame.flat_counts("target_failed"),
+        episodes_with_failures=int(met.sum()),
+        recovered_episodes=int((met & ~frame.values("is_error")).sum()),
+        lost_to_target_errors=int(frame.equals("termination", "target_error").sum()),
+        retry_seconds=seconds,
+        retry_seconds_per_retried_call=seconds / retried if retried else None,
+        simulator_calls=int(frame.values("simulator_calls").sum()),
+        simulator_failed_attempts=frame.flat_counts("simulator_failed"),
+        simulator_retry_seconds=_seconds(frame, "simulator"),
+        lost_to_simulator_errors=int(frame.equals("termination", "simulator_error").sum()),
+    )
 
 
 def recovery_summary(episodes: Sequence[EpisodeRecord]) -> RecoverySummary:
-    """Recovery figures over a group of episodes."""
-    target, simulator = _Side(), _Side()
-    met = recovered = 0
-    for ep in episodes:
-        hit = False
-        for turn in ep.turns:
-            if not turn.attempts:
-                continue
-            if turn.role is Role.USER:
-                simulator.add(turn)
-            else:
-                hit = target.add(turn) or hit
-        met += hit
-        recovered += hit and not ep.termination.is_error
-    return RecoverySummary(
-        calls=target.calls,
-        retried_calls=target.retried,
-        simulator_retried_calls=simulator.retried,
-        failed_attempts=dict(sorted(target.failed.items())),
-        episodes_with_failures=met,
-        recovered_episodes=recovered,
-        lost_to_target_errors=sum(
-            ep.termination is TerminationReason.TARGET_ERROR for ep in episodes
-        ),
-        retry_seconds=target.seconds,
-        retry_seconds_per_retried_call=target.seconds / target.retried if target.retried else None,
-        simulator_calls=simulator.calls,
-        simulator_failed_attempts=dict(sorted(simulator.failed.items())),
-        simulator_retry_seconds=simulator.seconds,
-        lost_to_simulator_errors=sum(
-            ep.termination is TerminationReason.SIMULATOR_ERROR for ep in episodes
-        ),
-    )
+    """Recovery figures over a group of episodes (``recovery_facts`` of their facts)."""
+    from chatsim.metrics._frame import frame_of  # lazy: pyarrow, and _facts imports us
+
+    return recovery_facts(frame_of(episodes))

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, ConfigDict
 
-from chatsim.protocol import Role
 from chatsim.recording._records import EpisodeRecord
 
-__all__ = ["SimulatorSummary", "simulator_summary"]
+if TYPE_CHECKING:
+    from chatsim.metrics._frame import Frame
+
+__all__ = ["SimulatorSummary", "simulator_facts", "simulator_summary"]
 
 
 class SimulatorSummary(BaseModel):
@@ -27,12 +30,19 @@ class SimulatorSummary(BaseModel):
     """Empty user turns that were sampled again (``extra["empty_user_turns"]``)."""
 
 
-def simulator_summary(episodes: Sequence[EpisodeRecord]) -> SimulatorSummary:
-    users = [[t for t in ep.turns if t.role is Role.USER] for ep in episodes]
-    trimmed = [sum(t.context_trimmed for t in turns) for turns in users]
+def simulator_facts(frame: Frame) -> SimulatorSummary:
+    """Simulator-side counts over a group of episodes, from their facts."""
+    trimmed = frame.values("context_trimmed_turns")
     return SimulatorSummary(
-        user_turns=sum(len(turns) for turns in users),
-        context_trimmed_turns=sum(trimmed),
-        context_trimmed_episodes=sum(n > 0 for n in trimmed),
-        empty_turns_resampled=sum(int(ep.extra.get("empty_user_turns", 0)) for ep in episodes),
+        user_turns=int(frame.values("user_turns").sum()),
+        context_trimmed_turns=int(trimmed.sum()),
+        context_trimmed_episodes=int((trimmed > 0).sum()),
+        empty_turns_resampled=int(frame.values("empty_turns_resampled").sum()),
     )
+
+
+def simulator_summary(episodes: Sequence[EpisodeRecord]) -> SimulatorSummary:
+    """Simulator-side counts over episodes (``simulator_facts`` of their facts)."""
+    from chatsim.metrics._frame import frame_of  # lazy: pyarrow, and _facts imports us
+
+    return simulator_facts(frame_of(episodes))

@@ -3,34 +3,40 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from chatsim.baseline._records import BaselineRecord
 from chatsim.config import DEFAULT_MAX_ERROR_SHARE
-from chatsim.metrics._accuracy import GroupSummary, IntervalSpec, group_summary
-from chatsim.metrics._behaviour import BehaviourSummary, behaviour_summary
-from chatsim.metrics._conditions import ConditionSummary, condition_notes, condition_summaries
+from chatsim.metrics._accuracy import GroupSummary, IntervalSpec, group_facts
+from chatsim.metrics._behaviour import BehaviourSummary, behaviour_facts
+from chatsim.metrics._conditions import ConditionSummary, condition_facts, condition_notes
 from chatsim.metrics._cost import (
     CostSummary,
     PriceTable,
     RunCost,
-    cost_summary,
+    cost_facts,
     load_prices,
     run_cost,
-    simulator_cost_summary,
+    simulator_cost_facts,
 )
-from chatsim.metrics._failure import RunFailure, run_failure
-from chatsim.metrics._gap import GapRow, baseline_gaps
-from chatsim.metrics._latency import LatencySummary, latency_summary
-from chatsim.metrics._questions import ConsistencySummary, QuestionRow, consistency, question_table
-from chatsim.metrics._recovery import RecoverySummary, recovery_summary
-from chatsim.metrics._simulator import SimulatorSummary, simulator_summary
+from chatsim.metrics._failure import RunFailure, failure_facts
+from chatsim.metrics._gap import GapRow, baseline_gap_facts
+from chatsim.metrics._latency import LatencySummary, latency_facts
+from chatsim.metrics._questions import ConsistencySummary, QuestionRow
+from chatsim.metrics._recovery import RecoverySummary, recovery_facts
+from chatsim.metrics._simulator import SimulatorSummary, simulator_facts
 from chatsim.metrics._stats import DEFAULT_RESAMPLES, DEFAULT_SEED, IntervalMethod
 from chatsim.recording._records import EpisodeRecord, SimulatorChoice
 
-__all__ = ["SUMMARY_VERSION", "ModelSummary", "RunSummary", "summarize"]
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+    from chatsim.metrics._frame import Frame
+    from chatsim.metrics._question_facts import QuestionFacts
+
+__all__ = ["SUMMARY_VERSION", "ModelSummary", "RunSummary", "summarize", "summarize_facts"]
 
 #: Version of the summary JSON layout. 2: ``failure``, ``simulator_choice``, ``simulators``,
 #: ``cost`` (run totals) and ``ModelSummary.simulator_cost``. 3: ``conditions`` (ChatBench's
@@ -96,48 +102,23 @@ class RunSummary(BaseModel):
     than one or one other than ``direct-to-AI``; empty otherwise."""
 
 
-def _ordered_models(episodes: Sequence[EpisodeRecord], models: Sequence[str] | None) -> list[str]:
-    seen = list(models or [])
-    for ep in episodes:
-        if ep.model not in seen:
-            seen.append(ep.model)
-    return seen
-
-
-def _by(episodes: Sequence[EpisodeRecord], key: str) -> dict[str, list[EpisodeRecord]]:
-    groups: dict[str, list[EpisodeRecord]] = {}
-    for ep in episodes:
-        groups.setdefault(str(getattr(ep, key)), []).append(ep)
-    return dict(sorted(groups.items()))
-
-
 def _model_summary(
-    model: str,
-    episodes: list[EpisodeRecord],
-    rows: list[QuestionRow],
-    spec: IntervalSpec,
-    context: _Context,
+    model: str, frame: Frame, rows: QuestionFacts, spec: IntervalSpec, prices: PriceTable
 ) -> ModelSummary:
-    base = group_summary(episodes, spec)
-    subjects = {s: group_summary(eps, spec) for s, eps in _by(episodes, "subject").items()}
+    base = group_facts(frame, spec)
+    subjects = {s: group_facts(f, spec) for s, f in frame.groups("subject", sort=True).items()}
     return ModelSummary(
         model=model,
         subjects=subjects,
-        consistency=consistency([r for r in rows if r.model == model]),
-        behaviour=behaviour_summary(episodes, context.stems),
-        latency=latency_summary(episodes),
-        recovery=recovery_summary(episodes),
-        cost=cost_summary(model, episodes, context.prices),
-        simulator_cost=simulator_cost_summary(episodes, context.prices),
-        simulator=simulator_summary(episodes),
+        consistency=rows.consistency(model),
+        behaviour=behaviour_facts(frame),
+        latency=latency_facts(frame),
+        recovery=recovery_facts(frame),
+        cost=cost_facts(model, frame, prices),
+        simulator_cost=simulator_cost_facts(frame, prices),
+        simulator=simulator_facts(frame),
         **base.model_dump(),
     )
-
-
-@dataclass(frozen=True, slots=True)
-class _Context:
-    stems: Mapping[str, str] | None
-    prices: PriceTable
 
 
 def _price_source(prices: PriceTable) -> str:
@@ -167,6 +148,59 @@ def _notes(summary_models: dict[str, ModelSummary], spec: IntervalSpec) -> list[
     return notes
 
 
+def summarize_facts(
+    table: pa.Table,
+    *,
+    models: Sequence[str] | None = None,
+    interval: IntervalMethod = "cluster_bootstrap",
+    confidence: float = 0.95,
+    resamples: int = DEFAULT_RESAMPLES,
+    seed: int = DEFAULT_SEED,
+    errors_as_incorrect: bool = False,
+    prices: PriceTable | None = None,
+    baseline: Sequence[BaselineRecord] = (),
+    simulator_choice: SimulatorChoice | None = None,
+    max_error_share: float = DEFAULT_MAX_ERROR_SHARE,
+) -> RunSummary:
+    """``summarize`` of a run's facts table (``chatsim.metrics.facts_table``; one row per
+    episode, in recorded order), without a record per episode in memory. The arguments are
+    ``summarize``'s; the question stems were applied when the facts were built."""
+    from chatsim.metrics._frame import Frame  # lazy: pyarrow
+    from chatsim.metrics._question_facts import question_facts
+
+    spec = IntervalSpec(interval, confidence, resamples, seed, errors_as_incorrect)
+    prices = prices or load_prices()
+    frame = Frame(table)
+    found = frame.groups("model")
+    per_model = {m: found.get(m, frame.subset(frame.rows[:0])) for m in [*(models or []), *found]}
+    rows = question_facts(frame, errors_as_incorrect=errors_as_incorrect)
+    model_summaries = {m: _model_summary(m, f, rows, spec, prices) for m, f in per_model.items()}
+    conditions = condition_facts(frame, list(per_model), spec)
+    return RunSummary(
+        failure=failure_facts(per_model, max_error_share),
+        simulator_choice=simulator_choice,
+        simulators=frame.strings("simulator"),
+        cost=run_cost(
+            [m.cost for m in model_summaries.values()],
+            [m.simulator_cost for m in model_summaries.values()],
+            prices,
+        ),
+        interval_method=interval,
+        confidence=confidence,
+        resamples=resamples,
+        seed=seed,
+        errors_as_incorrect=errors_as_incorrect,
+        overall=group_facts(frame, spec),
+        models=model_summaries,
+        subjects={s: group_facts(f, spec) for s, f in frame.groups("subject", sort=True).items()},
+        questions=rows.rows,
+        baseline=baseline_gap_facts(frame, baseline, spec),
+        price_source=_price_source(prices),
+        notes=_notes(model_summaries, spec) + condition_notes(conditions),
+        conditions=conditions,
+    )
+
+
 def summarize(
     episodes: Sequence[EpisodeRecord],
     *,
@@ -190,38 +224,21 @@ def summarize(
     ``stems`` (question id -> question text) enables the copied-question figure; ``prices``
     defaults to the bundled dated table; ``baseline`` adds AI-alone vs user–AI gaps.
     ``simulator_choice`` (the header's) is carried into the summary; ``max_error_share``
-    decides ``failure`` (see ``chatsim.metrics._failure``).
+    decides ``failure`` (see ``chatsim.metrics._failure``). It is ``summarize_facts`` of the
+    episodes' facts table.
     """
-    spec = IntervalSpec(interval, confidence, resamples, seed, errors_as_incorrect)
-    context = _Context(stems, prices or load_prices())
-    per_model: dict[str, list[EpisodeRecord]] = {m: [] for m in _ordered_models(episodes, models)}
-    for ep in episodes:
-        per_model[ep.model].append(ep)
-    rows = question_table(episodes, errors_as_incorrect=errors_as_incorrect)
-    model_summaries = {
-        m: _model_summary(m, eps, rows, spec, context) for m, eps in per_model.items()
-    }
-    conditions = condition_summaries(episodes, list(per_model), spec)
-    return RunSummary(
-        failure=run_failure(per_model, max_error_share),
-        simulator_choice=simulator_choice,
-        simulators=list(dict.fromkeys(ep.simulator for ep in episodes)),
-        cost=run_cost(
-            [m.cost for m in model_summaries.values()],
-            [m.simulator_cost for m in model_summaries.values()],
-            context.prices,
-        ),
-        interval_method=interval,
+    from chatsim.metrics._facts import facts_table  # lazy: pyarrow
+
+    return summarize_facts(
+        facts_table(episodes, stems),
+        models=models,
+        interval=interval,
         confidence=confidence,
         resamples=resamples,
         seed=seed,
         errors_as_incorrect=errors_as_incorrect,
-        overall=group_summary(episodes, spec),
-        models=model_summaries,
-        subjects={s: group_summary(eps, spec) for s, eps in _by(episodes, "subject").items()},
-        questions=rows,
-        baseline=baseline_gaps(episodes, baseline, spec),
-        price_source=_price_source(context.prices),
-        notes=_notes(model_summaries, spec) + condition_notes(conditions),
-        conditions=conditions,
+        prices=prices,
+        baseline=baseline,
+        simulator_choice=simulator_choice,
+        max_error_share=max_error_share,
     )
