@@ -23,7 +23,7 @@ from chatsim.config import RunConfig
 from chatsim.recording import EpisodeRecord
 from chatsim.runner import EpisodePlan, EpisodeSettings, episodes_in_flight, run_episode
 from chatsim.runner._prepare import call_policy, run_simulator_settings
-from chatsim.simulators import TurnSource
+from chatsim.simulators import SimulatorBackend, TurnSource
 from chatsim.simulators._registry import create_simulator, open_turn_source
 from chatsim.targets import CallerPool, CallPolicy, build_caller
 
@@ -67,31 +67,37 @@ class _State:
     first_finished_at: float | None = None
 
 
-def share_policy(policy: CallPolicy, workers: int) -> CallPolicy:
+def share_policy(policy: CallPolicy, workers: int, *, concurrency: bool = True) -> CallPolicy:
     """A worker's even share of each target's budget (``--concurrency``, ``--rpm``, ``--tpm``),
-    so that ``workers`` of them together keep to it; never below one call in flight."""
+    so that ``workers`` of them together keep to it; never below one call in flight.
+
+    ``concurrency=False`` shares the quotas only (rpm, tpm): a simulator's own endpoint, whose
+    calls the worker's episodes in flight already bound, as in one process."""
     if workers <= 1:
         return policy
     rpm, tpm = policy.requests_per_minute, policy.tokens_per_minute
-    concurrency = max(1, policy.max_concurrency // workers)
-    return policy.model_copy(
-        update={
-            "max_concurrency": concurrency,
-            "min_concurrency": min(policy.min_concurrency, concurrency),
-            "requests_per_minute": None if rpm is None else rpm / workers,
-            "tokens_per_minute": None if tpm is None else tpm / workers,
-        }
-    )
+    update: dict[str, object] = {
+        "requests_per_minute": None if rpm is None else rpm / workers,
+        "tokens_per_minute": None if tpm is None else tpm / workers,
+    }
+    if concurrency:
+        slots = max(1, policy.max_concurrency // workers)
+        update |= {"max_concurrency": slots, "min_concurrency": min(policy.min_concurrency, slots)}
+    return policy.model_copy(update=update)
 
 
 class EpisodeWorker:
-    """One worker. ``serve`` runs for the worker's life; ``exchange`` trades plans for records;
-    ``stop`` lets ``serve`` return once every plan it holds is finished."""
+    """One worker. ``serve`` runs for the worker's life; ``exchange`` trades plans for records
+    (and hears how many workers are live, to re-share the budget); ``stop`` lets ``serve``
+    return once every plan it holds is finished.
+
+    ``workers``: the live workers, itself included, whose even share of each budget it takes
+    from the start."""
 
     def __init__(self, config: dict[str, Any], run_id: str, workers: int = 1) -> None:
         self.config = RunConfig.model_validate(config)
         self.clock = MonotonicWallClock()
-        self.pool = CallerPool(share_policy(call_policy(self.config), workers), clock=self.clock)
+        self.pool = CallerPool(call_policy(self.config), clock=self.clock)
         options = self.config.target_options
         self.callers = {
             label: build_caller(
@@ -100,7 +106,13 @@ class EpisodeWorker:
             for label in self.config.models
         }
         self.sim_settings = run_simulator_settings(self.config, self.pool)
-        self.simulator = create_simulator(self.config.simulator, self.sim_settings, self.clock)
+        self.simulator = self._create_simulator()
+        # Every caller exists now (targets, a prompted simulator's own endpoint), each with the
+        # run's whole budget: keep it, so that each re-share divides the whole, not a share.
+        self._whole = {caller: caller.policy for _, caller in self.pool}
+        self._targets = set(self.callers.values())
+        self.live = 0
+        self.reshare(workers)
         self.settings = EpisodeSettings.from_config(
             self.config, run_id=run_id, simulator_spec=self.config.simulator
         )
@@ -126,9 +138,31 @@ class EpisodeWorker:
             await self.pool.aclose()
             await self.simulator.aclose()
 
-    async def exchange(self, plans: list[EpisodePlan], more_coming: bool) -> Reply:
+    def _create_simulator(self) -> SimulatorBackend:
+        """The worker's own simulator client (one place, for other kinds of simulator)."""
+        return create_simulator(self.config.simulator, self.sim_settings, self.clock)
+
+    def reshare(self, live: int) -> None:
+        """Take an even share of every budget among ``live`` workers (in place: the adaptive
+        limit and the buckets keep their state). A simulator's own endpoint shares its quotas
+        only (see ``share_policy``)."""
+        live = max(1, live)
+        if live == self.live:
+            return
+        for caller, whole in self._whole.items():
+            caller.reshape(share_policy(whole, live, concurrency=caller in self._targets))
+        if self.live:
+            _log.info("ray worker re-shared its budget", workers=live, was=self.live)
+        self.live = live
+
+    async def exchange(
+        self, plans: list[EpisodePlan], more_coming: bool, live: int | None = None
+    ) -> Reply:
         """Take ``plans``; return when a batch is ready, the window is half empty (and more
-        work is coming) or nothing is held."""
+        work is coming) or nothing is held. ``live``: the workers now live (re-shares the
+        budget when it changed; None keeps the share)."""
+        if live is not None:
+            self.reshare(live)
         await self.ready.wait()
         state = self.state
         for plan in plans:
@@ -144,6 +178,10 @@ class EpisodeWorker:
 
     async def stop(self) -> None:
         self.stopping.set()
+
+    async def holding(self) -> int:
+        """Plans taken and not yet returned as records (for an operator, or a test)."""
+        return self.state.holding
 
     def _wants(self) -> int:
         return max(0, 2 * self.in_flight - self.state.holding)

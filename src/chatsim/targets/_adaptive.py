@@ -50,7 +50,7 @@ class LimitChange:
     """Clock time of the change."""
     old: int
     new: int
-    reason: Literal["rate_limit", "quiet_period"]
+    reason: Literal["rate_limit", "quiet_period", "reshare"]
 
 
 class AdaptiveConcurrency:
@@ -124,7 +124,19 @@ class AdaptiveConcurrency:
         self._calm_since = now
         self._set(min(self.maximum, self.limit + self._increase), now, "quiet_period")
 
-    def _set(self, new: int, now: float, reason: Literal["rate_limit", "quiet_period"]) -> None:
+    def resize(self, maximum: int, minimum: int, now: float) -> None:
+        """New bounds in place (a Ray worker's share as workers come and go). The limit keeps
+        its place between the bounds, so a cut made under pressure survives the reshare."""
+        minimum = min(minimum, maximum)
+        scaled = round(self.limit * maximum / self.maximum)
+        self.maximum, self.minimum = maximum, minimum
+        new = max(minimum, min(maximum, scaled))
+        if new != self.limit:
+            self._set(new, now, "reshare")
+
+    def _set(
+        self, new: int, now: float, reason: Literal["rate_limit", "quiet_period", "reshare"]
+    ) -> None:
         self.changes.append(LimitChange(now, self.limit, new, reason))
         self.limit = new
         # Lowering below the borrowed count is allowed: holders finish, newcomers wait.

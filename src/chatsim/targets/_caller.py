@@ -102,6 +102,15 @@ class TargetCaller:
         self.auth_failed: AuthenticationError | None = None
         """The first authentication error; once set, every call fails fast without sending."""
 
+    def reshape(self, policy: CallPolicy) -> None:
+        """Take ``policy``'s budget (concurrency bounds, rpm, tpm) in place, keeping the
+        adaptive limit's place and what the buckets hold: a Ray worker's share of a target as
+        workers come and go. Retries and timeouts follow ``policy`` from the next call."""
+        now = self._now()
+        self.concurrency.resize(policy.max_concurrency, policy.min_concurrency, now)
+        self.limits.set_rates(policy.requests_per_minute, policy.tokens_per_minute, now)
+        self.policy = policy
+
     @property
     def limit_changes(self) -> list[LimitChange]:
         """Every change of the adaptive concurrency limit so far."""

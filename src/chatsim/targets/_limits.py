@@ -130,6 +130,13 @@ class TokenBucket:
         self._refill(now)
         self.level -= amount
 
+    def set_rate(self, rate: float, capacity: float, now: float) -> None:
+        """A new rate and size, keeping what the bucket holds (at most the new capacity):
+        refilled at the old rate up to now, at the new one from now on."""
+        self._refill(now)
+        self.rate, self.capacity = rate, capacity
+        self.level = min(self.level, capacity)
+
     def adjust(self, delta: float, now: float) -> None:
         """Give back (positive) or charge (negative) tokens after the fact."""
         self._refill(now)
@@ -155,8 +162,9 @@ class RateLimits:
         now = clock.now()
         self._clock = clock
         self._sleep = sleep
-        self.requests = _bucket(policy.requests_per_minute, policy.burst_seconds, now)
-        self.tokens = _bucket(policy.tokens_per_minute, policy.burst_seconds, now)
+        self._burst = policy.burst_seconds
+        self.requests = _bucket(policy.requests_per_minute, self._burst, now)
+        self.tokens = _bucket(policy.tokens_per_minute, self._burst, now)
         self.counts_tokens = self.tokens is not None
         self.has_buckets = self.requests is not None or self.tokens is not None
         self._use_headers = policy.use_rate_limit_headers
@@ -202,6 +210,19 @@ class RateLimits:
                     )
                 await self._sleep(wait)
 
+    def set_rates(
+        self, requests_per_minute: float | None, tokens_per_minute: float | None, now: float
+    ) -> None:
+        """Change the limits in place (a Ray worker's share as workers come and go). A limit
+        can be rescaled, not added or removed: waiters and in-flight debt stay consistent."""
+        pairs = ((self.requests, requests_per_minute), (self.tokens, tokens_per_minute))
+        if any((bucket is None) != (per_minute is None) for bucket, per_minute in pairs):
+            raise ValueError("set_rates rescales the existing limits; it cannot add or remove one")
+        for bucket, per_minute in pairs:
+            if bucket is not None and per_minute is not None:
+                rate = per_minute / 60.0
+                bucket.set_rate(rate, _capacity(rate, self._burst), now)
+
     def pause(self, seconds: float, now: float) -> None:
         """Hold every new attempt for ``seconds`` (a server's Retry-After)."""
         self.paused_until = max(self.paused_until, now + seconds)
@@ -237,4 +258,8 @@ def _bucket(per_minute: float | None, burst_seconds: float, now: float) -> Token
     if per_minute is None:
         return None
     rate = per_minute / 60.0
-    return TokenBucket(rate, max(1.0, rate * burst_seconds), now)
+    return TokenBucket(rate, _capacity(rate, burst_seconds), now)
+
+
+def _capacity(rate: float, burst_seconds: float) -> float:
+    return max(1.0, rate * burst_seconds)

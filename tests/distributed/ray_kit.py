@@ -1,0 +1,46 @@
+"""Helpers of the Ray tests, in a uniquely named module (a bare ``from conftest import``
+resolves to whichever of the suite's conftest modules was imported first)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import anyio
+
+from chatsim.recording import EPISODES_FILE, read_header
+from chatsim.runner import prepare_run
+
+
+def record_lines(run_dir: Path) -> list[str]:
+    """The lines of the run's ``episodes.jsonl`` (none before it exists)."""
+    path = run_dir / EPISODES_FILE
+    return path.read_text().splitlines() if path.exists() else []
+
+
+def planned_ids(run_dir: Path) -> set[str]:
+    """The run's planned episode ids, planned again from its header (nothing is written)."""
+    setup = prepare_run(read_header(run_dir).config, out_dir=run_dir.parent / "replanned")
+    return {plan.episode_id for plan in setup.plans}
+
+
+class RunWorkers:
+    """A run's live worker actors (``chatsim:<run id>:...``), found as an operator would: by
+    name, in the ``chatsim`` namespace."""
+
+    def names(self, run_id: str) -> list[str]:
+        import ray.util
+
+        from chatsim.distributed._driver import NAMESPACE
+
+        prefix = f"chatsim:{run_id}:"
+        named = ray.util.list_named_actors(all_namespaces=True)
+        found = (a["name"] for a in named if a["namespace"] == NAMESPACE)
+        return sorted(name for name in found if name.startswith(prefix))
+
+    async def gone(self, run_id: str) -> bool:
+        """Whether the run's actors all go (Ray reaps killed ones in the background); the
+        bound is a ceiling, not a timing: a box however busy reaps well within it."""
+        with anyio.move_on_after(60):
+            while self.names(run_id):  # noqa: ASYNC110 - polls Ray's actor registry
+                await anyio.sleep(0.1)
+        return not self.names(run_id)
