@@ -12,12 +12,11 @@ import pytest
 
 import chatsim
 from chatsim import ConfigError, SimulatorError
-from chatsim._util._clock import MonotonicWallClock
 from chatsim.protocol import Message, Role, SimulatorStep
 from chatsim.questions import Question
 from chatsim.recording import read_run
 from chatsim.simulators import UserTurnRequest
-from chatsim.simulators._registry import SimulatorSettings, create_simulator
+from chatsim.simulators._registry import SimulatorSettings
 from chatsim.testing import LoopbackServer, ReplyContext, ReplyScript
 
 needs_ray = pytest.mark.skipif(find_spec("ray") is None, reason="needs ray (chatsim[ray])")
@@ -40,47 +39,6 @@ def _request(episode: int, history: tuple[Message, ...] = ()) -> UserTurnRequest
     )
     step = SimulatorStep.NEXT if history else SimulatorStep.FIRST
     return UserTurnRequest(f"episode-{episode}", question, history, step, seed=episode)
-
-
-async def test_an_hf_actor_batches_the_turns_of_many_episodes_as_one_process(
-    tiny_model: Any,
-) -> None:
-    from chatsim.distributed._simulators import start_simulator_actors
-
-    # One actor: each actor process imports torch and peft (seconds on a busy CI core).
-    actors = await start_simulator_actors(tiny_model.spec, SETTINGS, count=1, num_gpus=0)
-    try:
-        (name,) = actors.names
-        assert name.startswith("actor-0@")
-        assert actors.max_batch_size == 8
-        assert actors.episodes_per_worker(workers=4) == 4  # two batches of 8, over 4 workers
-        client = actors.client()
-        clock = MonotonicWallClock()
-        firsts = [_request(e) for e in range(6)]
-        sent = clock.now()
-        turns = await client.generate(firsts)  # six episodes at once: batched in the actor
-        got = clock.now()
-        reply = Message(Role.ASSISTANT, "Adding them gives the result. The answer is A.")
-        seconds = [
-            _request(e, (Message(Role.USER, t.text or "Help?"), reply)) for e, t in enumerate(turns)
-        ]
-        again = await client.generate(seconds)
-        stats = await actors.handles[0].stats.remote()
-    finally:
-        await actors.stop()
-    assert stats is not None and stats.requests == 12 and stats.batches < 12
-    # Same turns as the same simulator in this process (greedy).
-    local = create_simulator(tiny_model.spec, SETTINGS, clock)
-    expected = await local.generate([*firsts, *seconds])
-    await local.aclose()
-    assert [t.text for t in [*turns, *again]] == [t.text for t in expected]
-    assert [t.usage for t in [*turns, *again]] == [t.usage for t in expected]
-    assert {t.replica for t in [*turns, *again]} == {name}
-    # The actor's own queue and generation times, placed inside this process's round trip.
-    for turn in turns:
-        assert turn.started_at is not None and turn.ended_at is not None
-        assert sent <= turn.started_at <= turn.ended_at <= got
-        assert 0 < turn.queue_time <= got - sent  # waited for its batch (max_wait 0.05)
 
 
 async def test_actors_keep_each_episode_on_one_and_route_around_a_dead_one() -> None:
@@ -160,3 +118,50 @@ def test_an_actors_times_are_placed_in_the_middle_of_the_round_trip() -> None:
     moved = _on_local_clock(ActorReply(turn, None, 100.0, 101.0), sent=10.0, got=12.0)
     assert (moved.started_at, moved.ended_at, moved.queue_time) == (11.0, 11.5, 0.5)
     assert (turn.started_at, turn.ended_at) == (100.5, 101.0)  # the actor's own left as is
+
+
+async def test_an_hf_run_on_ray_loads_the_model_on_its_actor_not_in_the_driver(
+    tiny_model: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from functools import partial
+
+    from chatsim.distributed import _driver, _simulators
+
+    # The local Ray has no GPU: one actor on no CPU either (the 2 CPUs go to the workers).
+    start = partial(_simulators.start_simulator_actors, count=1, num_gpus=0, num_cpus=0)
+    monkeypatch.setattr(_driver, "start_simulator_actors", start)
+    loaded: list[str] = []
+    real = _simulators.create_simulator
+
+    def no_model_here(spec: str, *args: Any) -> Any:
+        loaded.append(spec)  # the driver would load the model here: it must not
+        return real(spec, *args)
+
+    monkeypatch.setattr("chatsim.runner._prepare.create_simulator", no_model_here)
+    async with LoopbackServer(ReplyScript("The answer is A.")) as target:
+        result = await chatsim.evaluate(
+            model="vllm:assistant",
+            base_url=target.base_url,
+            simulator=tiny_model.spec,
+            simulator_temperature=0.0,
+            simulator_max_tokens=16,
+            simulator_options={"context_tokens": 1024, "max_batch_size": 8, "max_wait": 0.05},
+            subset="college_math",
+            limit=6,
+            max_turns=2,
+            out_dir=tmp_path,
+            ray="local",
+            workers=1,
+        )
+    assert loaded == []
+    episodes = read_run(result.run_dir).episodes
+    assert len(episodes) == 6
+    for episode in episodes:
+        (replica,) = episode.extra["simulator_replicas"]
+        assert replica.startswith("actor-0@")
+    firsts = [next(t for t in e.turns if t.role is Role.USER) for e in episodes]
+    # The six first turns met in the actor's batcher: turns of one batch were generated
+    # together, so they share the batch's generation time (their round trips differ).
+    spans = [round((t.ended_at or 0) - (t.started_at or 0), 4) for t in firsts]
+    assert len(set(spans)) < len(spans)
+    assert all(t.queue_time is not None and t.queue_time > 0 for t in firsts)

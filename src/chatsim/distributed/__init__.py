@@ -5,7 +5,7 @@ writer; episode workers (``EpisodeWorker``) pull chunks of plans and return reco
 batches. ``ray`` is imported lazily: importing this package does not load it.
 """
 
-from chatsim.distributed._driver import execute_run_on_ray
+from chatsim.distributed._driver import WorkersLost, execute_run_on_ray
 from chatsim.distributed._ray import INSTALL_HINT, LOCAL, check_address
 
-__all__ = ["INSTALL_HINT", "LOCAL", "check_address", "execute_run_on_ray"]
+__all__ = ["INSTALL_HINT", "LOCAL", "WorkersLost", "check_address", "execute_run_on_ray"]

@@ -31,7 +31,8 @@ import anyio
 
 from chatsim._exceptions import AuthenticationError, ChatsimError, ConfigError
 from chatsim._logging import get_logger
-from chatsim.distributed._ray import connect, import_ray
+from chatsim.distributed._ray import connect, import_ray, worker_environment
+from chatsim.distributed._simulators import SimulatorActors, start_simulator_actors
 from chatsim.distributed._worker import EpisodeWorker, Reply, WorkerFailure
 from chatsim.recording import (
     EPISODES_FILE,
@@ -51,13 +52,15 @@ from chatsim.runner import (
 )
 from chatsim.runner._baseline_step import run_baseline_step
 from chatsim.runner._prepare import run_header
+from chatsim.simulators._registry import SimulatorSettings
 
 __all__ = ["MAX_RESTARTS", "NAMESPACE", "WorkersLost", "execute_run_on_ray"]
 
 _log = get_logger("chatsim.distributed")
 
-_LOCAL_ONLY_SIMULATORS = ("hf:",)
-"""Simulators a worker cannot build for itself yet (one GPU model per worker)."""
+_ACTOR_SIMULATORS = ("hf:",)
+"""Simulators that run on their own actors (one per GPU, ``_simulators.py``), which the
+episode workers call, rather than one copy per worker."""
 
 MAX_RESTARTS = 3
 """Replacements per worker slot; a worker that keeps dying is a bug or a sick node, and
@@ -87,14 +90,11 @@ async def execute_run_on_ray(
     Same records, ids and seeds as one process; the summary is read as usual. Raises what
     ``execute_run`` raises, and ``WorkersLost``.
     """
-    if setup.config.simulator.startswith(_LOCAL_ONLY_SIMULATORS):
-        raise ConfigError(
-            f"--ray does not run the {setup.config.simulator} simulator yet (one GPU model per "
-            "worker); use a served: or scripted simulator, or run without --ray"
-        )
     if not setup.resume:
         create_run_dir(setup.run_dir, run_header(setup))
-    with run_dir_lock(setup.run_dir), connect(ray, workers) as count:
+    config = setup.config
+    env_vars = worker_environment(config.models, config.simulator)  # auto / ray:// only
+    with run_dir_lock(setup.run_dir), connect(ray, workers, env_vars=env_vars) as count:
         driver = _Driver(setup, progress, retry_errors, ray)
         try:
             await driver.run(count, handle_signals)
@@ -140,6 +140,9 @@ class _Driver:
         self.live = 0
         """Worker slots not finished for good (a dead worker's slot counts: it is refilled)."""
         self._started = 0
+        self._simulators: SimulatorActors | None = None
+        """The ``hf:`` simulator's actors, which every worker calls (None: each worker has
+        its own simulator client)."""
 
     async def run(self, count: int, handle_signals: bool) -> None:
         ray = import_ray()
@@ -151,6 +154,10 @@ class _Driver:
         self.live = min(count, len(self.todo))
         slots = [_Slot(index) for index in range(self.live)]
         try:
+            if self.live and self.setup.config.simulator.startswith(_ACTOR_SIMULATORS):
+                self._simulators = await start_simulator_actors(
+                    self.setup.config.simulator, self._simulator_settings()
+                )
             for slot in slots:
                 self._start(slot)
             async with anyio.create_task_group() as group:
@@ -170,6 +177,14 @@ class _Driver:
             for slot in slots:
                 if slot.handle is not None:
                     ray.kill(slot.handle)  # episodes still held end unrecorded; resume re-runs them
+            if self._simulators is not None:
+                await self._simulators.stop()
+
+    def _simulator_settings(self) -> SimulatorSettings:
+        settings = self.setup.simulator_settings
+        if settings is None:
+            raise ConfigError("an hf: simulator on Ray needs the run's simulator settings")
+        return settings
 
     def _start(self, slot: _Slot) -> None:
         """A fresh actor in ``slot``, taking its share among the live workers."""
@@ -180,7 +195,7 @@ class _Driver:
         options = self._actor.options(
             name=slot.name, namespace=NAMESPACE, max_restarts=0, max_task_retries=0
         )
-        slot.handle = options.remote(config, self.setup.run_id, self.live)
+        slot.handle = options.remote(config, self.setup.run_id, self.live, self._simulators)
 
     async def _drive(self, slot: _Slot) -> None:
         """One slot's life: feed its worker; replace it if it dies; then give up its share."""

@@ -20,6 +20,7 @@ from chatsim._exceptions import AuthenticationError
 from chatsim._logging import bound_ids, get_logger
 from chatsim._util._clock import MonotonicWallClock
 from chatsim.config import RunConfig
+from chatsim.distributed._simulators import SimulatorActors
 from chatsim.recording import EpisodeRecord
 from chatsim.runner import EpisodePlan, EpisodeSettings, episodes_in_flight, run_episode
 from chatsim.runner._prepare import call_policy, run_simulator_settings
@@ -94,7 +95,14 @@ class EpisodeWorker:
     ``workers``: the live workers, itself included, whose even share of each budget it takes
     from the start."""
 
-    def __init__(self, config: dict[str, Any], run_id: str, workers: int = 1) -> None:
+    def __init__(
+        self,
+        config: dict[str, Any],
+        run_id: str,
+        workers: int = 1,
+        simulators: SimulatorActors | None = None,
+    ) -> None:
+        self.simulators = simulators
         self.config = RunConfig.model_validate(config)
         self.clock = MonotonicWallClock()
         self.pool = CallerPool(call_policy(self.config), clock=self.clock)
@@ -117,6 +125,8 @@ class EpisodeWorker:
             self.config, run_id=run_id, simulator_spec=self.config.simulator
         )
         self.in_flight = episodes_in_flight(self.config, self.simulator)
+        if simulators is not None:  # enough episodes to keep every GPU actor's batches full
+            self.in_flight = max(self.in_flight, simulators.episodes_per_worker(workers))
         self.state = _State()
         # asyncio primitives: a Ray async actor runs every method on one asyncio loop.
         self.changed = asyncio.Event()
@@ -139,7 +149,9 @@ class EpisodeWorker:
             await self.simulator.aclose()
 
     def _create_simulator(self) -> SimulatorBackend:
-        """The worker's own simulator client (one place, for other kinds of simulator)."""
+        """The worker's simulator: a client of the run's GPU actors (``hf:``), else its own."""
+        if self.simulators is not None:
+            return self.simulators.client(self.clock)
         return create_simulator(self.config.simulator, self.sim_settings, self.clock)
 
     def reshare(self, live: int) -> None:
