@@ -91,11 +91,35 @@ def _explicit(clean: str) -> ParsedAnswer | None:
     return ParsedAnswer(None, "none")
 
 
+_FALLBACK_WORDS: tuple[tuple[str, ...], ...] = (
+    (),  # anchored at the start: cheap as it is
+    (),
+    ("**",),
+    ("\\boxed",),
+    ("(",),
+    ("answer",),
+    ("with",),
+    ("choose", "chose", "pick", "select"),
+    ("option", "choice"),
+)
+"""Per fallback pattern, words one of which every match contains (lower case; none: always
+run). A pattern whose words are all absent cannot match, so it is not run: scanning a long
+reply with each case-insensitive pattern costs tens of microseconds, a substring test less
+than one, and behaviour facts run these on every assistant reply of every episode."""
+
+
+def could_match(words: tuple[str, ...], lowered: str) -> bool:
+    """Whether a pattern gated by ``words`` may match the lower-cased text."""
+    return not words or any(word in lowered for word in words)
+
+
 def _fallback(raw: str, clean: str) -> ParsedAnswer:
     letters: set[str] = set()
     for text in (raw.strip(), clean):
-        for pattern in _FALLBACKS:
-            letters.update(m.group(1).upper() for m in pattern.finditer(text))
+        lowered = text.lower()
+        for pattern, words in zip(_FALLBACKS, _FALLBACK_WORDS, strict=True):
+            if could_match(words, lowered):
+                letters.update(m.group(1).upper() for m in pattern.finditer(text))
     if len(letters) == 1:
         return ParsedAnswer(letters.pop(), "fallback")
     return ParsedAnswer(None, "none")

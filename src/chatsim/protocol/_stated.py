@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import re
 
-from chatsim.protocol._parse import parse_answer
+from chatsim.protocol._parse import could_match, parse_answer
 
 __all__ = ["stated_answer"]
 
@@ -41,11 +41,23 @@ _STATEMENTS = (
     re.compile(r"\\boxed\{\s*(?:\\text(?:bf)?\{)?\s*\(?([A-D])\)?\s*\}"),
 )
 
+_STATEMENT_WORDS: tuple[tuple[str, ...], ...] = (
+    ("answer",),
+    ("answer", "option", "choice"),
+    ("answer",),
+    ("correct", "right", "true"),
+    ("\\boxed",),
+)
+"""Per statement pattern, words one of which every match contains (lower case)."""
+
 
 def stated_answer(reply: str) -> str | None:
     """The letter A–D the assistant states as its answer in ``reply``, or None."""
     best: tuple[int, str] | None = None
-    for pattern in _STATEMENTS:
+    lowered = reply.lower()
+    for pattern, words in zip(_STATEMENTS, _STATEMENT_WORDS, strict=True):
+        if not could_match(words, lowered):
+            continue  # it cannot match: skip the scan (``_parse._FALLBACK_WORDS``)
         for match in pattern.finditer(reply):
             if best is None or match.start() >= best[0]:
                 best = (match.start(), match.group(1).upper())
