@@ -25,6 +25,7 @@ import openai
 from _loopback import loopback_server, pin_to_core
 
 from chatsim.protocol import Role
+from chatsim.recording import read_run
 from chatsim.runner import RunConfig, execute_run, prepare_run
 from chatsim.simulators import UserTurnRequest
 from chatsim.testing import ScriptedSimulator
@@ -87,8 +88,9 @@ async def bench_chatsim(url: str, concurrency: int, episodes: int, transport: st
         outcome = await execute_run(setup)
         wall, cpu = time.perf_counter() - wall0, time.process_time() - cpu0
         await setup.aclose()
-    assert len(outcome.new_records) == episodes
-    bad = [r for r in outcome.new_records if r.user_messages != CALLS_PER_EPISODE]
+        records = read_run(setup.run_dir).episodes
+    assert outcome.recorded == episodes == len(records)
+    bad = [r for r in records if r.user_messages != CALLS_PER_EPISODE]
     assert not bad, bad[0].termination
     return Result(f"chatsim/{transport}", concurrency, episodes, wall, cpu)
 

@@ -63,7 +63,7 @@ async def one_run(args: argparse.Namespace, policy_on: bool) -> str:
         run_module.GcPolicy.start = original  # type: ignore[method-assign]
     pauses = ", ".join(f"{p * 1000:.0f}" for p in _pauses)
     return (
-        f"GC policy {'on ' if policy_on else 'off'}: {len(outcome.new_records)} episodes in "
+        f"GC policy {'on ' if policy_on else 'off'}: {outcome.recorded} episodes in "
         f"{wall:.1f} s; full collections: {len(_pauses)} ({pauses} ms; with the policy, the "
         "first is its own, before any episode starts)"
     )

@@ -35,9 +35,7 @@ from chatsim.distributed._ray import connect, import_ray, worker_environment
 from chatsim.distributed._simulators import SimulatorActors, start_simulator_actors
 from chatsim.distributed._worker import EpisodeWorker, Reply, WorkerFailure
 from chatsim.recording import (
-    EPISODES_FILE,
     EpisodeRecord,
-    EpisodeWriter,
     create_run_dir,
     open_recorded_for_resume,
     run_dir_lock,
@@ -133,7 +131,7 @@ class _Driver:
         self.todo = deque(p for p in setup.plans if p.episode_id not in done)
         self.recorded: set[str] = set()
         self.outcome = RunOutcome(setup.run_dir, skipped=len(setup.plans) - len(self.todo))
-        self.writer = EpisodeWriter(setup.run_dir / EPISODES_FILE).open()
+        self.writer = setup.open_writer()
         self.failure: WorkerFailure | None = None
         self.lost: WorkersLost | None = None
         self.stopped = False
@@ -272,7 +270,7 @@ class _Driver:
                 continue  # a later copy: the first one counts
             self.recorded.add(record.episode_id)
             self.writer.append(record)
-            self.outcome.new_records.append(record)
+            self.outcome.recorded += 1
             if self.progress is not None:
                 self.progress.advance(record)
 
@@ -284,7 +282,7 @@ class _Driver:
                 return
 
     def finish(self) -> RunOutcome:
-        _log.info("ray run ended", recorded=len(self.outcome.new_records))
+        _log.info("ray run ended", recorded=self.outcome.recorded)
         failure = self.failure
         if failure is not None and failure.kind == "auth":
             raise AuthenticationError(failure.message)

@@ -8,7 +8,7 @@ has validated everything before this writes the run directory.
 from __future__ import annotations
 
 import signal
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
@@ -19,10 +19,8 @@ from chatsim._logging import bound_ids, get_logger
 from chatsim._util._gc import TICK_SECONDS, GcPolicy
 from chatsim.config import RunConfig
 from chatsim.recording import (
-    EPISODES_FILE,
     LOG_FILE,
     EpisodeRecord,
-    EpisodeWriter,
     create_run_dir,
     open_recorded_for_resume,
     run_dir_lock,
@@ -85,7 +83,9 @@ class RunOutcome:
     """What a finished (or stopped) run left."""
 
     run_dir: Path
-    new_records: list[EpisodeRecord] = field(default_factory=list)
+    recorded: int = 0
+    """Episodes this process recorded (a count: at a million episodes the records stay on
+    disk, not in memory)."""
     skipped: int = 0
     """Episodes already recorded by an earlier process (resume)."""
     baseline_records: int = 0
@@ -150,7 +150,7 @@ async def _execute(
     finally:
         loop.gc.stop()
         loop.writer.close()
-        _log.info("run ended", recorded=len(outcome.new_records), stopped=bool(loop.stopped_by))
+        _log.info("run ended", recorded=outcome.recorded, stopped=bool(loop.stopped_by))
     if loop.auth_errors:
         raise loop.auth_errors[0]
     if loop.crashes:
@@ -187,7 +187,7 @@ class _RunLoop:
         self.settings = settings
         self.outcome = outcome
         self.progress = progress
-        self.writer = EpisodeWriter(setup.run_dir / EPISODES_FILE).open()
+        self.writer = setup.open_writer()
         self.auth_errors: list[AuthenticationError] = []
         self.crashes: list[tuple[EpisodePlan, Exception]] = []
         self.stopped_by: list[int] = []
@@ -249,6 +249,6 @@ class _RunLoop:
         finally:
             self.in_flight.release()
         self.writer.append(record)
-        self.outcome.new_records.append(record)
+        self.outcome.recorded += 1
         if self.progress is not None:
             self.progress.advance(record)
