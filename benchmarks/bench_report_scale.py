@@ -1,7 +1,8 @@
-"""A report's read path at 10k, 100k and 1M episodes: ``read_sidecar`` cold and warm.
+"""A report's read path at 10k, 100k and 1M episodes: ``read_sidecar`` cold and warm, and
+the ``chatsim report`` / ``chatsim compare`` commands end to end.
 
     python benchmarks/bench_report_scale.py [--episodes 10000 100000 1000000] [--keep DIR]
-        [--spec MODULE:NAME] [--cold-max N]
+        [--spec MODULE:NAME] [--cold-max N] [--commands]
 
 Writes each run with the project's own ``EpisodeWriter``, the sidecar written as the run goes
 (``sidecars=(spec,)``). The records are ``bench_records.py``'s realistic episodes (3 exchanges
@@ -15,8 +16,13 @@ and takes its peak memory (``ru_maxrss``: the whole process, and the growth over
   parts written (skipped above ``--cold-max`` episodes);
 - ``warm``: again, from the parts alone.
 
-``--spec MODULE:NAME`` swaps in another ``SidecarSpec`` (or a function returning one), e.g. the
-real facts extractor; the default is ``PLACEHOLDER``: 19 scalar columns and 2 list columns.
+``--commands`` then times ``chatsim report RUN_DIR --json`` and ``chatsim compare RUN_DIR``
+(its four models paired), each a fresh process: wall time and the process's peak RSS
+(``wait4``), imports included; the parts are those the run wrote.
+
+``--spec MODULE:NAME`` swaps in another ``SidecarSpec`` (or a function returning one); the
+default is the real facts sidecar the runner writes (``chatsim.metrics:facts_sidecar``);
+``bench_report_scale:PLACEHOLDER`` is 19 scalar columns and 2 list columns.
 Runs are written to a temp folder (or ``--keep DIR``, reused when already there) after a
 disk-space check, and deleted at the end unless kept.
 """
@@ -150,6 +156,19 @@ def _child(mode: str, run_dir: Path, target: str) -> dict[str, float]:
     return result
 
 
+def command(args: list[str]) -> tuple[float, float]:
+    """Wall seconds and peak RSS (MB) of one ``chatsim`` command in its own process."""
+    start = time.perf_counter()
+    with open(os.devnull, "wb") as sink:
+        child = subprocess.Popen([sys.executable, "-m", "chatsim", *args], stdout=sink)
+        _, status, usage = os.wait4(child.pid, 0)
+    seconds = time.perf_counter() - start
+    child.returncode = os.waitstatus_to_exitcode(status)
+    if child.returncode != 0:
+        raise SystemExit(f"chatsim {' '.join(args)} exited {child.returncode}")
+    return seconds, usage.ru_maxrss / 1024
+
+
 def _check_space(root: Path, episodes: int) -> None:
     need = int(episodes * 9_800 * 1.1)  # a line is ~9.3 kB; the parts add ~1%
     free = shutil.disk_usage(root).free
@@ -168,6 +187,13 @@ def _run_one(root: Path, n: int, args: argparse.Namespace) -> None:
     took = time.perf_counter() - start
     print(f"{n} episodes: {size / 2**20:.0f} MiB, {size / n:.0f} B/episode "
           f"(written with the sidecar in {took:.1f} s)", flush=True)  # fmt: skip
+    if args.commands:
+        for name, argv in (
+            ("report", ["report", str(run_dir), "--json"]),
+            ("compare", ["compare", str(run_dir)]),
+        ):
+            seconds, peak = command(argv)
+            print(f"  chatsim {name:8s} {seconds:8.2f} s  peak {peak:7.1f} MB", flush=True)
     cold = args.cold_max is None or n <= args.cold_max
     modes = ["writer", "cold", "warm"] if cold else ["writer", "warm"]
     for mode in modes:
@@ -183,7 +209,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--episodes", type=int, nargs="+", default=[10_000, 100_000, 1_000_000])
     parser.add_argument("--keep", type=Path, help="write the runs here and keep them")
-    parser.add_argument("--spec", default=f"{Path(__file__).stem}:PLACEHOLDER")
+    parser.add_argument("--spec", default="chatsim.metrics:facts_sidecar")
+    parser.add_argument("--commands", action="store_true", help="time chatsim report/compare")
     parser.add_argument("--cold-max", type=int, help="skip the cold read above this many")
     parser.add_argument("--measure", nargs=2, metavar=("MODE", "RUN_DIR"), help=argparse.SUPPRESS)
     args = parser.parse_args()

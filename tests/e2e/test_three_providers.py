@@ -171,9 +171,10 @@ async def test_cli_run_and_compare_across_three_providers(
     assert all(model in out for model in MODELS)
     run_dir = tmp_path / "three"
     check_records(read_run(run_dir).episodes, providers)
-    for path in run_dir.iterdir():  # no vendor's key in the records, the log or the summary
-        text = path.read_text()
-        assert not [key for key in KEYS.values() if key in text], path.name
+    # No vendor's key in the records, the log, the summary or the sidecars.
+    for path in (p for p in run_dir.rglob("*") if p.is_file()):
+        data = path.read_bytes()
+        assert not [key for key in KEYS.values() if key.encode() in data], path.name
     summary = json.loads((run_dir / "summary.json").read_text())
     for model in MODELS:
         latency = summary["models"][model]["latency"]

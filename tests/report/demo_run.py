@@ -101,7 +101,9 @@ async def build_demo_run(out_dir: Path, *, delays: bool = False, limit: int = 8,
         out_dir=out_dir, run_id="demo", policy=policy, question_seed=0,
     )  # fmt: skip
     run = read_run(result.run_dir)
-    found = find_questions(run.episodes, run.header.config)
+    found = find_questions(
+        {e.question_id for e in run.episodes}, {e.subject for e in run.episodes}, run.header.config
+    )
     cls = _TimedFake if delays else FakeTarget
     callers = {
         label: TargetCaller(cls(default=_replier(label.split(":")[1], by_stem)))

@@ -21,7 +21,7 @@ from chatsim.cli._report import report_command
 from chatsim.metrics import compare
 from chatsim.protocol import TerminationReason
 from chatsim.recording import EpisodeRecord, read_run
-from chatsim.report import ReportData, decode_viewer_data, load_report_data, render_html
+from chatsim.report import decode_viewer_data, load_report_data, render_html
 from chatsim.report._viewer import viewer_js
 
 
@@ -91,7 +91,7 @@ def test_run_with_two_models_has_the_paired_comparison(demo_run: Path) -> None:
 
 def test_run_with_one_model_has_no_paired_section(tmp_path: Path) -> None:
     path = write_run(tmp_path / "one", outcomes("A", {"q1": [1], "q2": [0]}))
-    scan = _parse(render_html(ReportData(run=read_run(path))))
+    scan = _parse(render_html(load_report_data(path)))
     assert "paired" not in scan.sections
     assert "conversations" in scan.sections
 
@@ -113,7 +113,7 @@ def _failed_episode() -> list[EpisodeRecord]:
 def test_viewer_holds_every_episode_and_every_failed_attempt(tmp_path: Path) -> None:
     many = outcomes("A", {f"q{i}": [1, 0, 1] for i in range(150)})  # 450 > the old cap of 200
     path = write_run(tmp_path / "big", many + _failed_episode())
-    scan = _parse(render_html(ReportData(run=read_run(path))))
+    scan = _parse(render_html(load_report_data(path)))
     data = decode_viewer_data(scan.scripts["cv-data"])
     assert data["version"] == 1
     assert len(data["episodes"]) == 451
@@ -179,7 +179,7 @@ _DRIVER = r"""
 def test_viewer_script_pages_and_filters_every_episode(tmp_path: Path) -> None:
     many = outcomes("A", {f"q{i}": [1, 0, 1] for i in range(40)})  # 120 episodes
     path = write_run(tmp_path / "run", many + _failed_episode())
-    scan = _parse(render_html(ReportData(run=read_run(path))))
+    scan = _parse(render_html(load_report_data(path)))
     (tmp_path / "data.txt").write_text(scan.scripts["cv-data"])
     script = tmp_path / "viewer.js"
     script.write_text(_DOM_SHIM + viewer_js() + _DRIVER)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from importlib.metadata import EntryPoint
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -22,8 +23,8 @@ NO_SUMMARY: Any = None  # none of the renderers here reads the summary
 
 
 def _data(load_summary: dict[str, Any] | None) -> ReportData:
-    run: Any = None  # nor the run itself
-    return ReportData(run=run, load_summary=load_summary)
+    nothing: Any = None  # nor the run itself
+    return ReportData(Path("no-run"), nothing, nothing, load_summary=load_summary)
 
 
 @pytest.fixture

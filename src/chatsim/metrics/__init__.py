@@ -43,6 +43,7 @@ from chatsim.metrics._cost import (
     load_prices,
     simulator_model,
 )
+from chatsim.metrics._facts_sidecar import FACTS_SIDECAR, facts_sidecar, read_facts, stems_lookup
 from chatsim.metrics._failure import ErrorKind, RunFailure, error_kind, run_failure
 from chatsim.metrics._gap import GapRow
 from chatsim.metrics._latency import (
@@ -102,6 +103,7 @@ __all__ = [
     "DEFAULT_RESAMPLES",
     "DEFAULT_SEED",
     "FACTS_SCHEMA",
+    "FACTS_SIDECAR",
     "FACTS_VERSION",
     "SUMMARY_VERSION",
     "AccuracyRow",
@@ -150,6 +152,7 @@ __all__ = [
     "episode_facts",
     "episode_timing",
     "error_kind",
+    "facts_sidecar",
     "facts_table",
     "is_answered",
     "load_prices",
@@ -158,6 +161,7 @@ __all__ = [
     "pass_hat_k",
     "percentiles",
     "question_table",
+    "read_facts",
     "render_comparison",
     "render_summary",
     "run_differences",
@@ -166,6 +170,7 @@ __all__ = [
     "simulator_model",
     "simulator_summary",
     "stated_answer",
+    "stems_lookup",
     "summarize",
     "summarize_facts",
     "verdict",

@@ -16,7 +16,13 @@ model) and only rendered here, from ``judge.jsonl``.
 """
 
 from chatsim.metrics._render import render_summary
-from chatsim.report._data import ReportData, find_questions, load_report_data, summarize_run
+from chatsim.report._data import (
+    ReportData,
+    find_questions,
+    load_report_data,
+    run_facts,
+    summarize_run,
+)
 from chatsim.report._export import TABLES, export_tables, to_dataframes
 from chatsim.report._html import (
     render_comparison_html,
@@ -52,6 +58,7 @@ __all__ = [
     "render_comparison_html",
     "render_html",
     "render_summary",
+    "run_facts",
     "summarize_run",
     "to_dataframes",
     "write_comparison_html",

@@ -85,7 +85,7 @@ def _table(t: TextTable, caption: bool = True) -> str:
 
 
 def _overview(data: ReportData, summary: RunSummary) -> Section:
-    h = data.run.header
+    h = data.header
     cfg = h.config
     facts = [
         ("run id", h.run_id),
@@ -98,7 +98,7 @@ def _overview(data: ReportData, summary: RunSummary) -> Section:
         ("episodes recorded / planned", f"{len(data.episodes)} / {h.planned_episodes}"),
         ("chatsim", h.versions.get("chatsim", "–")),
     ]
-    if data.run.torn_tail:
+    if data.torn_tail:
         facts.append(("warning", "the last line of episodes.jsonl was torn and skipped"))
     shown = [*summary.notes, *simulator_notes(summary), summary.price_source]
     notes = "".join(f"<li>{escape(n)}</li>" for n in shown)
@@ -176,7 +176,7 @@ def render_html(data: ReportData, summary: RunSummary | None = None) -> str:
     summary = summary or summarize_run(data)
     sections = _builtin_sections(data, summary)
     sections[-1:-1] = render_sections(data, summary)  # before the conversation viewer
-    title = f"chatsim report · {data.run.header.run_id}"
+    title = f"chatsim report · {data.header.run_id}"
     meta = f"{len(data.episodes)} episodes · {', '.join(summary.models) or 'no models'}"
     return _page(title, meta, sections)
 

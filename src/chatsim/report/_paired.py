@@ -10,8 +10,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from html import escape
 
-from chatsim.metrics._comparable import Difference
-from chatsim.metrics._compare import Comparison, compare
+from chatsim.metrics._comparable import Difference, RunFacts
+from chatsim.metrics._compare import Comparison, compare_facts
 from chatsim.metrics._summary import RunSummary
 from chatsim.metrics._table import TextTable, comparison_text_tables
 from chatsim.report import _figures as figs
@@ -34,8 +34,8 @@ def run_comparison(data: ReportData, summary: RunSummary) -> Comparison | None:
     with fewer than two models (nothing to pair)."""
     if len(summary.models) < 2:
         return None
-    return compare(
-        [data.run],
+    return compare_facts(
+        [RunFacts(data.path.name, data.header, data.facts)],
         confidence=summary.confidence,
         resamples=summary.resamples,
         seed=summary.seed,

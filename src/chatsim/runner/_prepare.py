@@ -20,8 +20,9 @@ from typing import Any
 from chatsim._exceptions import ConfigError, RunDirectoryError
 from chatsim._util._clock import Clock, MonotonicWallClock
 from chatsim.config import ConversationConfig, RunConfig
+from chatsim.metrics import facts_sidecar, stems_lookup
 from chatsim.questions import Question, load_questions
-from chatsim.recording import RunHeader, SimulatorChoice, read_header
+from chatsim.recording import EPISODES_FILE, EpisodeWriter, RunHeader, SimulatorChoice, read_header
 from chatsim.runner._episode import EpisodePlan
 from chatsim.runner._seeds import derive_seed, episode_id
 from chatsim.simulators import SimulatorBackend
@@ -68,6 +69,13 @@ class RunSetup:
     resume: bool = False
     simulator_choice: SimulatorChoice | None = None
     """Which simulator plays the user and why (recorded in the header, shown first)."""
+
+    def open_writer(self) -> EpisodeWriter:
+        """The writer of the run's records, which also keeps the facts sidecar that
+        ``chatsim report`` reads at scale (with this run's question texts)."""
+        stems = stems_lookup({q.id: q.stem for q in self.questions})
+        path = self.run_dir / EPISODES_FILE
+        return EpisodeWriter(path, sidecars=(facts_sidecar(stems),)).open()
 
     async def aclose(self) -> None:
         if self.pool is not None:
