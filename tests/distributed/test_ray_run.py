@@ -1,5 +1,6 @@
 """A run on a local Ray (2 workers) gives, episode by episode, the outcomes of one process;
-every episode is recorded once, and the run resumes in one process."""
+every episode is recorded once; a Ray run resumes in one process, and a one-process run on
+Ray."""
 
 from __future__ import annotations
 
@@ -57,6 +58,13 @@ async def test_a_ray_run_matches_one_process_and_resumes_in_one(tmp_path: Path) 
         resumed = await chatsim.evaluate(
             **OPTIONS, base_url=url, out_dir=tmp_path, resume=on_ray.run_dir
         )
-    assert _outcomes(resumed.run_dir) == expected
-    assert len((resumed.run_dir / EPISODES_FILE).read_text().splitlines()) == 24
-    assert _accuracy(resumed) == _accuracy(alone)
+        # And the other way: the one-process run, stopped halfway, resumes on Ray.
+        alone_lines = (alone.run_dir / EPISODES_FILE).read_text().splitlines()
+        (alone.run_dir / EPISODES_FILE).write_text("\n".join(alone_lines[:10]) + "\n")
+        back = await chatsim.evaluate(
+            **OPTIONS, base_url=url, out_dir=tmp_path, resume=alone.run_dir, ray="local", workers=2
+        )
+    for done in (resumed, back):
+        assert _outcomes(done.run_dir) == expected
+        assert len((done.run_dir / EPISODES_FILE).read_text().splitlines()) == 24
+        assert _accuracy(done) == _accuracy(alone)
