@@ -2,170 +2,40 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Awaitable, Callable
 from functools import partial
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import anyio
 import typer
-from pydantic import ValidationError
 from rich.console import Console
 
 from chatsim._api import write_summary
 from chatsim._exceptions import ConfigError, RunDirectoryError
 from chatsim._logging import configure_logging, shutdown_logging
 from chatsim.cli._console import stdout_console
-from chatsim.cli._errors import EXIT_INTERRUPTED, EXIT_RUN_FAILED, cli_errors
+from chatsim.cli._errors import EXIT_INTERRUPTED, cli_errors
 from chatsim.cli._options import (
     PromptFormatOption,
     SimulatorMaxTokensOption,
     SimulatorOptionOption,
     SimulatorTemperatureOption,
-    key_values,
 )
 from chatsim.cli._progress import RichProgress
-from chatsim.metrics import RunSummary, render_summary
-from chatsim.protocol import Message, Role, SimulatorStep
-from chatsim.recording import SimulatorChoice, read_header
+from chatsim.cli._run_screens import end_failed, say_simulator, show_dry_run
+from chatsim.cli._run_setup import check_ray, config_overrides, prepare
+from chatsim.metrics import render_summary
 from chatsim.runner import (
-    RunConfig,
     RunInterrupted,
     RunOutcome,
     RunSetup,
     execute_run,
-    prepare_run,
 )
-from chatsim.simulators import UserTurnRequest
-from chatsim.simulators._registry import choose_simulator
-from chatsim.targets import TargetRequest
 
 __all__ = ["run_command"]
 
 _Opt = typer.Option
-
-
-def _config_overrides(**given: Any) -> dict[str, Any]:
-    """The options the user actually gave (typer defaults are all None)."""
-    return {key: value for key, value in given.items() if value is not None}
-
-
-# Config fields whose CLI flag has another name.
-_FLAGS = {
-    "models": "model",
-    "source": "subset",
-    "target_temperature": "temperature",
-    "target_max_tokens": "max-tokens",
-}
-
-
-def _flag(loc: tuple[int | str, ...]) -> str:
-    field = str(loc[0]) if loc else "?"
-    return _FLAGS.get(field, field.replace("_", "-"))
-
-
-def _policy_overrides(pairs: list[str], **named: Any) -> dict[str, Any]:
-    """``--policy KEY=VALUE`` pairs plus the named policy flags that were given."""
-    found = key_values(pairs, "--policy")
-    found.update({k: v for k, v in named.items() if v is not None})
-    return found
-
-
-#: Config fields given as repeatable KEY=VALUE options: on resume they merge onto the header's.
-_MERGED_FIELDS = ("simulator_options", "policy")
-
-
-def build_config(overrides: dict[str, Any], resume: Path | None) -> RunConfig:
-    """A new run's config (defaults + options), or the stored config with the options applied.
-
-    On resume, options that differ from the header are kept so that the resume check can say
-    exactly what differs. Key-value options (``--simulator-option``, ``--policy``) merge key
-    by key onto the stored ones: a resume that gives one option keeps the others as recorded
-    (a stored ``seed: false`` does not revert to the default).
-    """
-    if resume is not None:
-        stored = read_header(resume).config
-        if not isinstance(stored, RunConfig):
-            raise RunDirectoryError(f"{resume} is a load test; only evaluation runs can be resumed")
-        values = {**stored.model_dump(mode="json"), **overrides}
-        for field in _MERGED_FIELDS:
-            if field in overrides:
-                values[field] = {**getattr(stored, field), **overrides[field]}
-    elif "models" not in overrides:
-        raise ConfigError("no model given: pass --model (e.g. --model gpt-4o), or --resume RUN_DIR")
-    else:
-        values = dict(overrides)
-        if "simulator" not in values:  # only now may torch be imported to look for a GPU
-            values["simulator"] = choose_simulator(None, overrides["models"]).spec
-    try:
-        return RunConfig.model_validate(values)
-    except ValidationError as exc:
-        problems = "; ".join(f"--{_flag(e['loc'])}: {e['msg']}" for e in exc.errors())
-        raise ConfigError(f"invalid options: {problems}") from None
-
-
-def _say_simulator(choice: SimulatorChoice | None, console: Console) -> None:
-    """The first screen names the simulator and why: a default that made a target play its
-    own user changes what the accuracy means and what the run costs."""
-    if choice is None:
-        return
-    fell_back = choice.source == "default" and choice.spec.startswith("prompted:")
-    console.print(
-        f"simulator: {choice.describe()}",
-        style="yellow" if fell_back else None,
-        markup=False,
-        highlight=False,
-        soft_wrap=True,
-    )
-
-
-def _end_failed(summary: RunSummary, run_dir: Path, console: Console) -> None:
-    """A failed run (too many episodes ended in errors) exits ``EXIT_RUN_FAILED``."""
-    if summary.failure is None:
-        return
-    console.print(
-        f"run failed ({summary.failure.error_episodes} of {summary.failure.episodes} episodes "
-        f"ended in errors); the run directory is complete. Re-run the failed episodes with: "
-        f"chatsim run --resume {run_dir} --retry-errors",
-        style="red",
-        markup=False,
-        highlight=False,
-        soft_wrap=True,
-    )
-    raise typer.Exit(EXIT_RUN_FAILED)
-
-
-def _dry_run(setup: RunSetup, console: Console) -> None:
-    plan = setup.plans[0]
-    # answer-first and user-alone open with the user answering alone
-    alone = setup.config.condition != "direct-to-AI"
-    step = SimulatorStep.ALONE if alone else SimulatorStep.FIRST
-    request = UserTurnRequest(plan.episode_id, plan.question, (), step, plan.seed)
-    console.rule(f"simulator prompt ({setup.config.simulator}), question {plan.question.id}")
-    console.print(setup.simulator.describe_prompt(request), markup=False, highlight=False)
-    caller = setup.callers[plan.model]
-    messages: tuple[Message, ...] = (Message(Role.USER, "<the simulator's first message>"),)
-    if setup.config.system_prompt is not None:
-        messages = (Message(Role.SYSTEM, setup.config.system_prompt), *messages)
-    target_request = TargetRequest(
-        messages=messages,
-        temperature=setup.config.target_temperature,
-        max_tokens=setup.config.target_max_tokens,
-        stream=setup.config.stream,
-    )
-    console.rule(f"first target request ({plan.model})")
-    console.print(
-        json.dumps(caller.adapter.describe_request(target_request), indent=2, ensure_ascii=False),
-        markup=False,
-        highlight=False,
-    )
-    console.rule()
-    console.print(
-        f"{len(setup.plans)} episodes planned ({len(setup.questions)} questions x "
-        f"{setup.config.repeats} repeats x {len(setup.config.models)} models); nothing was sent.",
-        markup=False,
-    )
 
 
 async def _run(
@@ -349,7 +219,7 @@ def run_command(
     """
     console = Console(stderr=True)
     out_console = stdout_console()
-    overrides = _config_overrides(
+    overrides = config_overrides(
         models=tuple(model) if model else None,
         source=subset,
         selection=selection,
@@ -381,9 +251,9 @@ def run_command(
         console, hint=lambda: f"resume with: chatsim run --resume {resume_hint['dir']}"
     ):
         configure_logging(None, json=json_logs, level=log_level)  # validates before any output
-        _check_ray(ray, workers)
+        check_ray(ray, workers)
         try:
-            setup = _prepare(
+            setup = prepare(
                 overrides,
                 resume,
                 out,
@@ -400,9 +270,9 @@ def run_command(
                 on_ray=ray is not None and not dry_run,
             )
             resume_hint["dir"] = setup.run_dir
-            _say_simulator(setup.simulator_choice, console)
+            say_simulator(setup.simulator_choice, console)
             if dry_run:
-                _dry_run(setup, out_console)
+                show_dry_run(setup, out_console)
                 anyio.run(setup.aclose)
                 return
             if retry_errors and resume is None:
@@ -425,49 +295,4 @@ def run_command(
         summary = write_summary(setup.run_dir)
         render_summary(summary, out_console)
         out_console.print(f"run directory: {setup.run_dir}", markup=False)
-    _end_failed(summary, setup.run_dir, console)
-
-
-def _check_ray(ray: str | None, workers: int | None) -> None:
-    """``--ray``/``--workers`` are checked (Ray installed, a known address) before anything."""
-    if ray is None:
-        if workers is not None:
-            raise ConfigError("--workers sets the episode workers of a run on Ray: add --ray")
-        return
-    from chatsim.distributed import check_address
-
-    check_address(ray, workers)
-
-
-def _prepare(
-    overrides: dict[str, Any],
-    resume: Path | None,
-    out: Path,
-    run_id: str | None,
-    policy: list[str] | None,
-    simulator_option: list[str] | None,
-    named: dict[str, Any],
-    target_option: list[str] | None = None,
-    on_ray: bool = False,
-) -> RunSetup:
-    """Options -> validated config -> a prepared run (nothing written yet)."""
-    policy_overrides = _policy_overrides(policy or [], **named)
-    if policy_overrides:
-        overrides["policy"] = policy_overrides
-    if simulator_option:
-        overrides["simulator_options"] = key_values(simulator_option, "--simulator-option")
-    if target_option:
-        overrides["target_options"] = key_values(target_option, "--target-option")
-    choice = None
-    if resume is None and "models" in overrides:  # a resume keeps the header's choice
-        choice = choose_simulator(overrides.get("simulator"), overrides["models"])
-        overrides["simulator"] = choice.spec
-    config = build_config(overrides, resume)
-    return prepare_run(
-        config,
-        out_dir=out,
-        run_id=run_id,
-        resume_dir=resume,
-        simulator_choice=choice,
-        on_ray=on_ray,
-    )
+    end_failed(summary, setup.run_dir, console)
