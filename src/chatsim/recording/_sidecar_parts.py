@@ -132,7 +132,10 @@ def read_part(info: PartInfo, spec: SidecarSpec) -> pa.Table | None:
     try:
         with ipc.open_file(info.path) as part:
             table = part.read_all()
-        table.validate(full=True)  # a damaged file must not become a table that crashes later
+        # Structure only (buffer sizes, offsets within bounds): a cut or damaged file fails
+        # here or in the reader; full validation (every string's UTF-8, every offset) cost
+        # 18 ms a part, 4.5 s of a million-episode report, for files this writer wrote whole.
+        table.validate()
     except (OSError, pa.ArrowException):
         return None
     table = table.replace_schema_metadata(None)
