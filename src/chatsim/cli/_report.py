@@ -16,7 +16,7 @@ from chatsim._exceptions import ConfigError, DataError
 from chatsim.cli._console import stdout_console
 from chatsim.cli._errors import cli_errors
 from chatsim.judge import judge_run, judge_summary
-from chatsim.metrics import load_prices, render_summary
+from chatsim.metrics import RunSummary, load_prices, render_summary
 from chatsim.metrics._stats import IntervalMethod
 from chatsim.report import (
     ReportData,
@@ -47,6 +47,20 @@ def _render_judge(data: ReportData, console: Console) -> None:
     for row in rows:
         table.add_row(*row)
     console.print(table)
+
+
+def _summary_json(summary: RunSummary, extra: dict[str, str]) -> str:
+    """The summary as JSON with ``extra`` keys (JSON texts) after its own, by pydantic's
+    serializer: at a million episodes the summary's question table is 100k rows, which
+    ``json.dumps`` of ``model_dump`` took seconds and hundreds of MB to write."""
+    text = summary.model_dump_json(indent=2)
+    if not extra:
+        return text
+    added = "".join(
+        f",\n  {json.dumps(key)}: {value.replace(chr(10), chr(10) + '  ')}"
+        for key, value in extra.items()
+    )
+    return text[: text.rindex("}")].rstrip() + added + "\n}"
 
 
 _Opt = typer.Option
@@ -103,14 +117,15 @@ def report_command(
         # Two or more models: the paired comparison that `chatsim compare` prints, too.
         paired = run_comparison(data, summary)
         if json_:
-            out = summary.model_dump(mode="json")
+            extra: dict[str, str] = {}
             if paired is not None:
-                out["paired"] = paired.model_dump(mode="json")
+                extra["paired"] = paired.model_dump_json(indent=2)
             if data.judge:  # kept beside the summary, never inside accuracy
-                out["judge"] = [s.model_dump(mode="json") for s in judge_summary(data.judge)]
+                judged = [s.model_dump(mode="json") for s in judge_summary(data.judge)]
+                extra["judge"] = json.dumps(judged, indent=2)
             if data.load_summary is not None:
-                out["load"] = data.load_summary
-            sys.stdout.write(json.dumps(out, indent=2) + "\n")
+                extra["load"] = json.dumps(data.load_summary, indent=2)
+            sys.stdout.write(_summary_json(summary, extra) + "\n")
         else:
             render_summary(summary, stdout_console(), details=True)
             if paired is not None:
