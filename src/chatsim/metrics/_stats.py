@@ -201,13 +201,35 @@ def sign_flip_p_value(
         patterns = 1 - 2 * ((np.arange(2**n)[:, None] >> np.arange(n)[None, :]) & 1)
         means = np.abs(patterns @ diffs) / n
         return float(np.count_nonzero(means >= observed) / means.size)
-    rng = np.random.default_rng(seed)
     reached = 0
-    rows = max(1, _CHUNK_CELLS // n)  # the signs of one draw, a chunk of rows at a time
-    for start in range(0, resamples, rows):
-        signs = rng.choice(np.array([-1.0, 1.0]), size=(min(resamples, start + rows) - start, n))
+    for signs in _signs(n, resamples, seed):
         reached += int(np.count_nonzero(np.abs(signs @ diffs) / n >= observed))
     return float((reached + 1) / (resamples + 1))
+
+
+_signed: tuple[tuple[int, int, int], list[npt.NDArray[np.int8]]] | None = None
+
+
+def _signs(n: int, resamples: int, seed: int) -> Iterator[FloatArray]:
+    """The random signs of the sign-flip test, chunk by chunk (one seeded draw of
+    ``resamples`` x ``n``), kept as int8 for the next test over as many questions with the
+    same seed (every pair of models of a comparison): as ``_draws`` does."""
+    global _signed
+    key = (n, resamples, seed)
+    if _signed is not None and _signed[0] == key:
+        for chunk in _signed[1]:
+            yield chunk.astype(np.float64)
+        return
+    keep = n * resamples <= _CACHE_CELLS
+    chunks: list[npt.NDArray[np.int8]] = []
+    rng = np.random.default_rng(seed)
+    rows = max(1, _CHUNK_CELLS // n)
+    for start in range(0, resamples, rows):
+        signs = rng.choice(np.array([-1.0, 1.0]), size=(min(resamples, start + rows) - start, n))
+        if keep:
+            chunks.append(signs.astype(np.int8))
+        yield signs
+    _signed = (key, chunks) if keep else None
 
 
 def paired_bootstrap(
