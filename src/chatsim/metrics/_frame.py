@@ -35,7 +35,7 @@ _FEW = 32
 class _Columns:
     """One table's columns, converted on first use."""
 
-    __slots__ = ("_codes", "_lists", "_numeric", "_scalars", "_valid", "table")
+    __slots__ = ("_codes", "_lists", "_scalars", "_valid", "table")
 
     def __init__(self, table: pa.Table) -> None:
         self.table = table.unify_dictionaries() if table.num_rows else table
@@ -43,7 +43,6 @@ class _Columns:
         self._codes: dict[str, tuple[npt.NDArray[np.int64], list[Any]]] = {}
         self._lists: dict[str, tuple[pa.ChunkedArray, npt.NDArray[np.int64]]] = {}
         self._valid: dict[str, npt.NDArray[np.bool_]] = {}
-        self._numeric: dict[str, tuple[npt.NDArray[np.float64], npt.NDArray[np.bool_]]] = {}
 
     def scalar(self, name: str) -> npt.NDArray[Any]:
         if name not in self._scalars:
@@ -85,20 +84,6 @@ class _Columns:
             np.cumsum(lengths, out=offsets[1:])
             self._lists[name] = (pc.list_flatten(col), offsets)
         return self._lists[name]
-
-
-    def list_numeric(self, name: str) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.bool_]]:
-        """A numeric list column's flat values as float64 (NaN where null) and where set,
-        converted once: every group's values are then a numpy gather, not an Arrow take."""
-        if name not in self._numeric:
-            flat, _ = self.list_column(name)
-            valid = pc.is_valid(flat).to_numpy(zero_copy_only=False)
-            values = pc.fill_null(flat, np.nan).to_numpy(zero_copy_only=False)
-            self._numeric[name] = (
-                np.asarray(values, dtype=np.float64),
-                np.asarray(valid, dtype=np.bool_),
-            )
-        return self._numeric[name]
 
 
 class Frame:
@@ -202,9 +187,11 @@ class Frame:
 
     def flat_with_nulls(self, name: str) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.bool_]]:
         """A numeric list column's values for these rows (NaN where null) and where set."""
-        _, idx = self._elements(name)
-        values, valid = self._cols.list_numeric(name)
-        return (values, valid) if idx is None else (values[idx], valid[idx])
+        flat, idx = self._elements(name)
+        taken = flat if idx is None else flat.take(pa.array(idx))
+        valid = pc.is_valid(taken).to_numpy(zero_copy_only=False)
+        values = pc.fill_null(taken, np.nan).to_numpy(zero_copy_only=False)
+        return np.asarray(values, dtype=np.float64), np.asarray(valid, dtype=np.bool_)
 
     def flat_counts(self, name: str) -> dict[str, int]:
         """How often each value occurs in a list-of-strings column over these rows, sorted."""
