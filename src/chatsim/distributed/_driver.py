@@ -50,15 +50,11 @@ from chatsim.runner import (
 )
 from chatsim.runner._baseline_step import run_baseline_step
 from chatsim.runner._prepare import run_header
-from chatsim.simulators._registry import SimulatorSettings
+from chatsim.simulators._registry import SimulatorSettings, runs_on_actors
 
 __all__ = ["MAX_RESTARTS", "NAMESPACE", "WorkersLost", "execute_run_on_ray"]
 
 _log = get_logger("chatsim.distributed")
-
-_ACTOR_SIMULATORS = ("hf:",)
-"""Simulators that run on their own actors (one per GPU, ``_simulators.py``), which the
-episode workers call, rather than one copy per worker."""
 
 MAX_RESTARTS = 3
 """Replacements per worker slot; a worker that keeps dying is a bug or a sick node, and
@@ -152,7 +148,7 @@ class _Driver:
         self.live = min(count, len(self.todo))
         slots = [_Slot(index) for index in range(self.live)]
         try:
-            if self.live and self.setup.config.simulator.startswith(_ACTOR_SIMULATORS):
+            if self.live and runs_on_actors(self.setup.config.simulator):
                 self._simulators = await start_simulator_actors(
                     self.setup.config.simulator, self._simulator_settings()
                 )

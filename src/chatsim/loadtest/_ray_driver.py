@@ -42,6 +42,7 @@ from chatsim.loadtest._setup import (
 )
 from chatsim.questions import load_questions
 from chatsim.recording import EPISODES_FILE, EpisodeWriter, create_run_dir
+from chatsim.simulators._registry import runs_on_actors
 
 __all__ = ["START_LEAD", "run_loadtest_on_ray"]
 
@@ -85,7 +86,7 @@ async def run_loadtest_on_ray(
 
 async def _check(config: LoadTestConfig) -> None:
     """What one process checks before its run directory exists: questions, target, simulator."""
-    if config.simulator.startswith("hf:"):
+    if runs_on_actors(config.simulator):  # its actors are wired into `run --ray` only
         raise ConfigError(
             f"--ray does not run the {config.simulator} simulator (one GPU model per worker); "
             "use a served: or scripted simulator, or run without --ray"

@@ -30,6 +30,7 @@ from chatsim.simulators._registry import (
     SimulatorSettings,
     create_remote_simulator,
     create_simulator,
+    runs_on_actors,
 )
 from chatsim.targets import CallerPool, CallPolicy, TargetCaller, build_caller
 from chatsim.targets._policy import DEFAULT_MAX_CONCURRENCY
@@ -257,7 +258,7 @@ def prepare_run(
     pool, callers = _build_callers(config, clock)
     # Nothing is connected yet (clients connect on first use), so a failure here leaks nothing.
     sim_settings = run_simulator_settings(config, pool)
-    if on_ray and config.simulator.strip().startswith("hf:"):
+    if on_ray and runs_on_actors(config.simulator):
         simulator = create_remote_simulator(config.simulator, sim_settings)
     else:
         simulator = create_simulator(config.simulator, sim_settings, clock)

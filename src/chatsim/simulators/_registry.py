@@ -44,6 +44,7 @@ __all__ = [
     "default_simulator_choice",
     "default_simulator_spec",
     "open_turn_source",
+    "runs_on_actors",
 ]
 
 SIMULATOR_KINDS = ("hf", "served", "prompted", "scripted")
@@ -173,12 +174,17 @@ def _hf_options(settings: SimulatorSettings) -> Any:
     return _typed_options(HFOptions, options)
 
 
+def runs_on_actors(spec: str) -> bool:
+    """Whether a run on Ray plays this simulator on its own actors (``hf:``: one GPU model
+    per GPU, called by every episode worker) rather than one copy in each worker."""
+    return spec.strip().partition(":")[0] == "hf"
+
+
 def create_remote_simulator(spec: str, settings: SimulatorSettings) -> SimulatorBackend:
     """A stand-in for a simulator that runs elsewhere (``hf:`` on Ray's simulator actors):
     the spec and options are checked here as ``create_simulator`` would, and no model is
     loaded in this process. Its turns cannot be generated here."""
-    kind = spec.strip().partition(":")[0]
-    if kind != "hf":
+    if not runs_on_actors(spec):
         raise ConfigError(f"only hf: simulators run on simulator actors, not {spec}")
     options = _hf_options(settings)
     from chatsim.simulators._contract import RemoteSimulator
