@@ -17,6 +17,7 @@ from chatsim.cli._options import (
     SimulatorMaxTokensOption,
     SimulatorOptionOption,
     SimulatorTemperatureOption,
+    check_ray,
     key_values,
 )
 from chatsim.loadtest import LoadTestConfig, LoadTestResult, render_load_summary, run_loadtest
@@ -128,7 +129,7 @@ def loadtest_command(
     with cli_errors(console):
         if model is None:
             raise ConfigError("no model given: pass --model (e.g. --model vllm:llama)")
-        _check_ray(ray, workers)
+        check_ray(ray, workers, workers_of="load workers of a load test")
         config = LoadTestConfig.build(
             model=model,
             mode=mode,
@@ -180,14 +181,3 @@ def loadtest_command(
         out_console.print(f"run directory: {result.run_dir}", markup=False)
         if result.interrupted:
             raise typer.Exit(EXIT_INTERRUPTED)
-
-
-def _check_ray(ray: str | None, workers: int | None) -> None:
-    """``--ray``/``--workers`` are checked (Ray installed, a known address) before anything."""
-    if ray is None:
-        if workers is not None:
-            raise ConfigError("--workers sets the load workers of a load test on Ray: add --ray")
-        return
-    from chatsim.distributed import check_address  # loads no Ray unless --ray is given
-
-    check_address(ray, workers)

@@ -15,6 +15,7 @@ __all__ = [
     "SimulatorMaxTokensOption",
     "SimulatorOptionOption",
     "SimulatorTemperatureOption",
+    "check_ray",
     "key_values",
 ]
 
@@ -49,3 +50,15 @@ def key_values(pairs: list[str], flag: str) -> dict[str, Any]:
         except json.JSONDecodeError:
             found[key.strip()] = raw
     return found
+
+
+def check_ray(ray: str | None, workers: int | None, *, workers_of: str) -> None:
+    """``--ray``/``--workers`` are checked (Ray installed, a known address) before anything;
+    ``workers_of`` says what the workers are for, in the error of ``--workers`` alone."""
+    if ray is None:
+        if workers is not None:
+            raise ConfigError(f"--workers sets the {workers_of} on Ray: add --ray")
+        return
+    from chatsim.distributed import check_address  # loads no Ray unless --ray is given
+
+    check_address(ray, workers)

@@ -21,10 +21,11 @@ from chatsim.cli._options import (
     SimulatorMaxTokensOption,
     SimulatorOptionOption,
     SimulatorTemperatureOption,
+    check_ray,
 )
 from chatsim.cli._progress import RichProgress
 from chatsim.cli._run_screens import end_failed, say_simulator, show_dry_run
-from chatsim.cli._run_setup import check_ray, config_overrides, prepare
+from chatsim.cli._run_setup import config_overrides, prepare
 from chatsim.metrics import render_summary
 from chatsim.runner import (
     RunInterrupted,
@@ -251,7 +252,7 @@ def run_command(
         console, hint=lambda: f"resume with: chatsim run --resume {resume_hint['dir']}"
     ):
         configure_logging(None, json=json_logs, level=log_level)  # validates before any output
-        check_ray(ray, workers)
+        check_ray(ray, workers, workers_of="episode workers of a run")
         try:
             setup = prepare(
                 overrides,

@@ -14,7 +14,7 @@ from chatsim.recording import read_header
 from chatsim.runner import RunConfig, RunSetup, prepare_run
 from chatsim.simulators._registry import choose_simulator
 
-__all__ = ["build_config", "check_ray", "config_overrides", "prepare"]
+__all__ = ["build_config", "config_overrides", "prepare"]
 
 
 def config_overrides(**given: Any) -> dict[str, Any]:
@@ -74,17 +74,6 @@ def build_config(overrides: dict[str, Any], resume: Path | None) -> RunConfig:
     except ValidationError as exc:
         problems = "; ".join(f"--{_flag(e['loc'])}: {e['msg']}" for e in exc.errors())
         raise ConfigError(f"invalid options: {problems}") from None
-
-
-def check_ray(ray: str | None, workers: int | None) -> None:
-    """``--ray``/``--workers`` are checked (Ray installed, a known address) before anything."""
-    if ray is None:
-        if workers is not None:
-            raise ConfigError("--workers sets the episode workers of a run on Ray: add --ray")
-        return
-    from chatsim.distributed import check_address
-
-    check_address(ray, workers)
 
 
 def prepare(
