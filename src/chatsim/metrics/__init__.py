@@ -43,7 +43,7 @@ from chatsim.metrics._cost import (
     load_prices,
     simulator_model,
 )
-from chatsim.metrics._facts_sidecar import FACTS_SIDECAR, facts_sidecar, read_facts, stems_lookup
+from chatsim.metrics._facts_sidecar import FACTS_SIDECAR, facts_sidecar, stems_lookup
 from chatsim.metrics._failure import ErrorKind, RunFailure, error_kind, run_failure
 from chatsim.metrics._gap import GapRow
 from chatsim.metrics._latency import (
@@ -161,7 +161,6 @@ __all__ = [
     "pass_hat_k",
     "percentiles",
     "question_table",
-    "read_facts",
     "render_comparison",
     "render_summary",
     "run_differences",

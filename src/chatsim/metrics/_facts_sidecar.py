@@ -2,23 +2,19 @@
 ``SidecarSpec``) holding one ``FACTS_SCHEMA`` row per episode.
 
 The run's writer fills it as episodes are recorded; ``chatsim report``, ``compare`` and the
-end-of-run summary read it instead of every record (``read_sidecar`` completes whatever it
-does not cover from the records, so it is never wrong, only sometimes slower). Building the
+end-of-run summary read it instead of every record (``chatsim.recording.read_sidecar`` with
+this spec completes whatever it does not cover from the records, so it is never wrong,
+only sometimes slower). Building the
 spec loads pyarrow, so it is a function, not a module constant.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from pathlib import Path
-from typing import TYPE_CHECKING
 
 from chatsim.recording import EpisodeRecord, SidecarSpec
 
-if TYPE_CHECKING:
-    import pyarrow as pa
-
-__all__ = ["FACTS_SIDECAR", "facts_sidecar", "read_facts", "stems_lookup"]
+__all__ = ["FACTS_SIDECAR", "facts_sidecar", "stems_lookup"]
 
 FACTS_SIDECAR = "facts"
 """The sidecar's folder under ``RUN_DIR/sidecars/``."""
@@ -40,12 +36,3 @@ def facts_sidecar(stem_of: StemOf | None = None) -> SidecarSpec:
         return episode_facts(record, stem_of(record) if stem_of is not None else None)
 
     return SidecarSpec(FACTS_SIDECAR, FACTS_SCHEMA, FACTS_VERSION, extract)
-
-
-def read_facts(run_dir: Path | str, stem_of: StemOf | None = None) -> pa.Table:
-    """A run's facts table (one row per episode, in recorded order), from the sidecar where
-    it covers the records and from the records where it does not (written back as parts
-    unless the run is being written)."""
-    from chatsim.recording import read_sidecar
-
-    return read_sidecar(run_dir, facts_sidecar(stem_of))
