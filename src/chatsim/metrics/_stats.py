@@ -17,8 +17,8 @@ says why, never a fake interval.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
-from typing import Literal
+from collections.abc import Callable, Iterator
+from typing import Any, Literal
 
 import numpy as np
 import numpy.typing as npt
@@ -72,34 +72,54 @@ def _degenerate(values: FloatArray, method: IntervalMethod, confidence: float) -
     return None
 
 
-# The draws of the last (questions, resamples, seed): a summary computes dozens of intervals
-# over the same questions with the same seed (each model, subject, condition, pair), and the
-# seeded draws are the same for all of them, so they are drawn once; only the gather differs.
-# Kept in the smallest index type (2 bytes a cell below 65,536 questions): 100 MB at 25,000
-# questions and 2,000 resamples. At most ``_CACHE_CELLS`` cells are kept.
+# The draws of the last (questions, resamples, seed), per kind: a summary computes dozens of
+# intervals and tests over the same questions with the same seed (each model, subject,
+# condition, pair), and the seeded draws are the same for all of them, so they are drawn
+# once and only the arithmetic on them differs. Kept in a small type (question indices in 2
+# bytes below 65,536 questions, signs in 1): 100 MB at 25,000 questions and 2,000
+# resamples. At most ``_CACHE_CELLS`` cells are kept.
 _CACHE_CELLS = 64_000_000
-_drawn: tuple[tuple[int, int, int], list[npt.NDArray[np.unsignedinteger]]] | None = None
+_kept: dict[str, tuple[tuple[int, int, int], list[npt.NDArray[Any]]]] = {}
 
 
-def _draws(n: int, resamples: int, seed: int) -> Iterator[npt.NDArray[np.integer]]:
-    """The resampled question indices, chunk by chunk: ``rng.integers(0, n, (rows, n))`` of
-    one seeded generator, so the chunks are those of one draw of all rows."""
-    global _drawn
-    key = (n, resamples, seed)
-    if _drawn is not None and _drawn[0] == key:
-        yield from _drawn[1]
+def _seeded_chunks(
+    kind: str,
+    shape: tuple[int, int, int],
+    draw: Callable[[np.random.Generator, int], npt.NDArray[Any]],
+    store: type[np.generic],
+    use: type[np.generic] | None = None,
+) -> Iterator[npt.NDArray[Any]]:
+    """One seeded draw of ``resamples`` x ``n`` (``shape``: n, resamples, seed), chunk by
+    chunk: ``draw(rng, rows)`` draws the next ``rows`` rows of one generator, so the chunks
+    are those of a single draw. The last shape's chunks are kept per ``kind`` as ``store``
+    and given back as ``use`` (as drawn when None)."""
+    n, resamples, seed = shape
+    found = _kept.get(kind)
+    if found is not None and found[0] == shape:
+        for chunk in found[1]:
+            yield chunk if use is None else chunk.astype(use)
         return
     keep = n * resamples <= _CACHE_CELLS
-    dtype = np.uint16 if n <= 2**16 else np.uint32
-    chunks: list[npt.NDArray[np.unsignedinteger]] = []
+    chunks: list[npt.NDArray[Any]] = []
     rng = np.random.default_rng(seed)
     rows = max(1, _CHUNK_CELLS // max(n, 1))
     for start in range(0, resamples, rows):
-        idx = rng.integers(0, n, size=(min(resamples, start + rows) - start, n))
+        chunk = draw(rng, min(resamples, start + rows) - start)
         if keep:
-            chunks.append(idx.astype(dtype))
-        yield idx
-    _drawn = (key, chunks) if keep else None
+            chunks.append(chunk.astype(store))
+        yield chunk
+    if keep:
+        _kept[kind] = (shape, chunks)
+    else:
+        _kept.pop(kind, None)
+
+
+def _draws(n: int, resamples: int, seed: int) -> Iterator[npt.NDArray[np.integer]]:
+    """The resampled question indices: ``rng.integers(0, n, (resamples, n))``, in chunks."""
+    store = np.uint16 if n <= 2**16 else np.uint32
+    return _seeded_chunks(
+        "draws", (n, resamples, seed), lambda rng, rows: rng.integers(0, n, size=(rows, n)), store
+    )
 
 
 def bootstrap_means(values: FloatArray, resamples: int, seed: int) -> FloatArray:
@@ -207,29 +227,16 @@ def sign_flip_p_value(
     return float((reached + 1) / (resamples + 1))
 
 
-_signed: tuple[tuple[int, int, int], list[npt.NDArray[np.int8]]] | None = None
-
-
 def _signs(n: int, resamples: int, seed: int) -> Iterator[FloatArray]:
-    """The random signs of the sign-flip test, chunk by chunk (one seeded draw of
-    ``resamples`` x ``n``), kept as int8 for the next test over as many questions with the
-    same seed (every pair of models of a comparison): as ``_draws`` does."""
-    global _signed
-    key = (n, resamples, seed)
-    if _signed is not None and _signed[0] == key:
-        for chunk in _signed[1]:
-            yield chunk.astype(np.float64)
-        return
-    keep = n * resamples <= _CACHE_CELLS
-    chunks: list[npt.NDArray[np.int8]] = []
-    rng = np.random.default_rng(seed)
-    rows = max(1, _CHUNK_CELLS // n)
-    for start in range(0, resamples, rows):
-        signs = rng.choice(np.array([-1.0, 1.0]), size=(min(resamples, start + rows) - start, n))
-        if keep:
-            chunks.append(signs.astype(np.int8))
-        yield signs
-    _signed = (key, chunks) if keep else None
+    """The random signs of the sign-flip test (±1.0, ``resamples`` x ``n``), in chunks."""
+    signs = np.array([-1.0, 1.0])
+    return _seeded_chunks(
+        "signs",
+        (n, resamples, seed),
+        lambda rng, rows: rng.choice(signs, size=(rows, n)),
+        np.int8,
+        np.float64,
+    )
 
 
 def paired_bootstrap(
