@@ -4,10 +4,12 @@ workers call one turn at a time, sticky per episode, with the actor's own timing
 
 from __future__ import annotations
 
+import contextlib
 from importlib.util import find_spec
 from pathlib import Path
 from typing import Any
 
+import anyio
 import pytest
 
 import chatsim
@@ -59,6 +61,10 @@ async def test_actors_keep_each_episode_on_one_and_route_around_a_dead_one() -> 
         # An actor that dies fails its episodes' turns, naming it; new episodes avoid it.
         on_1 = next(i for i, t in enumerate(turns) if t.replica == actors.names[1])
         ray.kill(actors.handles[1])
+        # ray.kill only asks: wait until the actor is gone (its serve call ends with it), or
+        # the next turn may still reach it on a busy machine.
+        with anyio.fail_after(60), contextlib.suppress(ray.exceptions.RayError):
+            await actors.serving[1]
         with pytest.raises(SimulatorError, match="actor-1"):
             await client.generate([seconds[on_1]])
         fresh = await client.generate([_request(e) for e in (7, 8)])
