@@ -206,18 +206,28 @@ class _Reader:
 
 def latest(table: pa.Table) -> pa.Table:
     """One row per episode id: its latest row, at the position of its first (``read_run``'s
-    rule). One hashing pass; without duplicates, the table as it is."""
-    # dictionary_encode numbers the ids in order of first appearance, so code order is the
-    # order of first rows; the last row of each code is its first in the reversed codes.
-    # Over chunks it shares one dictionary (no copy of the ids); if not, one array is made.
-    chunks = pc.dictionary_encode(table["episode_id"]).chunks
-    if any(not c.dictionary.equals(chunks[-1].dictionary) for c in chunks[:-1]):
-        chunks = [table["episode_id"].combine_chunks().dictionary_encode()]
-    if not chunks or len(chunks[-1].dictionary) == table.num_rows:
+    rule). Without duplicates, the table as it is.
+
+    By sorting the ids rather than hashing them: at 1M ids, sorting and comparing neighbours
+    took 0.1-0.6 s, hashing them (``dictionary_encode``) 1.3 s and twice the memory."""
+    n = table.num_rows
+    if n < 2:
         return table
-    codes = np.concatenate([c.indices.to_numpy() for c in chunks])
-    _, first_from_end = np.unique(codes[::-1], return_index=True)
-    return table.take(pa.array(table.num_rows - 1 - first_from_end))
+    ids = table["episode_id"]
+    order = pc.sort_indices(ids)
+    ranked = ids.take(order)
+    same = np.asarray(pc.equal(ranked[1:], ranked[:-1]).to_numpy(), dtype=np.bool_)
+    if not same.any():
+        return table
+    rows = order.to_numpy().astype(np.int64)
+    starts = np.flatnonzero(np.concatenate(([True], ~same)))  # where each id's run begins
+    first = np.minimum.reduceat(rows, starts)
+    last = np.maximum.reduceat(rows, starts)
+    keep = np.zeros(n, dtype=np.bool_)
+    keep[first] = True
+    pick = np.arange(n, dtype=np.int64)
+    pick[first] = last  # the first row's place, the last row's values
+    return table.take(pa.array(pick[keep]))
 
 
 def _remove(paths: list[Path]) -> None:
