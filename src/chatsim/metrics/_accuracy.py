@@ -22,7 +22,7 @@ import numpy as np
 import numpy.typing as npt
 from pydantic import BaseModel, ConfigDict
 
-from chatsim.metrics._grouping import first_seen
+from chatsim.metrics._grouping import Codes, first_seen
 from chatsim.metrics._stats import DEFAULT_RESAMPLES, DEFAULT_SEED, Interval, IntervalMethod
 from chatsim.metrics._stats import interval as make_interval
 from chatsim.recording._records import EpisodeRecord
@@ -107,7 +107,7 @@ def scored_mask(frame: Frame, errors_as_incorrect: bool = False) -> npt.NDArray[
 
 
 def question_rates(
-    codes: npt.NDArray[np.int64], correct: npt.NDArray[np.bool_]
+    codes: Codes, correct: npt.NDArray[np.bool_]
 ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.int64]]:
     """Per question, in first-seen order: (question code, episodes, correct ones); the codes
     are dictionary codes (small non-negative integers), so this counts rather than sorts."""

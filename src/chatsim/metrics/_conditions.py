@@ -37,6 +37,7 @@ from chatsim.metrics._accuracy import (
     question_rates,
     scored_mask,
 )
+from chatsim.metrics._grouping import Codes
 from chatsim.metrics._stats import Interval
 from chatsim.metrics._stats import interval as make_interval
 from chatsim.recording._records import EpisodeRecord
@@ -105,7 +106,7 @@ class ConditionSummary(GroupSummary):
 
 
 def _accuracy(
-    questions: npt.NDArray[np.int64], correct: npt.NDArray[np.bool_], spec: IntervalSpec
+    questions: Codes, correct: npt.NDArray[np.bool_], spec: IntervalSpec
 ) -> tuple[float | None, Interval]:
     """Mean over questions of per-question accuracy, and its interval."""
     _, n, k = question_rates(questions, correct)

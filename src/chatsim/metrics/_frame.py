@@ -23,34 +23,44 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from chatsim.metrics._facts import facts_table
-from chatsim.metrics._grouping import first_seen
+from chatsim.metrics._grouping import Codes, first_seen
 from chatsim.recording._records import EpisodeRecord
 
 __all__ = ["Frame", "Index", "frame_of"]
 
 Index = npt.NDArray[np.int64]
+Indices = npt.NDArray[np.signedinteger[Any]]
+"""Element indices into a list column's values: int32 below 2**31 values."""
+_CALLS = "call_"  # the list columns of one value per target call each
 _FEW = 32
 
 
 class _Columns:
-    """One table's columns, converted on first use."""
+    """One table's columns, converted on first use.
 
-    __slots__ = ("_codes", "_lists", "_scalars", "_valid", "table")
+    What is kept: codes and booleans (1-4 bytes a row, read by nearly every figure) and one
+    offsets array per list family. Wider numeric columns (8 bytes a row) are converted for
+    each use, a few ms at 1M rows, rather than holding ~100 MB of copies of the table."""
+
+    __slots__ = ("_codes", "_offsets", "_scalars", "_valid", "table")
 
     def __init__(self, table: pa.Table) -> None:
         self.table = table.unify_dictionaries() if table.num_rows else table
         self._scalars: dict[str, npt.NDArray[Any]] = {}
-        self._codes: dict[str, tuple[npt.NDArray[np.int64], list[Any]]] = {}
-        self._lists: dict[str, tuple[pa.ChunkedArray, npt.NDArray[np.int64]]] = {}
+        self._codes: dict[str, tuple[Codes, list[Any]]] = {}
+        self._offsets: dict[str, Index] = {}
         self._valid: dict[str, npt.NDArray[np.bool_]] = {}
 
     def scalar(self, name: str) -> npt.NDArray[Any]:
-        if name not in self._scalars:
-            col = self.table[name]
-            if pa.types.is_boolean(col.type):
-                col = pc.fill_null(col, False)  # nullable facts: ``valid`` says which are set
-            self._scalars[name] = col.to_numpy()
-        return self._scalars[name]
+        if name in self._scalars:
+            return self._scalars[name]
+        col = self.table[name]
+        if pa.types.is_boolean(col.type):
+            col = pc.fill_null(col, False)  # nullable facts: ``valid`` says which are set
+        values: npt.NDArray[Any] = col.to_numpy()
+        if values.itemsize <= 4:
+            self._scalars[name] = values
+        return values
 
     def valid(self, name: str) -> npt.NDArray[np.bool_] | None:
         """Where a column is set; None when it has no nulls."""
@@ -61,7 +71,7 @@ class _Columns:
             self._valid[name] = pc.is_valid(col).to_numpy()
         return self._valid[name]
 
-    def codes(self, name: str) -> tuple[npt.NDArray[np.int64], list[Any]]:
+    def codes(self, name: str) -> tuple[Codes, list[Any]]:
         if name not in self._codes:
             col = self.table[name]
             if not pa.types.is_dictionary(col.type):
@@ -69,21 +79,25 @@ class _Columns:
             arr = col.combine_chunks() if col.num_chunks != 1 else col.chunk(0)
             if isinstance(arr, pa.ChunkedArray):  # pragma: no cover - pyarrow version detail
                 arr = arr.combine_chunks()
-            codes = pc.fill_null(arr.indices, -1).to_numpy().astype(np.int64)
+            codes = pc.fill_null(arr.indices, -1).to_numpy().astype(np.int32, copy=False)
             self._codes[name] = (codes, arr.dictionary.to_pylist())
         return self._codes[name]
 
-    def list_column(self, name: str) -> tuple[pa.ChunkedArray, npt.NDArray[np.int64]]:
+    def list_column(self, name: str, family: str | None) -> tuple[pa.ChunkedArray, Index]:
         """(flat values, offsets) of a list column: the values of its rows in order, as the
         chunks hold them (a slice's own, not copied into one array), and where each row's
-        values start."""
-        if name not in self._lists:
-            col = self.table[name]
+        values start. The columns of a ``family`` have the same lengths row by row and are
+        read together, so they share one offsets array, kept; a column read alone (None)
+        keeps none (8 bytes a row each)."""
+        col = self.table[name]
+        offsets = self._offsets.get(family) if family is not None else None
+        if offsets is None:
             lengths = pc.fill_null(pc.list_value_length(col), 0).to_numpy()
             offsets = np.zeros(lengths.size + 1, dtype=np.int64)
             np.cumsum(lengths, out=offsets[1:])
-            self._lists[name] = (pc.list_flatten(col), offsets)
-        return self._lists[name]
+            if family is not None:
+                self._offsets[family] = offsets
+        return pc.list_flatten(col), offsets
 
 
 class Frame:
@@ -95,7 +109,7 @@ class Frame:
         self._cols: _Columns = _cols if _cols is not None else _Columns(table)
         self.rows: Index = np.arange(table.num_rows, dtype=np.int64) if rows is None else rows
         # The call_* columns hold one value per call each, so they share element indices.
-        self._elements_of: dict[str, Index | None] = {}
+        self._elements_of: dict[str, Indices | None] = {}
 
     @property
     def table(self) -> pa.Table:
@@ -126,7 +140,7 @@ class Frame:
         """The ``i``-th row's value of a column, as Python."""
         return self._cols.table[name][int(self.rows[i])].as_py()
 
-    def codes(self, name: str) -> tuple[npt.NDArray[np.int64], list[Any]]:
+    def codes(self, name: str) -> tuple[Codes, list[Any]]:
         """(code per row, -1 where null; the labels the codes index) of a string column."""
         codes, labels = self._cols.codes(name)
         return codes[self.rows], labels
@@ -160,22 +174,27 @@ class Frame:
         where = {int(c): self.rows[by[s:e]] for c, s, e in zip(found, bounds, ends, strict=True)}
         return {label: self.subset(where[int(c)]) for label, c in keys}
 
-    def _elements(self, name: str) -> tuple[pa.ChunkedArray, Index | None]:
+    def _elements(self, name: str) -> tuple[pa.ChunkedArray, Indices | None]:
         """The flat values of a list column and the element indices of these rows (None:
-        all of them)."""
-        flat, offsets = self._cols.list_column(name)
-        family = "call_" if name.startswith("call_") else name
+        all of them). Those of the ``call_*`` family (one value per call each, read nine
+        times a summary) are kept; any other column's are made for the one read."""
+        family = _CALLS if name.startswith(_CALLS) else None
+        flat, offsets = self._cols.list_column(name, family)
+        if family is None:
+            return flat, self._element_indices(offsets)
         if family not in self._elements_of:
             self._elements_of[family] = self._element_indices(offsets)
         return flat, self._elements_of[family]
 
-    def _element_indices(self, offsets: Index) -> Index | None:
+    def _element_indices(self, offsets: Index) -> Indices | None:
         if self.rows.size == offsets.size - 1:
             return None  # every row, in order
         starts, ends = offsets[self.rows], offsets[self.rows + 1]
         lengths = ends - starts
         shift = np.repeat(starts - (np.cumsum(lengths) - lengths), lengths)
-        return np.asarray(np.arange(shift.size, dtype=np.int64) + shift, dtype=np.int64)
+        idx = np.arange(shift.size, dtype=np.int64)
+        idx += shift
+        return idx.astype(np.int32) if offsets[-1] < 2**31 else idx  # half the memory, as a rule
 
     def flat(self, name: str) -> npt.NDArray[Any]:
         """A list column's set values for these rows, row by row (nulls dropped)."""

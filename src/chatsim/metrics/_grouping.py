@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import numpy.typing as npt
 
-__all__ = ["first_seen"]
+__all__ = ["Codes", "first_seen"]
 
 Index = npt.NDArray[np.int64]
+Codes = npt.NDArray[np.signedinteger[Any]]
+"""Dictionary codes (``-1``: null); a frame keeps them in 4 bytes a row."""
 
 
-def first_seen(codes: Index, size: int) -> tuple[Index, Index]:
+def first_seen(codes: Codes, size: int) -> tuple[Index, Index]:
     """The distinct codes (``-1``: null included) in order of first appearance, and the
     position of each one's first row: counting, not sorting the rows."""
     if codes.size == 0:
