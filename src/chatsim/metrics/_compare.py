@@ -14,7 +14,7 @@ those fields, and then ``Comparison.differences`` lists them, to be shown above 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from itertools import combinations
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
@@ -213,9 +213,13 @@ def compare_facts(
     interval: IntervalMethod = "cluster_bootstrap",
     errors_as_incorrect: bool = False,
     allow_different: AllowDifferent = (),
+    known: Mapping[str, tuple[GroupSummary, LatencySummary]] | None = None,
 ) -> Comparison:
     """``compare`` of runs given as facts tables (``RunFacts``: name, header or None, the
-    episodes' ``facts_table``), without a record per episode in memory."""
+    episodes' ``facts_table``), without a record per episode in memory. ``known`` gives a
+    model label's accuracy and latency where already computed over the same episodes with
+    the same settings (a report's summary), so they are not computed twice."""
+    known = known or {}
     spec = IntervalSpec(interval, confidence, resamples, seed, errors_as_incorrect)
     allowed = check_comparable(run_differences(runs), allow_different)
     by_model = _label_episodes(runs)
@@ -227,8 +231,10 @@ def compare_facts(
             pairs += [_pair(a, b, by_model, s, spec) for s in shared]
     return Comparison(
         models=list(by_model),
-        accuracy={m: group_facts(f, spec) for m, f in by_model.items()},
-        latency={m: latency_facts(f) for m, f in by_model.items()},
+        accuracy={
+            m: known[m][0] if m in known else group_facts(f, spec) for m, f in by_model.items()
+        },
+        latency={m: known[m][1] if m in known else latency_facts(f) for m, f in by_model.items()},
         pairs=pairs,
         confidence=confidence,
         runs=[r.name for r in runs],

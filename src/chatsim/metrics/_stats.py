@@ -16,7 +16,9 @@ says why, never a fake interval.
 
 from __future__ import annotations
 
+import hashlib
 import math
+from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from typing import Any, Literal
 
@@ -138,6 +140,13 @@ def _note_if_flat(values: FloatArray) -> str | None:
     return None
 
 
+# The last intervals computed, by (digest of the values, settings): a summary asks for the
+# same one several times (a model with one subject is also that subject; ``compare``'s
+# accuracy is the summary's), and each costs a pass over resamples x questions.
+_INTERVALS_KEPT = 64
+_intervals: OrderedDict[tuple[bytes, float, int, int], Interval] = OrderedDict()
+
+
 def cluster_bootstrap_interval(
     values: FloatArray,
     *,
@@ -146,10 +155,23 @@ def cluster_bootstrap_interval(
     seed: int = DEFAULT_SEED,
 ) -> Interval:
     """Percentile interval of the mean of per-question ``values`` over question resamples."""
-    values = np.asarray(values, dtype=np.float64)
+    values = np.ascontiguousarray(values, dtype=np.float64)
     bad = _degenerate(values, "cluster_bootstrap", confidence)
     if bad is not None:
         return bad
+    key = (hashlib.blake2b(values.data, digest_size=16).digest(), confidence, resamples, seed)
+    if key in _intervals:
+        _intervals.move_to_end(key)
+        return _intervals[key]
+    _intervals[key] = found = _bootstrap_interval(values, confidence, resamples, seed)
+    if len(_intervals) > _INTERVALS_KEPT:
+        _intervals.popitem(last=False)
+    return found
+
+
+def _bootstrap_interval(
+    values: FloatArray, confidence: float, resamples: int, seed: int
+) -> Interval:
     means = bootstrap_means(values, resamples, seed)
     alpha = (1.0 - confidence) / 2.0
     low, high = np.quantile(means, [alpha, 1.0 - alpha])

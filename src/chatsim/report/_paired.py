@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from html import escape
 
+from chatsim.metrics._accuracy import GroupSummary
 from chatsim.metrics._comparable import Difference, RunFacts
 from chatsim.metrics._compare import Comparison, compare_facts
 from chatsim.metrics._summary import RunSummary
@@ -34,6 +35,12 @@ def run_comparison(data: ReportData, summary: RunSummary) -> Comparison | None:
     with fewer than two models (nothing to pair)."""
     if len(summary.models) < 2:
         return None
+    # One run: each model's label is its name, and its figures are the summary's.
+    fields = list(GroupSummary.model_fields)
+    known = {
+        name: (GroupSummary.model_validate(m.model_dump(include=set(fields))), m.latency)
+        for name, m in summary.models.items()
+    }
     return compare_facts(
         [RunFacts(data.path.name, data.header, data.facts)],
         confidence=summary.confidence,
@@ -41,6 +48,7 @@ def run_comparison(data: ReportData, summary: RunSummary) -> Comparison | None:
         seed=summary.seed,
         interval=summary.interval_method,
         errors_as_incorrect=summary.errors_as_incorrect,
+        known=known,
     )
 
 
