@@ -202,7 +202,8 @@ class Frame:
         taken = flat if idx is None else flat.take(pa.array(idx))
         if taken.null_count:
             taken = pc.drop_null(taken)
-        return np.asarray(taken.to_numpy(zero_copy_only=False))
+        values = np.asarray(taken.to_numpy(zero_copy_only=False))
+        return values.astype(np.float64) if values.dtype == np.float32 else values
 
     def flat_with_nulls(self, name: str) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.bool_]]:
         """A numeric list column's values for these rows (NaN where null) and where set."""

@@ -225,40 +225,39 @@ class LatencySummary(BaseModel):
     """0-based assistant turn number -> its latency."""
 
 
-def latency_facts(frame: Frame) -> LatencySummary:
-    """Latency over a group of episodes, from their facts."""
-    turn = frame.flat("call_turn")
-    read: dict[str, tuple[npt.NDArray[np.float64], npt.NDArray[np.bool_]]] = {}
+_BY_TURN = ("ttft_sent", "e2e_sent", "e2e_requested")
+_CALL_FIGURES = ("ttft_sent", "ttft_requested", "e2e_sent", "e2e_requested", "tpot",
+                 "max_token_gap", "connect_time", "tokens_per_s", "queue")  # fmt: skip
 
-    def calls(name: str, where: npt.NDArray[np.bool_] | None = None) -> Percentiles:
-        if name not in read:
-            read[name] = frame.flat_with_nulls(f"call_{name}")
-        values, valid = read[name]
-        keep = valid if where is None else valid & where
-        return percentiles_of(values[keep])
+
+def latency_facts(frame: Frame) -> LatencySummary:
+    """Latency over a group of episodes, from their facts; one per-call column at a time
+    (its overall and per-turn figures), so that only one is held."""
+    turn = frame.flat("call_turn")
+    turns = [int(n) for n in np.unique(turn)]
+    overall: dict[str, Percentiles] = {}
+    per_turn: dict[str, dict[int, Percentiles]] = {}
+    for name in _CALL_FIGURES:
+        values, valid = frame.flat_with_nulls(f"call_{name}")
+        overall[name] = percentiles_of(values[valid])
+        if name in _BY_TURN:
+            per_turn[name] = {n: percentiles_of(values[valid & (turn == n)]) for n in turns}
 
     def per_episode(name: str) -> Percentiles:
         return percentiles_of(frame.values(name))
 
-    by_turn = {
-        int(n): TurnLatency(
-            ttft_sent=calls("ttft_sent", turn == n),
-            e2e_sent=calls("e2e_sent", turn == n),
-            e2e_requested=calls("e2e_requested", turn == n),
-        )
-        for n in np.unique(turn)
-    }
+    by_turn = {n: TurnLatency(**{name: per_turn[name][n] for name in _BY_TURN}) for n in turns}
     return LatencySummary(
         calls=int(turn.size),
-        ttft_sent=calls("ttft_sent"),
-        ttft_requested=calls("ttft_requested"),
-        e2e_sent=calls("e2e_sent"),
-        e2e_requested=calls("e2e_requested"),
-        tpot=calls("tpot"),
-        max_token_gap=calls("max_token_gap"),
-        connect=calls("connect_time"),
-        tokens_per_s=calls("tokens_per_s"),
-        queue=calls("queue"),
+        ttft_sent=overall["ttft_sent"],
+        ttft_requested=overall["ttft_requested"],
+        e2e_sent=overall["e2e_sent"],
+        e2e_requested=overall["e2e_requested"],
+        tpot=overall["tpot"],
+        max_token_gap=overall["max_token_gap"],
+        connect=overall["connect_time"],
+        tokens_per_s=overall["tokens_per_s"],
+        queue=overall["queue"],
         simulator_turn=percentiles_of(frame.flat("user_turn_seconds")),
         episode_wall=per_episode("wall"),
         episode_simulator=per_episode("time_simulator"),
