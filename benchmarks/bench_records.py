@@ -12,8 +12,9 @@ reports wall time and peak memory (``ru_maxrss`` after reading minus after impor
   before the scan);
 - ``orjson_keys``: ``orjson.loads`` per line, two keys kept (the "just parse JSON" option);
 - ``scan_recorded``: the frame scan resume uses (``chatsim.recording._scan``);
-- ``episode_table``: the columnar path for reports (``chatsim.recording._columns``): the
-  per-episode scalars as a ``pyarrow.Table``.
+- ``facts``: what reports read, the facts sidecar (``chatsim.metrics.facts_sidecar``; parts
+  written on this first read, so this times a cold build; ``bench_report_scale.py`` times the
+  warm reads and the commands).
 
 ``--keep DIR`` writes the runs there and reuses a run already there.
 """
@@ -43,7 +44,7 @@ from chatsim.recording import (
     create_run_dir,
 )
 
-READERS = ("read_run", "orjson_keys", "scan_recorded", "episode_table")
+READERS = ("read_run", "orjson_keys", "scan_recorded", "facts")
 _HEADERS = {
     "x-ratelimit-limit-requests": "10000",
     "x-ratelimit-remaining-requests": "9987",
@@ -131,10 +132,11 @@ def _read(reader: str, run_dir: Path) -> int:
                 obj = orjson.loads(line)
                 ends[obj["episode_id"]] = obj["termination"]
         return len(ends)
-    if reader == "episode_table":
-        from chatsim.recording._columns import episode_table
+    if reader == "facts":
+        from chatsim.metrics import facts_sidecar
+        from chatsim.recording import read_sidecar
 
-        return int(episode_table(run_dir).num_rows)
+        return int(read_sidecar(run_dir, facts_sidecar()).num_rows)
     from chatsim.recording import scan_recorded
 
     return len(scan_recorded(run_dir).terminations)
@@ -145,7 +147,7 @@ def measure(reader: str, run_dir: Path) -> dict[str, float]:
     import orjson  # noqa: F401  (imported before the baseline, like chatsim's modules)
 
     import chatsim.recording
-    import chatsim.recording._columns  # noqa: F401  (pyarrow)
+    import chatsim.recording._sidecar_read  # noqa: F401  (pyarrow)
 
     before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     start = time.perf_counter()
