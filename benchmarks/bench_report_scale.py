@@ -17,7 +17,7 @@ and takes its peak memory (``ru_maxrss``: the whole process, and the growth over
 - ``warm``: again, from the parts alone.
 
 ``--commands`` then times ``chatsim report RUN_DIR --json`` and ``chatsim compare RUN_DIR``
-(its four models paired), each a fresh process: wall time and the process's peak RSS
+(its four models paired), each a fresh process: wall and CPU time and the peak RSS
 (``wait4``), imports included; the parts are those the run wrote.
 
 ``--spec MODULE:NAME`` swaps in another ``SidecarSpec`` (or a function returning one); the
@@ -156,8 +156,9 @@ def _child(mode: str, run_dir: Path, target: str) -> dict[str, float]:
     return result
 
 
-def command(args: list[str]) -> tuple[float, float]:
-    """Wall seconds and peak RSS (MB) of one ``chatsim`` command in its own process."""
+def command(args: list[str]) -> tuple[float, float, float]:
+    """Wall seconds, CPU seconds (user + system: what a busy box cannot inflate much) and
+    peak RSS (MB) of one ``chatsim`` command in its own process."""
     start = time.perf_counter()
     with open(os.devnull, "wb") as sink:
         child = subprocess.Popen([sys.executable, "-m", "chatsim", *args], stdout=sink)
@@ -166,7 +167,7 @@ def command(args: list[str]) -> tuple[float, float]:
     child.returncode = os.waitstatus_to_exitcode(status)
     if child.returncode != 0:
         raise SystemExit(f"chatsim {' '.join(args)} exited {child.returncode}")
-    return seconds, usage.ru_maxrss / 1024
+    return seconds, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024
 
 
 def _check_space(root: Path, episodes: int) -> None:
@@ -192,8 +193,9 @@ def _run_one(root: Path, n: int, args: argparse.Namespace) -> None:
             ("report", ["report", str(run_dir), "--json"]),
             ("compare", ["compare", str(run_dir)]),
         ):
-            seconds, peak = command(argv)
-            print(f"  chatsim {name:8s} {seconds:8.2f} s  peak {peak:7.1f} MB", flush=True)
+            seconds, cpu, peak = command(argv)
+            print(f"  chatsim {name:8s} {seconds:8.2f} s  (cpu {cpu:6.2f} s)  peak {peak:7.1f} MB",
+                  flush=True)  # fmt: skip
     cold = args.cold_max is None or n <= args.cold_max
     modes = ["writer", "cold", "warm"] if cold else ["writer", "warm"]
     for mode in modes:
