@@ -152,3 +152,20 @@ def test_compare_facts_equals_compare_of_run_directories(
     assert got == compare(runs, resamples=200)
     assert got.runs == ["ra", "rb"]
     assert got.pairs[0].paired_episodes == sum(not ep.termination.is_error for ep in a)
+
+
+def test_question_rows_built_from_counts_equal_validated_rows() -> None:
+    from chatsim.metrics._question_facts import question_row
+    from chatsim.metrics._questions import QuestionRow
+
+    values: dict[str, Any] = {
+        "model": "m", "question_id": "q1", "subject": "s", "gold": "B", "episodes": 3,
+        "scored": 2, "correct": 1, "accuracy": 0.5, "invalid": 0, "errors": 1,
+        "answers": {"A": 1, "B": 1}, "majority": "A",
+    }  # fmt: skip
+    fast, checked = question_row(**values), QuestionRow(**values)
+    assert fast == checked
+    assert fast.model_dump_json() == checked.model_dump_json()
+    assert fast.model_fields_set == checked.model_fields_set == set(QuestionRow.model_fields)
+    assert fast.model_copy(update={"correct": 2}).correct == 2
+    assert fast.model_dump(exclude_unset=True) == checked.model_dump(exclude_unset=True)
