@@ -1,10 +1,13 @@
 """``chatsim loadtest --ray`` without the ``ray`` extra fails at once (exit 2, nothing written)
-naming the install command; ``--workers`` alone is refused. ``ray`` is hidden in a subprocess."""
+naming the install command; ``--workers`` alone is refused. ``ray`` is hidden in a subprocess.
+An ``hf:`` simulator is checked in the driver by its spec and options, never loaded there; the
+load workers take the CPUs its actors leave."""
 
 from __future__ import annotations
 
 import subprocess
 import sys
+from importlib.util import find_spec
 from pathlib import Path
 
 import pytest
@@ -51,3 +54,29 @@ async def test_the_python_api_wants_ray_with_workers_and_specs_on_ray(tmp_path: 
             out_dir=tmp_path,
         )  # fmt: skip
     assert not list(tmp_path.iterdir())  # noqa: ASYNC240 (a test's own tmp dir, once)
+
+
+@pytest.mark.anyio
+@pytest.mark.skipif(find_spec("ray") is None, reason="needs ray (chatsim[ray])")
+async def test_an_hf_simulator_on_ray_is_checked_here_without_loading_it(tmp_path: Path) -> None:
+    from chatsim._exceptions import ConfigError
+    from chatsim.loadtest import loadtest
+
+    # No such model: only the spec and options are checked in the driver (the actors load it),
+    # and a bad option stops the run before Ray starts or anything is written.
+    with pytest.raises(ConfigError, match="unknown simulator option"):
+        await loadtest(
+            "vllm:m", base_url="http://127.0.0.1:9/v1", simulator="hf:/no/base+/no/lora",
+            simulator_options={"bogus": 1}, rate=5, duration=1, ray="local", out_dir=tmp_path,
+        )  # fmt: skip
+    assert not list(tmp_path.iterdir())  # noqa: ASYNC240 (a test's own tmp dir, once)
+
+
+def test_load_workers_take_the_cpus_the_simulator_actors_leave() -> None:
+    from chatsim.distributed._simulators import SimulatorActors
+    from chatsim.loadtest._ray_simulators import free_workers
+
+    two = SimulatorActors("hf:base+lora", (object(), object()), ("actor-0", "actor-1"))
+    assert free_workers(16, None) == 16
+    assert free_workers(16, two) == 14
+    assert free_workers(2, two) == 1  # never none

@@ -28,7 +28,7 @@ from chatsim.loadtest._api import (
 )
 from chatsim.loadtest._arrivals import arrival_offsets, cumulative_arrivals, user_start_offsets
 from chatsim.loadtest._build import build_load_summary, find_saturation, good_conversations
-from chatsim.loadtest._engine import LoadEngine, StageRun
+from chatsim.loadtest._engine import LoadEngine
 from chatsim.loadtest._extract import extract, iter_episodes
 from chatsim.loadtest._lag import LagMonitor
 from chatsim.loadtest._live_stats import LiveStats, ObservedCaller
@@ -36,6 +36,7 @@ from chatsim.loadtest._plots import load_summary_figures
 from chatsim.loadtest._render import as_load_summary, render_load_summary
 from chatsim.loadtest._report import load_test_sections
 from chatsim.loadtest._share import Share
+from chatsim.loadtest._stage import StageRun
 from chatsim.loadtest._summary import (
     LOAD_SUMMARY_VERSION,
     LoadSummary,

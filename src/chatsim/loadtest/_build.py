@@ -13,9 +13,9 @@ from typing import Any
 import numpy as np
 
 from chatsim.config import LoadTestConfig
-from chatsim.loadtest._engine import StageRun
 from chatsim.loadtest._extract import CallColumns, ConversationColumns
 from chatsim.loadtest._live_stats import Sample
+from chatsim.loadtest._stage import StageRun
 from chatsim.loadtest._summary import (
     LoadSummary,
     Objectives,

@@ -14,9 +14,9 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from chatsim.loadtest._engine import StageRun
 from chatsim.loadtest._lag import LagMonitor
 from chatsim.loadtest._live_stats import COUNTERS, LiveStats, Recent, Sample
+from chatsim.loadtest._stage import StageRun
 
 __all__ = ["MergedLag", "MergedStats", "merge_stage_runs"]
 

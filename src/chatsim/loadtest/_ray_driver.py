@@ -9,6 +9,10 @@ the one seeded schedule (open loop) or every N-th user (closed loop), so togethe
 the load one process would; the next stage starts when every worker has finished this one.
 The driver appends records as batches arrive, keeps the live view from the workers' reports,
 and writes ``load_summary.json`` from the records on disk, as in one process.
+
+An ``hf:`` simulator runs as ``run --ray`` runs it: the driver checks its spec and options
+without loading the model, and plays it on GPU actors that every load worker calls
+(``_ray_simulators``).
 """
 
 from __future__ import annotations
@@ -27,22 +31,25 @@ from chatsim._logging import get_logger
 from chatsim._util._clock import MonotonicWallClock
 from chatsim.config import LoadTestConfig
 from chatsim.distributed._ray import check_address, connect, import_ray, worker_environment
+from chatsim.distributed._simulators import SimulatorActors
 from chatsim.loadtest._api import LoadTestResult
-from chatsim.loadtest._engine import StageRun
 from chatsim.loadtest._live import LiveView
 from chatsim.loadtest._live_stats import LiveStats
 from chatsim.loadtest._merge import MergedLag, MergedStats, merge_stage_runs
+from chatsim.loadtest._ray_simulators import free_workers, simulator_actors
 from chatsim.loadtest._ray_worker import LoadWorker, Report
 from chatsim.loadtest._setup import (
     load_call_policy,
     load_header,
+    load_simulator_settings,
     observed_caller,
     simulator_for,
     write_load_summary,
 )
+from chatsim.loadtest._stage import StageRun
 from chatsim.questions import load_questions
 from chatsim.recording import EPISODES_FILE, EpisodeWriter, create_run_dir
-from chatsim.simulators._registry import runs_on_actors
+from chatsim.simulators._registry import create_remote_simulator, runs_on_actors
 
 __all__ = ["START_LEAD", "run_loadtest_on_ray"]
 
@@ -70,10 +77,12 @@ async def run_loadtest_on_ray(
     run_dir = out_dir / run_id
     clock = MonotonicWallClock()
     env_vars = worker_environment([config.model], config.simulator)  # for auto / ray:// only
-    with connect(ray, workers, env_vars=env_vars) as count:
-        create_run_dir(run_dir, load_header(config, run_id, clock))
-        driver = _Driver(config, run_id, run_dir, count, clock)
-        await driver.run(live, handle_signals)
+    with connect(ray, workers, env_vars=env_vars) as cpus:
+        async with simulator_actors(config) as actors:
+            count = workers or free_workers(cpus, actors)
+            create_run_dir(run_dir, load_header(config, run_id, clock))
+            driver = _Driver(config, run_id, run_dir, count, clock, actors)
+            await driver.run(live, handle_signals)
     interrupted = driver.interrupted or driver.auth_error is not None
     summary = write_load_summary(
         config, run_dir, run_id, driver.stages, driver.stats.live.samples,
@@ -85,17 +94,16 @@ async def run_loadtest_on_ray(
 
 
 async def _check(config: LoadTestConfig) -> None:
-    """What one process checks before its run directory exists: questions, target, simulator."""
-    if runs_on_actors(config.simulator):  # its actors are wired into `run --ray` only
-        raise ConfigError(
-            f"--ray does not run the {config.simulator} simulator (one GPU model per worker); "
-            "use a served: or scripted simulator, or run without --ray"
-        )
+    """What one process checks before its run directory exists: questions, target, simulator
+    (an ``hf:`` one by its spec and options only: its model loads on the actors)."""
     if not load_questions(config.source, selection=config.selection):
         raise ConfigError(f"no questions selected from {config.source!r}")
     clock = MonotonicWallClock()
     caller = observed_caller(config, load_call_policy(config), clock, LiveStats())
-    backend, _ = simulator_for(config, config.simulator, clock)
+    if runs_on_actors(config.simulator):
+        backend = create_remote_simulator(config.simulator, load_simulator_settings(config))
+    else:
+        backend, _ = simulator_for(config, config.simulator, clock)
     await caller.aclose()
     await backend.aclose()
 
@@ -108,10 +116,17 @@ async def _all(refs: Iterable[Any]) -> None:
 
 class _Driver:
     def __init__(
-        self, config: LoadTestConfig, run_id: str, run_dir: Path, count: int, clock: Any
+        self,
+        config: LoadTestConfig,
+        run_id: str,
+        run_dir: Path,
+        count: int,
+        clock: Any,
+        simulators: SimulatorActors | None = None,
     ) -> None:
         self.config, self.run_id, self.run_dir, self.count = config, run_id, run_dir, count
         self.clock = clock
+        self.simulators = simulators
         self.stats = MergedStats(count, config.window)
         self.lag = MergedLag(now=clock.now)
         self.stages: list[StageRun] = []
@@ -124,7 +139,10 @@ class _Driver:
         ray = import_ray()
         actor = ray.remote(num_cpus=1)(LoadWorker)
         config = self.config.model_dump(mode="json")
-        self.handles = [actor.remote(config, self.run_id, i, self.count) for i in range(self.count)]
+        self.handles = [
+            actor.remote(config, self.run_id, i, self.count, self.simulators)
+            for i in range(self.count)
+        ]
         writer = EpisodeWriter(self.run_dir / EPISODES_FILE).open()
         try:
             async with anyio.create_task_group() as group:

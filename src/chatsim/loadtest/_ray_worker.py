@@ -6,6 +6,10 @@ on its ``Share`` of each stage, and times every call with its own clock. It writ
 ``report`` hands finished records back in batches, with the running counters, the raw
 timings of recent calls (the driver's live view) and the event-loop lag samples.
 
+An ``hf:`` simulator is not built here: the driver's GPU ``SimulatorActors`` play it, and the
+worker's simulator is their client (``ActorSimulator``: one actor call per user turn, each
+conversation pinned to one actor, the actor's queue and generation times in the records).
+
 Its clock is its own monotonic clock moved by one constant (``shift``), measured by the
 driver before the run, so that the records' times line up on the driver's timeline. A
 constant shift leaves every duration the worker measures as it was.
@@ -24,12 +28,14 @@ import anyio
 
 from chatsim._util._clock import MonotonicWallClock
 from chatsim.config import LoadTestConfig
+from chatsim.distributed._simulators import SimulatorActors
 from chatsim.distributed._worker import BATCH_RECORDS, share_policy
-from chatsim.loadtest._engine import LoadEngine, StageRun
+from chatsim.loadtest._engine import LoadEngine
 from chatsim.loadtest._lag import LagMonitor
 from chatsim.loadtest._live_stats import LiveStats, Recent, resident_memory
 from chatsim.loadtest._setup import load_call_policy, observed_caller, simulator_for, thinking
 from chatsim.loadtest._share import Share
+from chatsim.loadtest._stage import StageRun
 from chatsim.questions import load_questions
 from chatsim.recording import EpisodeRecord
 from chatsim.simulators._registry import open_turn_source
@@ -78,9 +84,18 @@ class _Outbox:
 
 class LoadWorker:
     """``serve`` holds the worker's resources for its life; ``begin`` starts a stage;
-    ``report`` returns what is new; ``halt`` abandons the stage; ``stop`` ends ``serve``."""
+    ``report`` returns what is new; ``halt`` abandons the stage; ``stop`` ends ``serve``.
+    ``simulators``: the run's ``hf:`` simulator actors, which this worker calls (None: it
+    builds its own simulator)."""
 
-    def __init__(self, config: dict[str, Any], run_id: str, index: int, count: int) -> None:
+    def __init__(
+        self,
+        config: dict[str, Any],
+        run_id: str,
+        index: int,
+        count: int,
+        simulators: SimulatorActors | None = None,
+    ) -> None:
         full = LoadTestConfig.model_validate(config)
         # Its share of the budget: in-flight cap, concurrency, rpm, tpm.
         self.config = full.model_copy(update={"max_in_flight": max(1, full.max_in_flight // count)})
@@ -90,9 +105,8 @@ class LoadWorker:
         self.stats = LiveStats(window=full.window)
         policy = share_policy(load_call_policy(full), count)
         self.caller = observed_caller(full, policy, self.clock, self.stats)
-        self.backend, self.sim_settings = simulator_for(
-            self.config, self.config.simulator, self.clock
-        )
+        given = self.config.simulator if simulators is None else simulators.client(self.clock)
+        self.backend, self.sim_settings = simulator_for(self.config, given, self.clock)
         self.questions = load_questions(full.source, selection=full.selection)
         self.lag = LagMonitor(now=self.clock.now)
         self.interval = min(REPORT_SECONDS, full.bucket / 2)

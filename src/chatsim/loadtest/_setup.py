@@ -11,9 +11,9 @@ import numpy as np
 from chatsim._util._clock import Clock
 from chatsim.config import LoadTestConfig
 from chatsim.loadtest._build import build_load_summary
-from chatsim.loadtest._engine import StageRun
 from chatsim.loadtest._extract import extract, iter_episodes
 from chatsim.loadtest._live_stats import LiveStats, ObservedCaller, Sample
+from chatsim.loadtest._stage import StageRun
 from chatsim.loadtest._summary import LoadSummary
 from chatsim.loadtest._think import ThinkingTurnSource
 from chatsim.recording import LOAD_SUMMARY_FILE, RunHeader, write_json_atomic
@@ -25,6 +25,7 @@ from chatsim.targets import CallPolicy, build_caller
 __all__ = [
     "load_call_policy",
     "load_header",
+    "load_simulator_settings",
     "observed_caller",
     "simulator_for",
     "thinking",
@@ -50,11 +51,16 @@ def observed_caller(
     return built
 
 
+def load_simulator_settings(config: LoadTestConfig) -> SimulatorSettings:
+    # The same settings (and endpoint guard) as a run's simulator: one conversation config.
+    return simulator_settings(config, concurrency=config.max_in_flight)
+
+
 def simulator_for(
     config: LoadTestConfig, given: str | SimulatorBackend, clock: Clock
 ) -> tuple[SimulatorBackend, SimulatorSettings]:
-    # The same settings (and endpoint guard) as a run's simulator: one conversation config.
-    settings = simulator_settings(config, concurrency=config.max_in_flight)
+    """``given`` (a backend: used as it is) or the simulator ``config`` names, and its settings."""
+    settings = load_simulator_settings(config)
     if isinstance(given, SimulatorBackend):
         return given, settings
     return create_simulator(config.simulator, settings, clock), settings

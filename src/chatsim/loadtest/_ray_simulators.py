@@ -1,0 +1,53 @@
+"""The ``hf:`` simulator of a load test on Ray: the GPU actors of ``run --ray``, one per GPU.
+
+The driver starts them before the run directory exists (a cluster without GPUs, or a model
+that fails to load, leaves nothing behind), without loading the model itself; every load
+worker calls them (``SimulatorActors.client``: one actor call per user turn, a conversation
+pinned to one actor); they are stopped however the load test ends, error and Ctrl-C included.
+Each actor holds ``SIMULATOR_CPUS`` of the cluster's CPUs; without ``--workers`` the load
+workers take the rest (one per CPU), so that none waits forever for a CPU the actors hold.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import anyio
+
+from chatsim._logging import get_logger
+from chatsim.config import LoadTestConfig
+from chatsim.distributed._simulators import SimulatorActors, start_simulator_actors
+from chatsim.loadtest._setup import load_simulator_settings
+from chatsim.simulators._registry import runs_on_actors
+
+__all__ = ["SIMULATOR_CPUS", "free_workers", "simulator_actors"]
+
+_log = get_logger("chatsim.loadtest")
+
+SIMULATOR_CPUS = 1.0
+"""CPUs each simulator actor holds (it drives its GPU: tokenising, batching)."""
+
+
+@asynccontextmanager
+async def simulator_actors(config: LoadTestConfig) -> AsyncIterator[SimulatorActors | None]:
+    """The ``hf:`` simulator's GPU actors for the load test's life (None for other simulators);
+    stopped however it ends (the stop is shielded: a Ctrl-C must not leave models on GPUs)."""
+    if not runs_on_actors(config.simulator):
+        yield None
+        return
+    settings = load_simulator_settings(config)
+    actors = await start_simulator_actors(config.simulator, settings, num_cpus=SIMULATOR_CPUS)
+    _log.info("simulator actors started", actors=list(actors.names))
+    try:
+        yield actors
+    finally:
+        with anyio.CancelScope(shield=True):
+            await actors.stop()
+
+
+def free_workers(cpus: int, actors: SimulatorActors | None) -> int:
+    """Load workers for the CPUs the simulator actors left (at least one)."""
+    held = 0 if actors is None else math.ceil(len(actors.handles) * SIMULATOR_CPUS)
+    return max(1, cpus - held)

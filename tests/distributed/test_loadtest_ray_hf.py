@@ -1,0 +1,92 @@
+"""``chatsim loadtest --ray`` with an ``hf:`` simulator: the driver starts the GPU simulator
+actors (here one on CPUs, the session's tiny model) without loading the model itself, the load
+workers' conversations call them one turn at a time, and nothing is left running afterwards."""
+
+from __future__ import annotations
+
+import json
+from importlib.util import find_spec
+from pathlib import Path
+from typing import Any
+
+import anyio
+import pytest
+
+from chatsim.loadtest import LOAD_SUMMARY_FILE, loadtest
+from chatsim.protocol import Role
+from chatsim.recording import read_run
+from chatsim.testing import LoopbackServer, ReplyScript
+
+needs_ray = pytest.mark.skipif(find_spec("ray") is None, reason="needs ray (chatsim[ray])")
+pytestmark = [pytest.mark.anyio, needs_ray, pytest.mark.usefixtures("local_ray")]
+
+_CLASSES = ("SimulatorActor", "LoadWorker")
+
+
+def _actors() -> dict[str, tuple[str, str]]:
+    """Every actor this Ray has known: id -> (class, state). The public state API needs the
+    dashboard, which the tests' local Ray does not start; the GCS table does not."""
+    from ray._private import state
+
+    table: dict[str, dict[str, Any]] = state.actors()
+    return {key: (row["ActorClassName"], row["State"]) for key, row in table.items()}
+
+
+async def _all_dead(ids: set[str]) -> bool:
+    """Whether the actors ``ids`` all end (Ray reaps killed ones in the background); the bound
+    is a ceiling, not a timing."""
+    with anyio.move_on_after(60):
+        while any(_actors()[key][1] != "DEAD" for key in ids):  # noqa: ASYNC110 - polls Ray's table
+            await anyio.sleep(0.1)
+    return all(_actors()[key][1] == "DEAD" for key in ids)
+
+
+async def test_a_ray_load_test_plays_hf_on_the_simulator_actors(
+    tiny_model: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from chatsim.distributed import _simulators
+    from chatsim.loadtest import _ray_simulators
+
+    async def one_cpu_actor(spec: str, settings: Any, **_: Any) -> Any:
+        # The local Ray has no GPU: one actor on no CPU either (the load worker takes one).
+        return await _simulators.start_simulator_actors(
+            spec, settings, count=1, num_gpus=0, num_cpus=0
+        )
+
+    monkeypatch.setattr(_ray_simulators, "start_simulator_actors", one_cpu_actor)
+    loaded: list[str] = []
+
+    def no_model_here(spec: str, *args: Any) -> Any:
+        loaded.append(spec)  # the driver would load the model here: it must not
+        raise AssertionError("the driver built the simulator")
+
+    monkeypatch.setattr("chatsim.loadtest._setup.create_simulator", no_model_here)
+    before = set(_actors())
+    async with LoopbackServer(ReplyScript("The answer is A.")) as target:
+        result = await loadtest(
+            "vllm:assistant", base_url=target.base_url, simulator=tiny_model.spec,
+            simulator_temperature=0.0, simulator_max_tokens=16,
+            simulator_options={"context_tokens": 1024, "max_batch_size": 8, "max_wait": 0.05},
+            arrival="constant", rate=50.0, conversations=4, max_turns=2, seed=5,
+            subset="college_math", out_dir=tmp_path, run_id="hf", ray="local", workers=1,
+        )  # fmt: skip
+    assert loaded == []
+
+    # Every conversation recorded, its user turns answered by the actor, with its times.
+    episodes = read_run(result.run_dir).episodes
+    assert len(episodes) == 4
+    (stage,) = result.stages
+    assert stage.arrivals == stage.completed == 4
+    for episode in episodes:
+        (replica,) = episode.extra["simulator_replicas"]
+        assert replica.startswith("actor-0@")
+        users = [t for t in episode.turns if t.role is Role.USER]
+        assert users and all(t.queue_time is not None and t.queue_time >= 0 for t in users)
+        assert all(t.started_at is not None and t.ended_at is not None for t in users)
+    stored = json.loads((result.run_dir / LOAD_SUMMARY_FILE).read_text())
+    assert stored["stages"][0]["completed"] == 4
+
+    # The simulator actor and the load worker this test started are gone.
+    started = {key: row for key, row in _actors().items() if key not in before}
+    assert sorted({cls for cls, _ in started.values()}) == sorted(_CLASSES)
+    assert await _all_dead({key for key, (cls, _) in started.items() if cls in _CLASSES})
