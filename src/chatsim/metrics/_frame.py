@@ -1,9 +1,10 @@
 """``Frame``: rows of a facts table (``_facts.FACTS_SCHEMA``) as numpy columns, for the
 group-level metrics.
 
-A frame is a table plus the rows it covers (a model, a subject, a condition, ...). Columns
-are converted once per table, in a cache the subsets share, and a subset is an index array,
-so grouping 1M episodes by model and subject copies indices, not rows. String columns are
+A frame is a table plus the rows it covers (a model, a subject, a condition, ...). The
+columns read by nearly every figure are converted once per table, in a cache the subsets
+share (``_Columns`` says which), and a subset is an index array, so grouping 1M episodes by
+model and subject copies indices, not rows. String columns are
 read as dictionary codes (``codes``), so that grouping and counting stay in numpy; list
 columns (one value per target call or per turn) are flattened for the rows wanted, in row
 then list order: the order the record walks used, so means and sums are bit-for-bit theirs.
