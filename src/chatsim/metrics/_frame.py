@@ -47,7 +47,7 @@ class _Columns:
     __slots__ = ("_codes", "_offsets", "_scalars", "_valid", "table")
 
     def __init__(self, table: pa.Table) -> None:
-        self.table = table.unify_dictionaries() if table.num_rows else table
+        self.table = table
         self._scalars: dict[str, npt.NDArray[Any]] = {}
         self._codes: dict[str, tuple[Codes, list[Any]]] = {}
         self._offsets: dict[str, Index] = {}
@@ -75,14 +75,7 @@ class _Columns:
 
     def codes(self, name: str) -> tuple[Codes, list[Any]]:
         if name not in self._codes:
-            col = self.table[name]
-            if not pa.types.is_dictionary(col.type):
-                col = pc.dictionary_encode(col)
-            arr = col.combine_chunks() if col.num_chunks != 1 else col.chunk(0)
-            if isinstance(arr, pa.ChunkedArray):  # pragma: no cover - pyarrow version detail
-                arr = arr.combine_chunks()
-            codes = pc.fill_null(arr.indices, -1).to_numpy().astype(np.int32, copy=False)
-            self._codes[name] = (codes, arr.dictionary.to_pylist())
+            self._codes[name] = _codes(self.table[name])
         return self._codes[name]
 
     def list_column(self, name: str, family: str | None) -> tuple[pa.ChunkedArray, Index]:
@@ -100,6 +93,24 @@ class _Columns:
             if family is not None:
                 self._offsets[family] = offsets
         return pc.list_flatten(col), offsets
+
+
+def _codes(col: pa.ChunkedArray) -> tuple[Codes, list[Any]]:
+    """(code per row, -1 where null; the labels) of a string column, over its chunks (a part
+    each, with its own dictionary): each chunk's codes mapped onto one list of labels, in
+    the order ``unify_dictionaries`` would give, without a unified copy of the table."""
+    if not pa.types.is_dictionary(col.type):
+        col = pc.dictionary_encode(col)
+    found: dict[Any, int] = {}
+    out = np.empty(len(col), dtype=np.int32)
+    start = 0
+    for chunk in col.chunks:
+        words = chunk.dictionary.to_pylist()
+        to_label = np.array([found.setdefault(w, len(found)) for w in words] + [-1], np.int32)
+        where = pc.fill_null(chunk.indices, len(words)).to_numpy()  # a null: the -1 slot
+        out[start : start + len(chunk)] = to_label[where]
+        start += len(chunk)
+    return out, list(found)
 
 
 class Frame:
