@@ -134,3 +134,23 @@ def test_three_clean_wins_are_not_called_a_win() -> None:
     b = outcomes("B", {"q1": [0], "q2": [0], "q3": [0]})
     (pair,) = compare([a + b]).pairs
     assert pair.verdict.startswith("No clear difference"), pair.verdict
+
+
+def test_draws_are_kept_only_inside_a_scope_and_change_no_number() -> None:
+    import numpy as np
+
+    from chatsim.metrics import _stats
+
+    rng = np.random.default_rng(3)
+    values, diffs = rng.random(300), rng.normal(size=300)
+    alone = (_stats.cluster_bootstrap_interval(values), _stats.paired_bootstrap(diffs))
+    assert _stats._kept == {}  # no scope: nothing held after the call
+    with _stats.keeping_draws():
+        with _stats.keeping_draws():  # nested: the outer scope's draws
+            inside = (_stats.bootstrap_means(values, 2000, 1), _stats.paired_bootstrap(diffs))
+        assert set(_stats._kept) == {"draws", "signs"}
+        again = _stats.bootstrap_means(values, 2000, 1)  # from the kept draws
+    assert _stats._kept == {}
+    assert np.array_equal(inside[0], again)
+    assert np.array_equal(again, _stats.bootstrap_means(values, 2000, 1))  # drawn afresh
+    assert inside[1] == alone[1]

@@ -18,7 +18,7 @@ from chatsim.cli._console import stdout_console
 from chatsim.cli._errors import cli_errors
 from chatsim.judge import judge_run, judge_summary
 from chatsim.metrics import RunSummary, load_prices, render_summary
-from chatsim.metrics._stats import IntervalMethod
+from chatsim.metrics._stats import IntervalMethod, keeping_draws
 from chatsim.report import (
     ReportData,
     export_tables,
@@ -111,14 +111,15 @@ def report_command(
             scored = anyio.run(_run_judge, data, judge, judge_base_url)
             console.print(f"judged {scored} episodes with {judge}", markup=False)
             data = load_report_data(run_dir)
-        summary = summarize_run(
-            data,
-            prices=load_prices(prices) if prices else None,
-            interval=interval,
-            errors_as_incorrect=errors_as_incorrect,
-        )
-        # Two or more models: the paired comparison that `chatsim compare` prints, too.
-        paired = run_comparison(data, summary)
+        with keeping_draws():  # one set of seeded draws for the summary and the pairs
+            summary = summarize_run(
+                data,
+                prices=load_prices(prices) if prices else None,
+                interval=interval,
+                errors_as_incorrect=errors_as_incorrect,
+            )
+            # Two or more models: the paired comparison that `chatsim compare` prints, too.
+            paired = run_comparison(data, summary)
         if json_:
             extra: dict[str, str] = {}
             if paired is not None:

@@ -31,7 +31,7 @@ from chatsim.metrics._comparable import (
 )
 from chatsim.metrics._latency import LatencySummary, latency_facts
 from chatsim.metrics._paired import PairedDifference, paired_difference
-from chatsim.metrics._stats import DEFAULT_RESAMPLES, DEFAULT_SEED, IntervalMethod
+from chatsim.metrics._stats import DEFAULT_RESAMPLES, DEFAULT_SEED, IntervalMethod, keeping_draws
 from chatsim.recording._records import EpisodeRecord, RunHeader
 
 if TYPE_CHECKING:
@@ -219,8 +219,17 @@ def compare_facts(
     episodes' ``facts_table``), without a record per episode in memory. ``known`` gives a
     model label's accuracy and latency where already computed over the same episodes with
     the same settings (a report's summary), so they are not computed twice."""
-    known = known or {}
     spec = IntervalSpec(interval, confidence, resamples, seed, errors_as_incorrect)
+    with keeping_draws():  # the seeded draws are shared by every pair's interval and test
+        return _compare(runs, spec, allow_different, known or {})
+
+
+def _compare(
+    runs: Sequence[RunFacts],
+    spec: IntervalSpec,
+    allow_different: AllowDifferent,
+    known: Mapping[str, tuple[GroupSummary, LatencySummary]],
+) -> Comparison:
     allowed = check_comparable(run_differences(runs), allow_different)
     by_model = _label_episodes(runs)
     pairs: list[PairComparison] = []
@@ -236,7 +245,7 @@ def compare_facts(
         },
         latency={m: known[m][1] if m in known else latency_facts(f) for m, f in by_model.items()},
         pairs=pairs,
-        confidence=confidence,
+        confidence=spec.confidence,
         runs=[r.name for r in runs],
         differences=allowed,
     )

@@ -20,6 +20,7 @@ import hashlib
 import math
 from collections import OrderedDict
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any, Literal
 
 import numpy as np
@@ -34,6 +35,7 @@ __all__ = [
     "bootstrap_means",
     "cluster_bootstrap_interval",
     "interval",
+    "keeping_draws",
     "paired_bootstrap",
     "se_interval",
     "sign_flip_p_value",
@@ -74,14 +76,30 @@ def _degenerate(values: FloatArray, method: IntervalMethod, confidence: float) -
     return None
 
 
-# The draws of the last (questions, resamples, seed), per kind: a summary computes dozens of
-# intervals and tests over the same questions with the same seed (each model, subject,
-# condition, pair), and the seeded draws are the same for all of them, so they are drawn
-# once and only the arithmetic on them differs. Kept in a small type (question indices in 2
-# bytes below 65,536 questions, signs in 1): 100 MB at 25,000 questions and 2,000
-# resamples. At most ``_CACHE_CELLS`` cells are kept.
+# The draws of the last (questions, resamples, seed), per kind, inside ``keeping_draws``: a
+# summary computes dozens of intervals and tests over the same questions with the same seed
+# (each model, subject, condition, pair), and the seeded draws are the same for all of them,
+# so they are drawn once and only the arithmetic on them differs. Kept in a small type
+# (question indices in 2 bytes below 65,536 questions, signs in 1): 150 MB at 25,000
+# questions and 2,000 resamples, so only while a summary or comparison runs. At most
+# ``_CACHE_CELLS`` cells are kept.
 _CACHE_CELLS = 64_000_000
 _kept: dict[str, tuple[tuple[int, int, int], list[npt.NDArray[Any]]]] = {}
+_keeping = 0  # open ``keeping_draws`` scopes
+
+
+@contextmanager
+def keeping_draws() -> Iterator[None]:
+    """Keep the seeded draws for the intervals and tests computed inside (nested scopes
+    share the outermost's); they are dropped when it ends."""
+    global _keeping
+    _keeping += 1
+    try:
+        yield
+    finally:
+        _keeping -= 1
+        if _keeping == 0:
+            _kept.clear()
 
 
 def _seeded_chunks(
@@ -101,7 +119,7 @@ def _seeded_chunks(
         for chunk in found[1]:
             yield chunk if use is None else chunk.astype(use)
         return
-    keep = n * resamples <= _CACHE_CELLS
+    keep = _keeping > 0 and n * resamples <= _CACHE_CELLS
     chunks: list[npt.NDArray[Any]] = []
     rng = np.random.default_rng(seed)
     rows = max(1, _CHUNK_CELLS // max(n, 1))

@@ -27,7 +27,7 @@ from chatsim.metrics._latency import LatencySummary, latency_facts
 from chatsim.metrics._questions import ConsistencySummary, QuestionRow
 from chatsim.metrics._recovery import RecoverySummary, recovery_facts
 from chatsim.metrics._simulator import SimulatorSummary, simulator_facts
-from chatsim.metrics._stats import DEFAULT_RESAMPLES, DEFAULT_SEED, IntervalMethod
+from chatsim.metrics._stats import DEFAULT_RESAMPLES, DEFAULT_SEED, IntervalMethod, keeping_draws
 from chatsim.recording._records import EpisodeRecord, SimulatorChoice
 
 if TYPE_CHECKING:
@@ -166,14 +166,34 @@ def summarize_facts(
     episode, in recorded order), without a record per episode in memory. The arguments are
     ``summarize``'s; the question stems were applied when the facts were built."""
     from chatsim.metrics._frame import Frame  # lazy: pyarrow
-    from chatsim.metrics._question_facts import question_facts
 
     spec = IntervalSpec(interval, confidence, resamples, seed, errors_as_incorrect)
-    prices = prices or load_prices()
-    frame = Frame(table)
+    with keeping_draws():  # the seeded draws are shared by every interval of the summary
+        return _summarize(
+            Frame(table),
+            models,
+            spec,
+            prices or load_prices(),
+            baseline,
+            simulator_choice,
+            max_error_share,
+        )
+
+
+def _summarize(
+    frame: Frame,
+    models: Sequence[str] | None,
+    spec: IntervalSpec,
+    prices: PriceTable,
+    baseline: Sequence[BaselineRecord],
+    simulator_choice: SimulatorChoice | None,
+    max_error_share: float,
+) -> RunSummary:
+    from chatsim.metrics._question_facts import question_facts
+
     found = frame.groups("model")
     per_model = {m: found.get(m, frame.subset(frame.rows[:0])) for m in [*(models or []), *found]}
-    rows = question_facts(frame, errors_as_incorrect=errors_as_incorrect)
+    rows = question_facts(frame, errors_as_incorrect=spec.errors_as_incorrect)
     model_summaries = {m: _model_summary(m, f, rows, spec, prices) for m, f in per_model.items()}
     conditions = condition_facts(frame, list(per_model), spec)
     return RunSummary(
@@ -185,11 +205,11 @@ def summarize_facts(
             [m.simulator_cost for m in model_summaries.values()],
             prices,
         ),
-        interval_method=interval,
-        confidence=confidence,
-        resamples=resamples,
-        seed=seed,
-        errors_as_incorrect=errors_as_incorrect,
+        interval_method=spec.method,
+        confidence=spec.confidence,
+        resamples=spec.resamples,
+        seed=spec.seed,
+        errors_as_incorrect=spec.errors_as_incorrect,
         overall=group_facts(frame, spec),
         models=model_summaries,
         subjects={s: group_facts(f, spec) for s, f in frame.groups("subject", sort=True).items()},
