@@ -79,10 +79,10 @@ def _degenerate(values: FloatArray, method: IntervalMethod, confidence: float) -
 # The draws of the last (questions, resamples, seed), per kind, inside ``keeping_draws``: a
 # summary computes dozens of intervals and tests over the same questions with the same seed
 # (each model, subject, condition, pair), and the seeded draws are the same for all of them,
-# so they are drawn once and only the arithmetic on them differs. Kept in a small type
-# (question indices in 2 bytes below 65,536 questions, signs in 1): 150 MB at 25,000
-# questions and 2,000 resamples, so only while a summary or comparison runs. At most
-# ``_CACHE_CELLS`` cells are kept.
+# so they are drawn once and only the arithmetic on them differs. Kept small (question
+# indices in 2 bytes below 65,536 questions, signs in a bit): 106 MB at 25,000 questions and
+# 2,000 resamples, so only while a summary or comparison runs. At most ``_CACHE_CELLS``
+# cells a kind are kept.
 _CACHE_CELLS = 64_000_000
 _kept: dict[str, tuple[tuple[int, int, int], list[npt.NDArray[Any]]]] = {}
 _keeping = 0  # open ``keeping_draws`` scopes
@@ -106,18 +106,18 @@ def _seeded_chunks(
     kind: str,
     shape: tuple[int, int, int],
     draw: Callable[[np.random.Generator, int], npt.NDArray[Any]],
-    store: type[np.generic],
-    use: type[np.generic] | None = None,
+    pack: Callable[[npt.NDArray[Any]], npt.NDArray[Any]],
+    unpack: Callable[[npt.NDArray[Any]], npt.NDArray[Any]],
 ) -> Iterator[npt.NDArray[Any]]:
     """One seeded draw of ``resamples`` x ``n`` (``shape``: n, resamples, seed), chunk by
     chunk: ``draw(rng, rows)`` draws the next ``rows`` rows of one generator, so the chunks
-    are those of a single draw. The last shape's chunks are kept per ``kind`` as ``store``
-    and given back as ``use`` (as drawn when None)."""
+    are those of a single draw. Inside ``keeping_draws`` the last shape's chunks are kept
+    per ``kind`` as ``pack`` makes them, and given back as ``unpack`` restores them."""
     n, resamples, seed = shape
     found = _kept.get(kind)
     if found is not None and found[0] == shape:
         for chunk in found[1]:
-            yield chunk if use is None else chunk.astype(use)
+            yield unpack(chunk)
         return
     keep = _keeping > 0 and n * resamples <= _CACHE_CELLS
     chunks: list[npt.NDArray[Any]] = []
@@ -126,7 +126,7 @@ def _seeded_chunks(
     for start in range(0, resamples, rows):
         chunk = draw(rng, min(resamples, start + rows) - start)
         if keep:
-            chunks.append(chunk.astype(store))
+            chunks.append(pack(chunk))
         yield chunk
     if keep:
         _kept[kind] = (shape, chunks)
@@ -135,10 +135,15 @@ def _seeded_chunks(
 
 
 def _draws(n: int, resamples: int, seed: int) -> Iterator[npt.NDArray[np.integer]]:
-    """The resampled question indices: ``rng.integers(0, n, (resamples, n))``, in chunks."""
-    store = np.uint16 if n <= 2**16 else np.uint32
+    """The resampled question indices: ``rng.integers(0, n, (resamples, n))``, in chunks
+    (kept in 2 bytes each below 65,536 questions)."""
+    small = np.uint16 if n <= 2**16 else np.uint32
     return _seeded_chunks(
-        "draws", (n, resamples, seed), lambda rng, rows: rng.integers(0, n, size=(rows, n)), store
+        "draws",
+        (n, resamples, seed),
+        lambda rng, rows: rng.integers(0, n, size=(rows, n)),
+        lambda chunk: chunk.astype(small),
+        lambda kept: kept,  # indexes as it is
     )
 
 
@@ -268,14 +273,15 @@ def sign_flip_p_value(
 
 
 def _signs(n: int, resamples: int, seed: int) -> Iterator[FloatArray]:
-    """The random signs of the sign-flip test (±1.0, ``resamples`` x ``n``), in chunks."""
+    """The random signs of the sign-flip test (±1.0, ``resamples`` x ``n``), in chunks
+    (kept as bits: 6 MB at 25,000 questions and 2,000 resamples)."""
     signs = np.array([-1.0, 1.0])
     return _seeded_chunks(
         "signs",
         (n, resamples, seed),
         lambda rng, rows: rng.choice(signs, size=(rows, n)),
-        np.int8,
-        np.float64,
+        lambda chunk: np.packbits(chunk > 0, axis=1),
+        lambda bits: signs[np.unpackbits(bits, axis=1, count=n)],
     )
 
 
