@@ -154,3 +154,34 @@ def test_draws_are_kept_only_inside_a_scope_and_change_no_number() -> None:
     assert np.array_equal(inside[0], again)
     assert np.array_equal(again, _stats.bootstrap_means(values, 2000, 1))  # drawn afresh
     assert inside[1] == alone[1]
+
+
+def test_pairing_within_one_table_equals_the_string_join() -> None:
+    import random
+
+    import numpy as np
+    import pyarrow as pa
+
+    from chatsim.metrics._frame import Frame
+    from chatsim.metrics._pairing import paired_question_means
+
+    rng = random.Random(5)
+    n = 600
+    table = pa.table({
+        "model": pa.array([rng.choice("ab") for _ in range(n)]).dictionary_encode(),
+        "question_id": pa.array([f"q{rng.randrange(30)}" for _ in range(n)]).dictionary_encode(),
+        "subject": pa.array([rng.choice(["s1", "s2", None]) for _ in range(n)]).dictionary_encode(),
+        "repeat": pa.array([rng.randrange(-1, 3) for _ in range(n)], pa.int64()),
+        "correct": pa.array([rng.random() < 0.6 for _ in range(n)]),
+    })  # fmt: skip
+    copy = pa.Table.from_batches(table.to_batches())  # another table: the string join
+    frame, other = Frame(table), Frame(copy)
+    masks = [np.array([rng.random() < 0.8 for _ in range(n)]) for _ in range(2)]
+    side_a = [f.where(f.equals("model", "a")) for f in (frame, other)]
+    side_b = [f.where(f.equals("model", "b")) for f in (frame, other)]
+    mask_a = [masks[0][f.rows] for f in side_a]
+    mask_b = [masks[1][f.rows] for f in side_b]
+    fast = paired_question_means(side_a[0], mask_a[0], side_b[0], mask_b[0])
+    joined = paired_question_means(side_a[0], mask_a[0], side_b[1], mask_b[1])
+    assert fast == joined
+    assert fast[4] > 0 and fast[2] > fast[4]  # some pairs, some rows left without a partner

@@ -19,6 +19,8 @@ from itertools import combinations
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
+import numpy as np
+import numpy.typing as npt
 from pydantic import BaseModel, ConfigDict
 
 from chatsim.metrics._accuracy import GroupSummary, IntervalSpec, group_facts, scored_mask
@@ -35,8 +37,6 @@ from chatsim.metrics._stats import DEFAULT_RESAMPLES, DEFAULT_SEED, IntervalMeth
 from chatsim.recording._records import EpisodeRecord, RunHeader
 
 if TYPE_CHECKING:
-    import pyarrow as pa
-
     from chatsim.metrics._frame import Frame
 
 __all__ = ["Comparison", "PairComparison", "RunLike", "compare", "compare_facts", "verdict"]
@@ -166,40 +166,34 @@ def _label_episodes(named: Sequence[RunFacts]) -> dict[str, Frame]:
     return out
 
 
-_PAIR_KEY = ("question_id", "subject", "repeat")
-
-
 def _pair(
     a: str, b: str, by_model: dict[str, Frame], subject: str, spec: IntervalSpec
 ) -> PairComparison:
-    from chatsim.metrics._pairing import keyed, paired, question_means  # lazy: pyarrow
+    from chatsim.metrics._pairing import paired_question_means  # lazy: pyarrow
 
     # An episode's partner: same question and repeat (so the same simulator seed).
-    def scored(label: str) -> pa.Table:
+    def scored(label: str) -> npt.NDArray[np.bool_]:
         frame = by_model[label]
         mask = scored_mask(frame, spec.errors_as_incorrect)
         if subject != ALL:
             mask &= frame.equals("subject", subject)
-        return keyed(frame, _PAIR_KEY, ["correct"], mask)
+        return mask
 
-    sa, sb = scored(a), scored(b)
-    shared = paired(sa, sb, _PAIR_KEY)
+    means_a, means_b, rows_a, rows_b, pairs = paired_question_means(
+        by_model[a], scored(a), by_model[b], scored(b)
+    )
     d = paired_difference(
-        question_means(shared, "correct_a"),
-        question_means(shared, "correct_b"),
-        confidence=spec.confidence,
-        resamples=spec.resamples,
-        seed=spec.seed,
+        means_a, means_b, confidence=spec.confidence, resamples=spec.resamples, seed=spec.seed
     )
     text = verdict(a, b, d, subject)
-    left_a, left_b = sa.num_rows - shared.num_rows, sb.num_rows - shared.num_rows
+    left_a, left_b = rows_a - pairs, rows_b - pairs
     if left_a or left_b:
         text += (
-            f" Paired on {shared.num_rows} (question, repeat) pairs; left out for want of a "
+            f" Paired on {pairs} (question, repeat) pairs; left out for want of a "
             f"partner: {left_a} episodes of {a}, {left_b} of {b}."
         )
     return PairComparison(
-        a=a, b=b, subject=subject, diff=d, verdict=text, paired_episodes=shared.num_rows,
+        a=a, b=b, subject=subject, diff=d, verdict=text, paired_episodes=pairs,
         unpaired_a=left_a, unpaired_b=left_b,
     )  # fmt: skip
 
