@@ -107,7 +107,10 @@ def _codes(col: pa.ChunkedArray) -> tuple[Codes, list[Any]]:
     for chunk in col.chunks:
         words = chunk.dictionary.to_pylist()
         to_label = np.array([found.setdefault(w, len(found)) for w in words] + [-1], np.int32)
-        where = pc.fill_null(chunk.indices, len(words)).to_numpy()  # a null: the -1 slot
+        indices = chunk.indices
+        if indices.null_count:
+            indices = pc.fill_null(indices, len(words))  # a null: the -1 slot
+        where = indices.to_numpy()
         out[start : start + len(chunk)] = to_label[where]
         start += len(chunk)
     return out, list(found)
