@@ -31,14 +31,15 @@ async def test_a_killed_driver_resumes_on_ray_with_no_duplicate(
     env = {**os.environ, "RAY_ADDRESS": local_ray}
     chatsim = [sys.executable, "-m", "chatsim", "run", "--ray", "auto", "-q"]
     run_dir = tmp_path / RUN_ID
-    # 50 ms a reply, one call in flight per worker: the 70-odd calls take seconds, so the
-    # kill (at 3 records) lands mid-run however fast the box.
+    # 50 ms a reply, two calls in flight: the 70-odd calls take seconds, so the kill (at 3
+    # records) lands mid-run however fast the box. One worker: a second actor to start costs
+    # more than it shows here (test_worker_kill runs two).
     script = ReplyScript("I think it is C.", latency=Latency(first_token=0.05))
     async with LoopbackServer(script) as server:
         first = [*chatsim, "--model", "vllm:assistant", "--base-url", server.base_url]
         first += ["--simulator", "scripted", "--subset", "college_math", "--limit", "10"]
         first += ["--repeats", "3", "--concurrency", "2", "--out", str(tmp_path)]
-        first += ["--run-id", RUN_ID, "--workers", "2"]
+        first += ["--run-id", RUN_ID, "--workers", "1"]
         log = (tmp_path / "driver.log").open("wb")  # a file: a full pipe would stall the driver
         async with await anyio.open_process(first, env=env, stdout=log, stderr=log) as driver:
             while len(record_lines(run_dir)) < 3 and driver.returncode is None:  # noqa: ASYNC110 - a file another process writes

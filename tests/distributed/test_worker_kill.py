@@ -26,9 +26,12 @@ RUN_ID = "kill-worker"
 EPISODES = 30  # 10 questions x 3 repeats
 
 
-async def _kill_first_worker(run_dir: Path, names: Callable[[str], list[str]]) -> str:
+async def _kill_first_worker(
+    run_dir: Path, names: Callable[[str], list[str]], script: ReplyScript
+) -> str:
     """Once a few records are in and worker 0 holds episodes it has not reported, kill it (by
-    name, as an operator would)."""
+    name, as an operator would); then let the server reply at full speed (the slow replies
+    only had to keep the run going until the kill)."""
     import ray
 
     from chatsim.distributed._driver import NAMESPACE
@@ -40,18 +43,20 @@ async def _kill_first_worker(run_dir: Path, names: Callable[[str], list[str]]) -
     while await worker.holding.remote() == 0:  # noqa: ASYNC110 - still starting, on a busy box
         await anyio.sleep(0.02)
     ray.kill(worker)
+    script.latency = Latency()
     return victim
 
 
 async def _evaluate_killing_worker_0(
-    run_workers: RunWorkers, **options: Any
+    run_workers: RunWorkers, script: ReplyScript, **options: Any
 ) -> tuple[chatsim.EvaluationResult | ChatsimError, list[str]]:
     """Run ``evaluate`` on the local Ray while a task kills worker 0 mid-run; return what the
     run gave (or raised) and the names killed (none if the run ended first)."""
     killed: list[str] = []
 
     async def kill() -> None:
-        killed.append(await _kill_first_worker(options["out_dir"] / RUN_ID, run_workers.names))
+        run_dir = options["out_dir"] / RUN_ID
+        killed.append(await _kill_first_worker(run_dir, run_workers.names, script))
 
     outcome: chatsim.EvaluationResult | ChatsimError
     async with anyio.create_task_group() as group:
@@ -74,7 +79,7 @@ async def test_a_killed_worker_is_replaced_and_every_episode_recorded_once(
     async with LoopbackServer(script) as server:
         with capture_logs() as logs:
             result, killed = await _evaluate_killing_worker_0(
-                run_workers, simulator="scripted", limit=10, repeats=3, concurrency=2,
+                run_workers, script, simulator="scripted", limit=10, repeats=3, concurrency=2,
                 base_url=server.base_url, out_dir=tmp_path, run_id=RUN_ID, ray="local",
                 workers=2,
             )  # fmt: skip
@@ -93,18 +98,18 @@ async def test_a_killed_worker_is_replaced_and_every_episode_recorded_once(
 async def test_a_slot_that_keeps_dying_stops_the_run_with_the_resume_command(
     tmp_path: Path, run_workers: RunWorkers, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from chatsim.distributed import _driver
+    from chatsim.distributed import WorkersLost, _slots
 
-    monkeypatch.setattr(_driver, "MAX_RESTARTS", 0)  # the first death is one too many
+    monkeypatch.setattr(_slots, "MAX_RESTARTS", 0)  # the first death is one too many
     script = ReplyScript("I think it is B.", latency=Latency(first_token=0.05))
     options: dict[str, Any] = {"simulator": "scripted", "limit": 10, "repeats": 3}
     options |= {"concurrency": 1, "out_dir": tmp_path}
     async with LoopbackServer(script) as server:
         stopped, killed = await _evaluate_killing_worker_0(
-            run_workers, **options, base_url=server.base_url, run_id=RUN_ID, ray="local",
+            run_workers, script, **options, base_url=server.base_url, run_id=RUN_ID, ray="local",
             workers=1,
         )  # fmt: skip
-        assert isinstance(stopped, _driver.WorkersLost), stopped
+        assert isinstance(stopped, WorkersLost), stopped
         (victim,) = killed
         assert victim in str(stopped)
         assert f"chatsim run --resume {tmp_path / RUN_ID} --ray local" in str(stopped)

@@ -5,7 +5,22 @@ writer; episode workers (``EpisodeWorker``) pull chunks of plans and return reco
 batches. ``ray`` is imported lazily: importing this package does not load it.
 """
 
-from chatsim.distributed._driver import WorkersLost, execute_run_on_ray
-from chatsim.distributed._ray import INSTALL_HINT, LOCAL, check_address
+from chatsim.distributed._driver import ActorNotPlaced, WorkersLost, execute_run_on_ray
+from chatsim.distributed._ray import (
+    INSTALL_HINT,
+    LOCAL,
+    SCHEDULE_TIMEOUT_VARIABLE,
+    check_address,
+    schedule_timeout,
+)
 
-__all__ = ["INSTALL_HINT", "LOCAL", "WorkersLost", "check_address", "execute_run_on_ray"]
+__all__ = [
+    "INSTALL_HINT",
+    "LOCAL",
+    "SCHEDULE_TIMEOUT_VARIABLE",
+    "ActorNotPlaced",
+    "WorkersLost",
+    "check_address",
+    "execute_run_on_ray",
+    "schedule_timeout",
+]

@@ -11,13 +11,14 @@ those (none with ``CHATSIM_RAY_FORWARD_ENV=0``). Their names are logged, never t
 from __future__ import annotations
 
 import json
+import math
 import os
 import socket
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from importlib.util import find_spec
 from types import ModuleType
-from typing import Any
+from typing import Any, Final
 from urllib.parse import urlsplit
 
 from chatsim._exceptions import ConfigError
@@ -28,12 +29,15 @@ from chatsim.targets import adapter_environment, parse_model_spec
 __all__ = [
     "CLIENT_HINT",
     "CONNECT_TIMEOUT",
+    "DEFAULT_SCHEDULE_TIMEOUT",
     "FORWARD_VARIABLE",
     "INSTALL_HINT",
     "LOCAL",
+    "SCHEDULE_TIMEOUT_VARIABLE",
     "check_address",
     "connect",
     "import_ray",
+    "schedule_timeout",
     "worker_environment",
 ]
 
@@ -50,6 +54,11 @@ _SERVED_VARIABLES = ("CHATSIM_SIMULATOR_BASE_URL", SIMULATOR_KEY_VARIABLE)
 FORWARD_VARIABLE = "CHATSIM_RAY_FORWARD_ENV"
 """Set to ``0`` where the cluster's workers have the variables already (a Kubernetes Secret
 in every pod): then none travel in the job's runtime env."""
+SCHEDULE_TIMEOUT_VARIABLE: Final = "CHATSIM_RAY_SCHEDULE_TIMEOUT"
+"""Seconds an actor may wait for Ray to place it (``_placement``)."""
+DEFAULT_SCHEDULE_TIMEOUT: Final = 120.0
+"""Seconds: long enough for an autoscaler to add a node or a busy node to start a process,
+short enough that a request no cluster can meet is not mistaken for a slow start."""
 _JOB_CONFIG = "RAY_JOB_CONFIG_JSON_ENV_VAR"
 """Set by Ray in a ``ray job submit`` entrypoint: the job's config, its runtime env inside."""
 
@@ -67,9 +76,26 @@ def import_ray() -> ModuleType:
     return ray
 
 
+def schedule_timeout(environ: Mapping[str, str] = os.environ) -> float:
+    """The deadline in seconds, from ``CHATSIM_RAY_SCHEDULE_TIMEOUT`` (a positive number)."""
+    text = environ.get(SCHEDULE_TIMEOUT_VARIABLE, "").strip()
+    if not text:
+        return DEFAULT_SCHEDULE_TIMEOUT
+    try:
+        seconds = float(text)
+    except ValueError:
+        seconds = math.nan
+    if not (seconds > 0 and math.isfinite(seconds)):
+        raise ConfigError(
+            f"{SCHEDULE_TIMEOUT_VARIABLE}={text!r}: give the seconds an actor may wait for Ray "
+            f"to place it, a positive number (default {DEFAULT_SCHEDULE_TIMEOUT:g})"
+        )
+    return seconds
+
+
 def check_address(address: str, workers: int | None) -> None:
-    """Fail before anything is written: a bad address, a bad worker count, no Ray, a
-    ``ray://`` head that does not answer."""
+    """Fail before anything is written: a bad address, a bad worker count, a bad
+    ``CHATSIM_RAY_SCHEDULE_TIMEOUT``, no Ray, a ``ray://`` head that does not answer."""
     if address not in (LOCAL, "auto") and not address.startswith("ray://"):
         raise ConfigError(
             f"--ray {address!r}: give nothing (a local Ray), 'auto' (the cluster this machine "
@@ -77,6 +103,7 @@ def check_address(address: str, workers: int | None) -> None:
         )
     if workers is not None and workers < 1:
         raise ConfigError(f"--workers must be at least 1, got {workers}")
+    schedule_timeout()
     import_ray()
     if address.startswith("ray://"):
         _check_client(address)

@@ -39,7 +39,8 @@ import anyio
 
 from chatsim._exceptions import ConfigError, SimulatorError
 from chatsim._util._clock import Clock, MonotonicWallClock
-from chatsim.distributed._ray import import_ray
+from chatsim.distributed._placement import placed
+from chatsim.distributed._ray import DEFAULT_SCHEDULE_TIMEOUT, import_ray
 from chatsim.simulators import TurnSource, UserTurn, UserTurnRequest
 from chatsim.simulators._batcher import BatcherStats, MicroBatcher
 from chatsim.simulators._contract import SimulatorBackend
@@ -79,31 +80,50 @@ class SimulatorActor:
 
     def __init__(self, spec: str, settings: dict[str, Any], name: str) -> None:
         self.name = name
+        self.spec = spec
         self.clock = MonotonicWallClock()
         self.settings = SimulatorSettings(**settings)
-        self.backend = create_simulator(spec, self.settings, self.clock)  # loads the model
+        self.backend: SimulatorBackend | None = None
         self._source: TurnSource | None = None
+        self._failure: BaseException | None = None
         self._ready = asyncio.Event()
         self._stopping = asyncio.Event()
 
+    async def where(self) -> str:
+        """The actor's name and where it runs: ``actor-<i>@<node address>[gpu <ids>]``. It
+        answers as soon as Ray has placed the actor, before the model loads."""
+        ray = import_ray()
+        gpus = ray.get_gpu_ids()
+        where = f"{self.name}@{ray.util.get_node_ip_address()}"
+        return f"{where}[gpu {','.join(map(str, gpus))}]" if gpus else where
+
     async def serve(self) -> None:
-        """Run the batcher until ``stop`` (the owner calls it once, for the actor's life)."""
+        """Load the model, then run the batcher until ``stop`` (the owner calls it once, for
+        the actor's life)."""
         try:
-            async with open_turn_source(self.backend, self.settings) as source:
+            # Here, not in __init__: `where` answers before the load, so the owner's
+            # placement deadline does not count the model's load time.
+            self.backend = backend = create_simulator(self.spec, self.settings, self.clock)
+        except BaseException as exc:
+            self._failure = exc
+            self._ready.set()
+            raise
+        try:
+            async with open_turn_source(backend, self.settings) as source:
                 self._source = source
                 self._ready.set()
                 await self._stopping.wait()
         finally:
-            await self.backend.aclose()
+            await backend.aclose()
 
-    async def ready(self) -> tuple[str, int]:
-        """The actor's name and where it runs, and its largest batch, once its batcher runs."""
+    async def ready(self) -> int:
+        """The actor's largest batch, once its model is loaded and its batcher runs (the
+        load's error, if it failed)."""
         await self._ready.wait()
-        ray = import_ray()
-        gpus = ray.get_gpu_ids()
-        where = f"{self.name}@{ray.util.get_node_ip_address()}"
-        where = f"{where}[gpu {','.join(map(str, gpus))}]" if gpus else where
-        return where, self.backend.max_batch_size if self.backend.batched else 1
+        if self._failure is not None:
+            raise self._failure
+        assert self.backend is not None
+        return self.backend.max_batch_size if self.backend.batched else 1
 
     async def turn(self, request: UserTurnRequest) -> ActorReply:
         """One user turn, batched with the others in flight. Errors come back as text:
@@ -247,24 +267,30 @@ async def start_simulator_actors(
     count: int | None = None,
     num_gpus: float = 1.0,
     num_cpus: float = 1.0,
+    place_within: float = DEFAULT_SCHEDULE_TIMEOUT,
 ) -> SimulatorActors:
     """Start ``count`` actors of ``spec`` (default: one per GPU of the Ray cluster), each
     holding ``num_gpus`` (0 with a ``count``: on CPUs, for tests and trials), and wait until
-    every one has loaded its model. A failure to load is a ``SimulatorError`` naming the
-    actor; the actors already started are ended."""
+    every one has loaded its model. An actor Ray has not placed within ``place_within`` seconds is
+    ``ActorNotPlaced``; a failure to load is a ``SimulatorError`` naming the actor. Either
+    way the actors already started are ended."""
     ray = import_ray()
     count = _actor_count(count, num_gpus)
     fields = {name: getattr(settings, name) for name in _SETTINGS_FIELDS}
+    asked = {"CPU": num_cpus, "GPU": num_gpus}
     actor = ray.remote(num_gpus=num_gpus, num_cpus=num_cpus, max_concurrency=ACTOR_MAX_CONCURRENCY)(
         SimulatorActor
     )
     handles = tuple(actor.remote(spec, fields, f"actor-{i}") for i in range(count))
-    serving = tuple(handle.serve.remote() for handle in handles)  # for the actors' life
-    ready: list[tuple[str, int]] = []
     try:
+        names = [
+            await _placed(handle, i, spec, asked, place_within) for i, handle in enumerate(handles)
+        ]
+        serving = tuple(handle.serve.remote() for handle in handles)  # for the actors' life
+        sizes: list[int] = []
         for i, handle in enumerate(handles):
             try:
-                ready.append(await handle.ready.remote())
+                sizes.append(await handle.ready.remote())
             except ray.exceptions.RayError as exc:
                 raise SimulatorError(
                     f"simulator actor {i} ({spec}) could not start: {exc}"
@@ -273,5 +299,15 @@ async def start_simulator_actors(
         for handle in handles:
             ray.kill(handle)
         raise
-    names = tuple(name for name, _ in ready)
-    return SimulatorActors(spec, handles, names, max(size for _, size in ready), serving)
+    return SimulatorActors(spec, handles, tuple(names), max(sizes), serving)
+
+
+async def _placed(
+    handle: Any, index: int, spec: str, asked: dict[str, float], place_within: float
+) -> str:
+    what = f"simulator actor {index} ({spec})"
+    try:
+        name: str = await placed(handle.where.remote(), what, asked, place_within)
+    except import_ray().exceptions.RayError as exc:
+        raise SimulatorError(f"{what} could not start: {exc}") from exc
+    return name
