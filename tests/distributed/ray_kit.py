@@ -4,6 +4,7 @@ resolves to whichever of the suite's conftest modules was imported first)."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import anyio
 
@@ -44,3 +45,21 @@ class RunWorkers:
             while self.names(run_id):  # noqa: ASYNC110 - polls Ray's actor registry
                 await anyio.sleep(0.1)
         return not self.names(run_id)
+
+
+def actor_table() -> dict[str, tuple[str, str]]:
+    """Every actor this Ray has known: id -> (class, state). The public state API needs the
+    dashboard, which the tests' local Ray does not start; the GCS table does not."""
+    from ray._private import state
+
+    table: dict[str, dict[str, Any]] = state.actors()
+    return {key: (row["ActorClassName"], row["State"]) for key, row in table.items()}
+
+
+async def all_dead(ids: set[str]) -> bool:
+    """Whether the actors ``ids`` all end (Ray reaps killed ones in the background); the bound
+    is a ceiling, not a timing."""
+    with anyio.move_on_after(60):
+        while any(actor_table()[key][1] != "DEAD" for key in ids):  # noqa: ASYNC110 - polls Ray
+            await anyio.sleep(0.1)
+    return all(actor_table()[key][1] == "DEAD" for key in ids)

@@ -9,8 +9,8 @@ from importlib.util import find_spec
 from pathlib import Path
 from typing import Any
 
-import anyio
 import pytest
+from ray_kit import actor_table, all_dead
 
 from chatsim.loadtest import LOAD_SUMMARY_FILE, loadtest
 from chatsim.protocol import Role
@@ -21,24 +21,6 @@ needs_ray = pytest.mark.skipif(find_spec("ray") is None, reason="needs ray (chat
 pytestmark = [pytest.mark.anyio, needs_ray, pytest.mark.usefixtures("local_ray")]
 
 _CLASSES = ("SimulatorActor", "LoadWorker")
-
-
-def _actors() -> dict[str, tuple[str, str]]:
-    """Every actor this Ray has known: id -> (class, state). The public state API needs the
-    dashboard, which the tests' local Ray does not start; the GCS table does not."""
-    from ray._private import state
-
-    table: dict[str, dict[str, Any]] = state.actors()
-    return {key: (row["ActorClassName"], row["State"]) for key, row in table.items()}
-
-
-async def _all_dead(ids: set[str]) -> bool:
-    """Whether the actors ``ids`` all end (Ray reaps killed ones in the background); the bound
-    is a ceiling, not a timing."""
-    with anyio.move_on_after(60):
-        while any(_actors()[key][1] != "DEAD" for key in ids):  # noqa: ASYNC110 - polls Ray's table
-            await anyio.sleep(0.1)
-    return all(_actors()[key][1] == "DEAD" for key in ids)
 
 
 async def test_a_ray_load_test_plays_hf_on_the_simulator_actors(
@@ -61,7 +43,7 @@ async def test_a_ray_load_test_plays_hf_on_the_simulator_actors(
         raise AssertionError("the driver built the simulator")
 
     monkeypatch.setattr("chatsim.loadtest._setup.create_simulator", no_model_here)
-    before = set(_actors())
+    before = set(actor_table())
     async with LoopbackServer(ReplyScript("The answer is A.")) as target:
         result = await loadtest(
             "vllm:assistant", base_url=target.base_url, simulator=tiny_model.spec,
@@ -87,6 +69,6 @@ async def test_a_ray_load_test_plays_hf_on_the_simulator_actors(
     assert stored["stages"][0]["completed"] == 4
 
     # The simulator actor and the load worker this test started are gone.
-    started = {key: row for key, row in _actors().items() if key not in before}
+    started = {key: row for key, row in actor_table().items() if key not in before}
     assert sorted({cls for cls, _ in started.values()}) == sorted(_CLASSES)
-    assert await _all_dead({key for key, (cls, _) in started.items() if cls in _CLASSES})
+    assert await all_dead({key for key, (cls, _) in started.items() if cls in _CLASSES})

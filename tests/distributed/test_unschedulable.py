@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from ray_kit import RunWorkers, record_lines
+from ray_kit import RunWorkers, actor_table, all_dead, record_lines
 
 import chatsim
 from chatsim import ConfigError
@@ -126,3 +126,27 @@ async def test_a_simulator_actor_that_fails_to_load_names_itself() -> None:
     # Placed at once (no CPU, no GPU asked), then its model fails to load in ``serve``.
     with pytest.raises(SimulatorError, match=r"simulator actor 0 \(nope:x\) could not start"):
         await start_simulator_actors("nope:x", SimulatorSettings(), count=1, num_gpus=0, num_cpus=0)
+
+
+@needs_ray
+@pytest.mark.usefixtures("local_ray")
+async def test_a_load_worker_no_node_can_host_stops_the_load_test(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from chatsim.loadtest import _ray_driver, loadtest
+
+    monkeypatch.setattr(_ray_driver, "LOAD_WORKER_RESOURCES", {"CPU": 3.0})  # the Ray has 2
+    monkeypatch.setenv(SCHEDULE_TIMEOUT_VARIABLE, DEADLINE)
+    before = set(actor_table())
+    async with LoopbackServer(ReplyScript("It is A.")) as server:
+        with pytest.raises(ActorNotPlaced) as caught:
+            await loadtest(
+                "vllm:assistant", base_url=server.base_url, arrival="constant", rate=10.0,
+                conversations=2, out_dir=tmp_path, run_id="unplaced", ray="local", workers=1,
+            )  # fmt: skip
+    message = str(caught.value)
+    assert "load worker 0 of 1" in message and "asks for {CPU: 3}" in message
+    assert "the cluster has {CPU: 2}" in message and "within 1 s" in message
+    assert record_lines(tmp_path / "unplaced") == []
+    started = {key for key, (cls, _) in actor_table().items() if key not in before}
+    assert started and await all_dead(started)  # the pending worker was ended

@@ -30,7 +30,15 @@ from chatsim._exceptions import AuthenticationError, ChatsimError, ConfigError
 from chatsim._logging import get_logger
 from chatsim._util._clock import MonotonicWallClock
 from chatsim.config import LoadTestConfig
-from chatsim.distributed._ray import check_address, connect, import_ray, worker_environment
+from chatsim.distributed._placement import placed
+from chatsim.distributed._ray import (
+    DEFAULT_SCHEDULE_TIMEOUT,
+    check_address,
+    connect,
+    import_ray,
+    schedule_timeout,
+    worker_environment,
+)
 from chatsim.distributed._simulators import SimulatorActors
 from chatsim.loadtest._api import LoadTestResult
 from chatsim.loadtest._live import LiveView
@@ -51,7 +59,10 @@ from chatsim.questions import load_questions
 from chatsim.recording import EPISODES_FILE, EpisodeWriter, create_run_dir
 from chatsim.simulators._registry import create_remote_simulator, runs_on_actors
 
-__all__ = ["START_LEAD", "run_loadtest_on_ray"]
+__all__ = ["LOAD_WORKER_RESOURCES", "START_LEAD", "run_loadtest_on_ray"]
+
+LOAD_WORKER_RESOURCES = {"CPU": 1.0}
+"""What each load worker asks Ray for."""
 
 _log = get_logger("chatsim.loadtest")
 
@@ -73,15 +84,16 @@ async def run_loadtest_on_ray(
 ) -> LoadTestResult:
     """``run_loadtest`` over Ray workers; raises what it raises."""
     check_address(ray, workers)
+    place_within = schedule_timeout()  # checked by check_address: a bad value wrote nothing
     await _check(config)
     run_dir = out_dir / run_id
     clock = MonotonicWallClock()
     env_vars = worker_environment([config.model], config.simulator)  # for auto / ray:// only
     with connect(ray, workers, env_vars=env_vars) as cpus:
-        async with simulator_actors(config) as actors:
+        async with simulator_actors(config, place_within) as actors:
             count = workers or free_workers(cpus, actors)
             create_run_dir(run_dir, load_header(config, run_id, clock))
-            driver = _Driver(config, run_id, run_dir, count, clock, actors)
+            driver = _Driver(config, run_id, run_dir, count, clock, actors, place_within)
             await driver.run(live, handle_signals)
     interrupted = driver.interrupted or driver.auth_error is not None
     summary = write_load_summary(
@@ -123,10 +135,12 @@ class _Driver:
         count: int,
         clock: Any,
         simulators: SimulatorActors | None = None,
+        place_within: float = DEFAULT_SCHEDULE_TIMEOUT,
     ) -> None:
         self.config, self.run_id, self.run_dir, self.count = config, run_id, run_dir, count
         self.clock = clock
         self.simulators = simulators
+        self.place_within = place_within
         self.stats = MergedStats(count, config.window)
         self.lag = MergedLag(now=clock.now)
         self.stages: list[StageRun] = []
@@ -137,7 +151,7 @@ class _Driver:
 
     async def run(self, live: Console | None, handle_signals: bool) -> None:
         ray = import_ray()
-        actor = ray.remote(num_cpus=1)(LoadWorker)
+        actor = ray.remote(num_cpus=LOAD_WORKER_RESOURCES["CPU"])(LoadWorker)
         config = self.config.model_dump(mode="json")
         self.handles = [
             actor.remote(config, self.run_id, i, self.count, self.simulators)
@@ -145,26 +159,37 @@ class _Driver:
         ]
         writer = EpisodeWriter(self.run_dir / EPISODES_FILE).open()
         try:
-            async with anyio.create_task_group() as group:
-                if handle_signals:  # from the start: actors take seconds to come up
-                    group.start_soon(self._watch_signals, group.cancel_scope)
-                serving = await self._start()
-                self.running = True
-                group.start_soon(self._sampler)
-                if live is not None:
-                    view = LiveView(live, self.stats.live, self.lag, self.config, self.clock)
-                    group.start_soon(view.run)
-                await self._stages(writer)
-                await _all(h.stop.remote() for h in self.handles)
-                await _all(serving)
-                group.cancel_scope.cancel()
+            await self._serve(writer, live, handle_signals)
+        except* ChatsimError as group:  # a worker not placed or not started: raised as it is
+            raise group.exceptions[0] from None
         finally:
             writer.close()
             for handle in self.handles:
                 ray.kill(handle)
 
+    async def _serve(
+        self, writer: EpisodeWriter, live: Console | None, handle_signals: bool
+    ) -> None:
+        """The workers started, then every stage, under the signal watcher and live view."""
+        async with anyio.create_task_group() as group:
+            if handle_signals:  # from the start: actors take seconds to come up
+                group.start_soon(self._watch_signals, group.cancel_scope)
+            serving = await self._start()
+            self.running = True
+            group.start_soon(self._sampler)
+            if live is not None:
+                view = LiveView(live, self.stats.live, self.lag, self.config, self.clock)
+                group.start_soon(view.run)
+            await self._stages(writer)
+            await _all(h.stop.remote() for h in self.handles)
+            await _all(serving)
+            group.cancel_scope.cancel()
+
     async def _start(self) -> list[Any]:
         """Every worker up, its clock offset measured, its simulator open."""
+        for i, handle in enumerate(self.handles):  # placed, or ActorNotPlaced (never a hang)
+            what = f"load worker {i} of {self.count}"
+            await placed(handle.clock_now.remote(), what, LOAD_WORKER_RESOURCES, self.place_within)
         serving = [h.serve.remote(await self._shift(h)) for h in self.handles]
         for handle in self.handles:
             if (error := await handle.wait_ready.remote()) is not None:

@@ -31,14 +31,19 @@ SIMULATOR_CPUS = 1.0
 
 
 @asynccontextmanager
-async def simulator_actors(config: LoadTestConfig) -> AsyncIterator[SimulatorActors | None]:
-    """The ``hf:`` simulator's GPU actors for the load test's life (None for other simulators);
-    stopped however it ends (the stop is shielded: a Ctrl-C must not leave models on GPUs)."""
+async def simulator_actors(
+    config: LoadTestConfig, place_within: float
+) -> AsyncIterator[SimulatorActors | None]:
+    """The ``hf:`` simulator's GPU actors for the load test's life (None for other simulators),
+    each placed within ``place_within`` seconds or ``ActorNotPlaced``; stopped however it ends
+    (the stop is shielded: a Ctrl-C must not leave models on GPUs)."""
     if not runs_on_actors(config.simulator):
         yield None
         return
     settings = load_simulator_settings(config)
-    actors = await start_simulator_actors(config.simulator, settings, num_cpus=SIMULATOR_CPUS)
+    actors = await start_simulator_actors(
+        config.simulator, settings, num_cpus=SIMULATOR_CPUS, place_within=place_within
+    )
     _log.info("simulator actors started", actors=list(actors.names))
     try:
         yield actors
