@@ -98,7 +98,7 @@ def paired_question_means(
     last_a = _last_per_key(part_a, repeats[0] - low, span)
     last_b = _last_per_key(part_b, repeats[1] - low, span)
     # A null key part never pairs (as in the join), though its rows count on their side.
-    both = [(keys[ok], rows[ok]) for keys, rows, ok in (last_a, last_b)]
+    both = [(distinct[ok], rows[ok]) for distinct, rows, ok in (last_a, last_b)]
     _, ia, ib = np.intersect1d(both[0][0], both[1][0], assume_unique=True, return_indices=True)
     pairs_a, pairs_b = part_a.subset(both[0][1][ia]), part_b.subset(both[1][1][ib])
     question, labels = pairs_a.codes(_QUESTION)  # the same on both sides: part of the key
