@@ -87,11 +87,17 @@ _CACHE_CELLS = 64_000_000
 _kept: dict[str, tuple[tuple[int, int, int], list[npt.NDArray[Any]]]] = {}
 _keeping = 0  # open ``keeping_draws`` scopes
 
+# The last intervals computed inside ``keeping_draws``, by (digest of the values, settings):
+# a summary asks for the same one several times (a model with one subject is also that
+# subject), and each costs a pass over resamples x questions.
+_INTERVALS_KEPT = 64
+_intervals: OrderedDict[tuple[bytes, float, int, int], Interval] = OrderedDict()
+
 
 @contextmanager
 def keeping_draws() -> Iterator[None]:
-    """Keep the seeded draws for the intervals and tests computed inside (nested scopes
-    share the outermost's); they are dropped when it ends."""
+    """Keep the seeded draws, and the intervals computed from them, for the intervals and
+    tests computed inside (nested scopes share the outermost's); dropped when it ends."""
     global _keeping
     _keeping += 1
     try:
@@ -100,6 +106,7 @@ def keeping_draws() -> Iterator[None]:
         _keeping -= 1
         if _keeping == 0:
             _kept.clear()
+            _intervals.clear()
 
 
 def _seeded_chunks(
@@ -163,13 +170,6 @@ def _note_if_flat(values: FloatArray) -> str | None:
     return None
 
 
-# The last intervals computed, by (digest of the values, settings): a summary asks for the
-# same one several times (a model with one subject is also that subject; ``compare``'s
-# accuracy is the summary's), and each costs a pass over resamples x questions.
-_INTERVALS_KEPT = 64
-_intervals: OrderedDict[tuple[bytes, float, int, int], Interval] = OrderedDict()
-
-
 def cluster_bootstrap_interval(
     values: FloatArray,
     *,
@@ -182,6 +182,8 @@ def cluster_bootstrap_interval(
     bad = _degenerate(values, "cluster_bootstrap", confidence)
     if bad is not None:
         return bad
+    if not _keeping:
+        return _bootstrap_interval(values, confidence, resamples, seed)
     key = (hashlib.blake2b(values.data, digest_size=16).digest(), confidence, resamples, seed)
     if key in _intervals:
         _intervals.move_to_end(key)
