@@ -134,8 +134,8 @@ async def test_an_hf_run_on_ray_loads_the_model_on_its_actor_not_in_the_driver(
     from chatsim.distributed import _driver, _simulators
 
     # The local Ray has no GPU: one actor on no CPU either (the 2 CPUs go to the workers).
-    start = partial(_simulators.start_simulator_actors, count=1, num_gpus=0, num_cpus=0)
-    monkeypatch.setattr(_driver, "start_simulator_actors", start)
+    start = partial(_simulators.launch_simulator_actors, count=1, num_gpus=0, num_cpus=0)
+    monkeypatch.setattr(_driver, "launch_simulator_actors", start)
     loaded: list[str] = []
     real = _simulators.create_simulator
 

@@ -31,11 +31,11 @@ async def test_a_ray_load_test_plays_hf_on_the_simulator_actors(
 
     async def one_cpu_actor(spec: str, settings: Any, **_: Any) -> Any:
         # The local Ray has no GPU: one actor on no CPU either (the load worker takes one).
-        return await _simulators.start_simulator_actors(
+        return await _simulators.launch_simulator_actors(
             spec, settings, count=1, num_gpus=0, num_cpus=0
         )
 
-    monkeypatch.setattr(_ray_simulators, "start_simulator_actors", one_cpu_actor)
+    monkeypatch.setattr(_ray_simulators, "launch_simulator_actors", one_cpu_actor)
     loaded: list[str] = []
 
     def no_model_here(spec: str, *args: Any) -> Any:

@@ -25,7 +25,7 @@ from chatsim._exceptions import AuthenticationError, ChatsimError, ConfigError
 from chatsim._logging import get_logger
 from chatsim.distributed._placement import ActorNotPlaced
 from chatsim.distributed._ray import connect, import_ray, schedule_timeout, worker_environment
-from chatsim.distributed._simulators import SimulatorActors, start_simulator_actors
+from chatsim.distributed._simulators import SimulatorActors, launch_simulator_actors
 from chatsim.distributed._slots import MAX_RESTARTS, NAMESPACE, Slot, Slots, WorkersLost
 from chatsim.distributed._worker import Reply, WorkerFailure
 from chatsim.recording import (
@@ -135,11 +135,12 @@ class _Driver:
                 await self._simulators.stop()
 
     async def _start(self, slots: list[Slot], place_within: float) -> bool:
-        """Start the simulator actors (``hf:``), then a worker in every slot; False (the
-        run stopped) if Ray could not place the simulator actors."""
+        """Place the simulator actors (``hf:``), start a worker in every slot, and wait for
+        the actors' models: the workers start (process, imports, callers) while they load.
+        False (the run stopped) if Ray could not place the simulator actors."""
         if slots and runs_on_actors(self.setup.config.simulator):
             try:
-                self._simulators = await start_simulator_actors(
+                self._simulators = await launch_simulator_actors(
                     self.setup.config.simulator,
                     self._simulator_settings(),
                     place_within=place_within,
@@ -150,6 +151,8 @@ class _Driver:
         self.slots = Slots(self.setup, self._simulators, place_within)
         for slot in slots:
             self.slots.start(slot, self.live)
+        if self._simulators is not None:
+            self._simulators = self.slots.simulators = await self._simulators.loaded()
         return True
 
     def _simulator_settings(self) -> SimulatorSettings:
@@ -187,7 +190,7 @@ class _Driver:
     async def _feed(self, slot: Slot, slots: Slots) -> None:
         """Give the worker what it wants, record what it returns, until nothing is left."""
         worker = slot.handle
-        slot.serving = serving = worker.serve.remote()
+        slot.serving = serving = worker.serve.remote(self._simulators)
         await slots.placed(slot)
         wants = 0
         while True:

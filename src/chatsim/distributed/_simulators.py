@@ -1,10 +1,14 @@
 """``hf:`` on Ray: one GPU actor per GPU, each the batching simulator of one process, that the
 episode workers call one turn at a time.
 
-    actors = await start_simulator_actors(spec, settings)      # the driver, once
+    actors = await launch_simulator_actors(spec, settings)     # the driver, once: placed
+    ...                                                        # workers start while it loads
+    actors = await actors.loaded()                             # every model loaded
     backend = actors.client()                                  # each episode worker
     ...                                                        # episodes await turns as usual
     await actors.stop()                                        # the driver, at the end
+
+(``start_simulator_actors`` is the first and third step at once.)
 
 Each ``SimulatorActor`` loads the model once (``create_simulator``, as one process does) and
 runs it behind its own ``MicroBatcher``: concurrent turns from every worker land in the
@@ -53,6 +57,7 @@ __all__ = [
     "ActorSimulator",
     "SimulatorActor",
     "SimulatorActors",
+    "launch_simulator_actors",
     "start_simulator_actors",
 ]
 
@@ -215,14 +220,32 @@ class SimulatorActors:
     handles: tuple[Any, ...]
     names: tuple[str, ...]
     """Each actor's name in the records: ``actor-<i>@<node address>[gpu <ids>]``."""
-    max_batch_size: int = 1
-    """Each actor's largest batch."""
+    max_batch_size: int | None = None
+    """Each actor's largest batch; None until ``loaded`` (the models may still be loading)."""
     serving: tuple[Any, ...] = ()
     """The actors' ``serve`` calls, to wait for on the way out."""
+
+    async def loaded(self) -> SimulatorActors:
+        """These actors once every one has loaded its model and runs its batcher (their
+        largest batch known); a failure to load is a ``SimulatorError`` naming the actor."""
+        if self.max_batch_size is not None:
+            return self
+        ray = import_ray()
+        sizes: list[int] = []
+        for i, handle in enumerate(self.handles):
+            try:
+                sizes.append(await handle.ready.remote())
+            except ray.exceptions.RayError as exc:
+                raise SimulatorError(
+                    f"simulator actor {i} ({self.spec}) could not start: {exc}"
+                ) from exc
+        return dataclasses.replace(self, max_batch_size=max(sizes))
 
     def episodes_per_worker(self, workers: int) -> int:
         """Episodes each of ``workers`` should keep in flight so that every actor can fill
         two batches while the targets answer (one process's rule, ``episodes_in_flight``)."""
+        if self.max_batch_size is None:
+            raise RuntimeError("episodes_per_worker needs the loaded actors (await loaded())")
         return math.ceil(2 * self.max_batch_size * len(self.handles) / max(1, workers))
 
     def client(self, clock: Clock | None = None) -> ActorSimulator:
@@ -240,8 +263,13 @@ class SimulatorActors:
                     with contextlib.suppress(ray.exceptions.RayError):
                         await ref
         finally:
-            for handle in self.handles:
-                ray.kill(handle)
+            self.kill()
+
+    def kill(self) -> None:
+        """End every actor at once (no batch is finished)."""
+        ray = import_ray()
+        for handle in self.handles:
+            ray.kill(handle)
 
 
 def _actor_count(count: int | None, num_gpus: float) -> int:
@@ -269,11 +297,34 @@ async def start_simulator_actors(
     num_cpus: float = 1.0,
     place_within: float = DEFAULT_SCHEDULE_TIMEOUT,
 ) -> SimulatorActors:
+    """``launch_simulator_actors``, then wait until every actor has loaded its model (a
+    failure to load is a ``SimulatorError`` naming the actor, and every actor is ended)."""
+    actors = await launch_simulator_actors(
+        spec, settings, count=count, num_gpus=num_gpus, num_cpus=num_cpus,
+        place_within=place_within,
+    )  # fmt: skip
+    try:
+        return await actors.loaded()
+    except BaseException:
+        actors.kill()
+        raise
+
+
+async def launch_simulator_actors(
+    spec: str,
+    settings: SimulatorSettings,
+    *,
+    count: int | None = None,
+    num_gpus: float = 1.0,
+    num_cpus: float = 1.0,
+    place_within: float = DEFAULT_SCHEDULE_TIMEOUT,
+) -> SimulatorActors:
     """Start ``count`` actors of ``spec`` (default: one per GPU of the Ray cluster), each
-    holding ``num_gpus`` (0 with a ``count``: on CPUs, for tests and trials), and wait until
-    every one has loaded its model. An actor Ray has not placed within ``place_within`` seconds is
-    ``ActorNotPlaced``; a failure to load is a ``SimulatorError`` naming the actor. Either
-    way the actors already started are ended."""
+    holding ``num_gpus`` (0 with a ``count``: on CPUs, for tests and trials), and return once
+    Ray has placed every one; their models load from then on (``SimulatorActors.loaded``
+    waits for them), so that what the caller starts next (the episode workers) starts while
+    they load. An actor Ray has not placed within ``place_within`` seconds is
+    ``ActorNotPlaced``; then, as on any error here, the actors already started are ended."""
     ray = import_ray()
     count = _actor_count(count, num_gpus)
     fields = {name: getattr(settings, name) for name in _SETTINGS_FIELDS}
@@ -286,20 +337,12 @@ async def start_simulator_actors(
         names = [
             await _placed(handle, i, spec, asked, place_within) for i, handle in enumerate(handles)
         ]
-        serving = tuple(handle.serve.remote() for handle in handles)  # for the actors' life
-        sizes: list[int] = []
-        for i, handle in enumerate(handles):
-            try:
-                sizes.append(await handle.ready.remote())
-            except ray.exceptions.RayError as exc:
-                raise SimulatorError(
-                    f"simulator actor {i} ({spec}) could not start: {exc}"
-                ) from exc
     except BaseException:
         for handle in handles:
             ray.kill(handle)
         raise
-    return SimulatorActors(spec, handles, tuple(names), max(sizes), serving)
+    serving = tuple(handle.serve.remote() for handle in handles)  # for the actors' life
+    return SimulatorActors(spec, handles, tuple(names), serving=serving)
 
 
 async def _placed(

@@ -93,7 +93,8 @@ class EpisodeWorker:
     return once every plan it holds is finished.
 
     ``workers``: the live workers, itself included, whose even share of each budget it takes
-    from the start."""
+    from the start. ``simulators``: the ``hf:`` actors it calls (placed; their models may
+    still be loading: ``serve`` is given them loaded)."""
 
     def __init__(
         self,
@@ -125,16 +126,20 @@ class EpisodeWorker:
             self.config, run_id=run_id, simulator_spec=self.config.simulator
         )
         self.in_flight = episodes_in_flight(self.config, self.simulator)
-        if simulators is not None:  # enough episodes to keep every GPU actor's batches full
-            self.in_flight = max(self.in_flight, simulators.episodes_per_worker(workers))
+        self._started_with = workers
         self.state = _State()
         # asyncio primitives: a Ray async actor runs every method on one asyncio loop.
         self.changed = asyncio.Event()
         self.ready = asyncio.Event()
         self.stopping = asyncio.Event()
 
-    async def serve(self) -> None:
-        """Open the simulator, run episodes as plans arrive, close everything at the end."""
+    async def serve(self, simulators: SimulatorActors | None = None) -> None:
+        """Open the simulator, run episodes as plans arrive, close everything at the end.
+
+        ``simulators``: the ``hf:`` actors once loaded (the worker was built while they
+        loaded): enough episodes in flight to keep every actor's batches full."""
+        if simulators is not None:
+            self.in_flight = max(self.in_flight, simulators.episodes_per_worker(self._started_with))
         slots = anyio.Semaphore(self.in_flight)
         try:
             async with (

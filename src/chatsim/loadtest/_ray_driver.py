@@ -56,7 +56,7 @@ from chatsim.loadtest._setup import (
 )
 from chatsim.loadtest._stage import StageRun
 from chatsim.questions import load_questions
-from chatsim.recording import EPISODES_FILE, EpisodeWriter, create_run_dir
+from chatsim.recording import EPISODES_FILE, EpisodeWriter, RunHeader, create_run_dir
 from chatsim.simulators._registry import create_remote_simulator, runs_on_actors
 
 __all__ = ["LOAD_WORKER_RESOURCES", "START_LEAD", "run_loadtest_on_ray"]
@@ -92,9 +92,8 @@ async def run_loadtest_on_ray(
     with connect(ray, workers, env_vars=env_vars) as cpus:
         async with simulator_actors(config, place_within) as actors:
             count = workers or free_workers(cpus, actors)
-            create_run_dir(run_dir, load_header(config, run_id, clock))
             driver = _Driver(config, run_id, run_dir, count, clock, actors, place_within)
-            await driver.run(live, handle_signals)
+            await driver.run(load_header(config, run_id, clock), live, handle_signals)
     interrupted = driver.interrupted or driver.auth_error is not None
     summary = write_load_summary(
         config, run_dir, run_id, driver.stages, driver.stats.live.samples,
@@ -149,7 +148,9 @@ class _Driver:
         self.handles: list[Any] = []
         self.running = False
 
-    async def run(self, live: Console | None, handle_signals: bool) -> None:
+    async def run(self, header: RunHeader, live: Console | None, handle_signals: bool) -> None:
+        """Start the workers, wait for the simulator actors' models (the workers start while
+        they load), create the run directory (``header``) and run every stage."""
         ray = import_ray()
         actor = ray.remote(num_cpus=LOAD_WORKER_RESOURCES["CPU"])(LoadWorker)
         config = self.config.model_dump(mode="json")
@@ -157,13 +158,18 @@ class _Driver:
             actor.remote(config, self.run_id, i, self.count, self.simulators)
             for i in range(self.count)
         ]
-        writer = EpisodeWriter(self.run_dir / EPISODES_FILE).open()
         try:
-            await self._serve(writer, live, handle_signals)
-        except* ChatsimError as group:  # a worker not placed or not started: raised as it is
-            raise group.exceptions[0] from None
+            if self.simulators is not None:
+                await self.simulators.loaded()  # a model that fails to load leaves no run dir
+            create_run_dir(self.run_dir, header)
+            writer = EpisodeWriter(self.run_dir / EPISODES_FILE).open()
+            try:
+                await self._serve(writer, live, handle_signals)
+            except* ChatsimError as group:  # a worker not placed or not started: as it is
+                raise group.exceptions[0] from None
+            finally:
+                writer.close()
         finally:
-            writer.close()
             for handle in self.handles:
                 ray.kill(handle)
 
