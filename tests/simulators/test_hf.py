@@ -314,6 +314,16 @@ def test_missing_extra_names_it(monkeypatch: pytest.MonkeyPatch) -> None:
     assert "prompted:" in message and "served:" in message
 
 
+def test_a_base_alone_loads_without_peft(tiny_model: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    from chatsim.simulators._hf_load import load_engine
+
+    monkeypatch.setitem(sys.modules, "peft", None)  # `import peft` fails: as if not installed
+    engine = load_engine(str(tiny_model.base), HFOptions(max_new_tokens=4, context_tokens=1024))
+    assert type(engine.model).__name__ == "MistralForCausalLM"  # no PeftModel around it
+    with pytest.raises(MissingDependencyError, match=r"chatsim\[gpu\]"):
+        load_engine(f"{tiny_model.base}+{tiny_model.adapter}", HFOptions())
+
+
 def test_default_spec_without_cuda_is_an_actionable_config_error() -> None:
     torch = pytest.importorskip("torch")
     if torch.cuda.is_available():

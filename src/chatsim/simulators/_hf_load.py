@@ -1,6 +1,8 @@
 """Load base model, LoRA adapter and tokenizer, the way the ChatBench model card does.
 
-torch, transformers and peft are imported here, only when an ``hf:`` simulator is created.
+torch and transformers are imported here, only when an ``hf:`` simulator is created; peft
+only when its spec names an adapter (a base alone, such as a merged fine-tune, loads without
+peft installed).
 """
 
 from __future__ import annotations
@@ -19,11 +21,15 @@ _HINT = "Or use --simulator prompted:<model> or served:<model>."
 _CPU_LIMIT = 1_000_000_000  # parameters; above this, CPU generation is impractically slow
 
 
-def _import_stack() -> tuple[Any, Any, Any]:
+def _import_stack(adapter: bool) -> tuple[Any, Any, Any]:
+    """torch, transformers, and peft (None without an ``adapter``)."""
     try:
-        import peft
         import torch
         import transformers
+
+        if not adapter:
+            return torch, transformers, None
+        import peft
     except ImportError as exc:
         raise MissingDependencyError(
             exc.name or "torch", "gpu", "the local hf: simulator", _HINT
@@ -80,7 +86,7 @@ def load_engine(spec_rest: str, options: HFOptions) -> HFEngine:
     """Load ``<base>+<adapter>`` into an ``HFEngine``. Blocking; seconds to minutes."""
     fmt = resolve_text_format(options.prompt_format)
     base, adapter = parse_hf_spec(spec_rest)
-    torch, transformers, peft = _import_stack()
+    torch, transformers, peft = _import_stack(adapter is not None)
     cuda = bool(torch.cuda.is_available())
     _check_device(base, options, cuda, transformers)
     try:
@@ -88,7 +94,7 @@ def load_engine(spec_rest: str, options: HFOptions) -> HFEngine:
         model = transformers.AutoModelForCausalLM.from_pretrained(
             base, **_model_kwargs(options, cuda, torch, transformers)
         )
-        if adapter is not None:
+        if peft is not None:
             model = peft.PeftModel.from_pretrained(model, adapter)
     except (OSError, ValueError, RuntimeError) as exc:
         where = "a local path" if Path(base).exists() else "a Hugging Face hub id"
