@@ -105,10 +105,15 @@ async def test_a_slot_that_keeps_dying_stops_the_run_with_the_resume_command(
     options: dict[str, Any] = {"simulator": "scripted", "limit": 10, "repeats": 3}
     options |= {"concurrency": 1, "out_dir": tmp_path}
     async with LoopbackServer(script) as server:
-        stopped, killed = await _evaluate_killing_worker_0(
-            run_workers, script, **options, base_url=server.base_url, run_id=RUN_ID, ray="local",
-            workers=1,
-        )  # fmt: skip
+        with capture_logs() as logs:
+            # Two workers asked, one call slot (--concurrency 1): one worker starts, since a
+            # second would put the run over its budget (and it is the one killed here).
+            stopped, killed = await _evaluate_killing_worker_0(
+                run_workers, script, **options, base_url=server.base_url, run_id=RUN_ID,
+                ray="local", workers=2,
+            )  # fmt: skip
+        (fewer,) = [e for e in logs if e["event"].startswith("fewer ray workers than asked")]
+        assert (fewer["asked"], fewer["workers"], fewer["concurrency"]) == (2, 1, 1)
         assert isinstance(stopped, WorkersLost), stopped
         (victim,) = killed
         assert victim in str(stopped)

@@ -8,14 +8,17 @@ and the driver keeps, per worker, the plans it sent and has not seen recorded; a
 dies has them sent again (``_slots``). An actor Ray cannot place stops the run once the
 schedule timeout passes (``_placement``); ``--resume`` completes it.
 
-Budgets: each ``exchange`` tells the worker how many workers are live, and it re-shares its
-targets' budgets when that changes. A slot that finishes for good leaves its share to the
-others; a dead worker's share is kept for its replacement (started at once), so that the
-shares never add up to more than the budget while the replacement starts.
+Budgets: each ``exchange`` tells the worker how many workers are live and its rank among
+them, and it re-shares its targets' budgets when that changes (``share_policy``: the shares
+add up to the budget exactly). A slot that finishes for good leaves its share to the others;
+a dead worker's share is kept for its replacement (started at once, in the same rank), so
+that the shares never add up to more than the budget while the replacement starts. No more
+workers start than the smallest target concurrency (``worker_count``).
 """
 
 from __future__ import annotations
 
+import bisect
 import signal
 from collections import deque
 
@@ -27,7 +30,7 @@ from chatsim.distributed._placement import ActorNotPlaced
 from chatsim.distributed._ray import connect, import_ray, schedule_timeout, worker_environment
 from chatsim.distributed._simulators import SimulatorActors, launch_simulator_actors
 from chatsim.distributed._slots import MAX_RESTARTS, NAMESPACE, Slot, Slots, WorkersLost
-from chatsim.distributed._worker import Reply, WorkerFailure
+from chatsim.distributed._worker import Reply, WorkerFailure, worker_count
 from chatsim.recording import (
     EpisodeRecord,
     create_run_dir,
@@ -100,8 +103,9 @@ class _Driver:
         self.lost: ChatsimError | None = None
         """Why the run stopped short: ``WorkersLost`` or ``ActorNotPlaced``."""
         self.stopped = False
-        self.live = 0
-        """Worker slots not finished for good (a dead worker's slot counts: it is refilled)."""
+        self._live: list[int] = []
+        """Indices of the worker slots not finished for good, in order (a dead worker's slot
+        counts: it is refilled); a slot's place here is its rank in the budget's shares."""
         self.slots: Slots | None = None
         self._simulators: SimulatorActors | None = None
         """The ``hf:`` simulator's actors, which every worker calls (None: each worker has
@@ -110,9 +114,16 @@ class _Driver:
     async def run(self, count: int, handle_signals: bool, place_within: float) -> None:
         if self.progress is not None:
             self.progress.start(len(self.setup.plans), self.outcome.skipped)
-        _log.info("ray run started", workers=count, todo=len(self.todo))
-        self.live = min(count, len(self.todo))
-        slots = [Slot(index) for index in range(self.live)]
+        budgets = [caller.policy.max_concurrency for caller in self.setup.callers.values()]
+        started = min(len(self.todo), worker_count(count, budgets))
+        if started < min(count, len(self.todo)):
+            _log.warning(
+                "fewer ray workers than asked: each needs a call slot of every target",
+                asked=count, workers=started, concurrency=min(budgets),
+            )  # fmt: skip
+        _log.info("ray run started", workers=started, todo=len(self.todo))
+        self._live = list(range(started))
+        slots = [Slot(index) for index in self._live]
         try:
             async with anyio.create_task_group() as group:
                 self._stop = group.cancel_scope
@@ -150,7 +161,7 @@ class _Driver:
                 return False
         self.slots = Slots(self.setup, self._simulators, place_within)
         for slot in slots:
-            self.slots.start(slot, self.live)
+            self.slots.start(slot, *self._share(slot))
         if self._simulators is not None:
             self._simulators = self.slots.simulators = await self._simulators.loaded()
         return True
@@ -178,14 +189,14 @@ class _Driver:
                         return  # it died with nothing left to do: no replacement needed
                     dead, resent = slot.name, len(slot.held)
                     await self.slots.retire(slot, self.todo)
-                    if not self.slots.replace(slot, self.live, exc, resent):
+                    if not self.slots.replace(slot, self._share(slot), exc, resent):
                         self.lost = self.lost or self.slots.lost(
                             dead, exc, len(self.recorded), self._resume_command()
                         )
                         self._stop.cancel()
                         return
         finally:
-            self.live -= 1  # its share goes to the others at their next exchange
+            self._live.remove(slot.index)  # its share goes to the others at their next exchange
 
     async def _feed(self, slot: Slot, slots: Slots) -> None:
         """Give the worker what it wants, record what it returns, until nothing is left."""
@@ -196,7 +207,7 @@ class _Driver:
         while True:
             chunk = [self.todo.popleft() for _ in range(min(wants, len(self.todo)))]
             slot.held.update((plan.episode_id, plan) for plan in chunk)
-            reply: Reply = await worker.exchange.remote(chunk, bool(self.todo), self.live)
+            reply: Reply = await worker.exchange.remote(chunk, bool(self.todo), *self._share(slot))
             self._record(reply.records, slot)
             wants = reply.wants
             if reply.failure is not None:
@@ -207,6 +218,15 @@ class _Driver:
                 break
         await worker.stop.remote()
         await serving
+
+    @property
+    def live(self) -> int:
+        """Worker slots not finished for good."""
+        return len(self._live)
+
+    def _share(self, slot: Slot) -> tuple[int, int]:
+        """(live workers, the slot's rank among them): its share of every budget."""
+        return self.live, bisect.bisect_left(self._live, slot.index)
 
     def _resume_command(self) -> str:
         return f"chatsim run --resume {self.setup.run_dir} --ray {self.address}"

@@ -73,8 +73,8 @@ class Slots:
         self._job = ray.get_runtime_context().get_job_id()
         self._started = 0
 
-    def start(self, slot: Slot, live: int) -> None:
-        """A fresh actor in ``slot``, taking its share among ``live`` workers."""
+    def start(self, slot: Slot, live: int, rank: int) -> None:
+        """A fresh actor in ``slot``, taking the ``rank``-th share among ``live`` workers."""
         slot.name = f"chatsim:{self.setup.run_id}:{self._job}:{self._started}"
         self._started += 1
         config = self.setup.config.model_dump(mode="json")
@@ -82,7 +82,7 @@ class Slots:
         options = self._actor.options(
             name=slot.name, namespace=NAMESPACE, max_restarts=0, max_task_retries=0
         )
-        slot.handle = options.remote(config, self.setup.run_id, live, self.simulators)
+        slot.handle = options.remote(config, self.setup.run_id, live, self.simulators, rank=rank)
         slot.serving = None
 
     async def placed(self, slot: Slot) -> None:
@@ -102,14 +102,15 @@ class Slots:
         slot.held.clear()
         todo.extendleft(reversed(plans))
 
-    def replace(self, slot: Slot, live: int, error: Exception, resent: int) -> bool:
-        """Start a replacement in the slot; False once it has died too often."""
+    def replace(self, slot: Slot, share: tuple[int, int], error: Exception, resent: int) -> bool:
+        """Start a replacement in the slot, with the dead one's ``share`` (live workers, its
+        rank); False once it has died too often."""
         dead = slot.name
         if slot.restarts >= MAX_RESTARTS:
             slot.handle = None
             return False
         slot.restarts += 1
-        self.start(slot, live)
+        self.start(slot, *share)
         _log.warning(
             "ray worker died; its unrecorded episodes go to a replacement",
             worker=dead, slot=slot.index, replacement=slot.name, resent=resent,

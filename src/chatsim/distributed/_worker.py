@@ -11,6 +11,7 @@ This module does not import ``ray``: the driver wraps the class with ``ray.remot
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -28,7 +29,16 @@ from chatsim.simulators import SimulatorBackend, TurnSource
 from chatsim.simulators._registry import create_simulator, open_turn_source
 from chatsim.targets import CallerPool, CallPolicy, build_caller
 
-__all__ = ["BATCH_LINGER", "BATCH_RECORDS", "EpisodeWorker", "Reply", "WorkerFailure"]
+__all__ = [
+    "BATCH_LINGER",
+    "BATCH_RECORDS",
+    "EpisodeWorker",
+    "Reply",
+    "WorkerFailure",
+    "concurrency_share",
+    "share_policy",
+    "worker_count",
+]
 
 _log = get_logger("chatsim.distributed")
 
@@ -68,9 +78,20 @@ class _State:
     first_finished_at: float | None = None
 
 
-def share_policy(policy: CallPolicy, workers: int, *, concurrency: bool = True) -> CallPolicy:
-    """A worker's even share of each target's budget (``--concurrency``, ``--rpm``, ``--tpm``),
-    so that ``workers`` of them together keep to it; never below one call in flight.
+def concurrency_share(budget: int, workers: int, rank: int) -> int:
+    """The calls in flight of worker ``rank`` (0 to ``workers`` - 1) of ``workers``: the first
+    ``budget % workers`` take one more, so that the shares add up to ``budget`` exactly (with
+    more workers than ``budget``, each still gets one: the drivers start no more than that,
+    ``worker_count``). When a worker leaves and the others close ranks, no share shrinks, so
+    that the shares never add up to more than ``budget`` while some are not yet re-shared."""
+    return max(1, budget // workers + (rank < budget % workers))
+
+
+def share_policy(
+    policy: CallPolicy, workers: int, *, rank: int = 0, concurrency: bool = True
+) -> CallPolicy:
+    """Worker ``rank``'s share of each target's budget (``--concurrency``, ``--rpm``,
+    ``--tpm``), so that ``workers`` of them together keep to it (``concurrency_share``).
 
     ``concurrency=False`` shares the quotas only (rpm, tpm): a simulator's own endpoint, whose
     calls the worker's episodes in flight already bound, as in one process."""
@@ -82,19 +103,27 @@ def share_policy(policy: CallPolicy, workers: int, *, concurrency: bool = True) 
         "tokens_per_minute": None if tpm is None else tpm / workers,
     }
     if concurrency:
-        slots = max(1, policy.max_concurrency // workers)
+        slots = concurrency_share(policy.max_concurrency, workers, rank)
         update |= {"max_concurrency": slots, "min_concurrency": min(policy.min_concurrency, slots)}
     return policy.model_copy(update=update)
 
 
+def worker_count(wanted: int, budgets: Iterable[int]) -> int:
+    """Workers to start: ``wanted``, but no more than the smallest concurrency budget among
+    ``budgets`` (the targets' ``max_concurrency``): a worker below one call in flight of a
+    target could not run its episodes, and one more than the budget allows is over it."""
+    return max(1, min([wanted, *budgets]))
+
+
 class EpisodeWorker:
     """One worker. ``serve`` runs for the worker's life; ``exchange`` trades plans for records
-    (and hears how many workers are live, to re-share the budget); ``stop`` lets ``serve``
-    return once every plan it holds is finished.
+    (and hears how many workers are live and its rank among them, to re-share the budget);
+    ``stop`` lets ``serve`` return once every plan it holds is finished.
 
-    ``workers``: the live workers, itself included, whose even share of each budget it takes
-    from the start. ``simulators``: the ``hf:`` actors it calls (placed; their models may
-    still be loading: ``serve`` is given them loaded)."""
+    ``workers``: the live workers, itself included, whose share of each budget it takes from
+    the start, as the ``rank``-th of them (``share_policy``). ``simulators``: the ``hf:``
+    actors it calls (placed; their models may still be loading: ``serve`` is given them
+    loaded)."""
 
     def __init__(
         self,
@@ -102,6 +131,8 @@ class EpisodeWorker:
         run_id: str,
         workers: int = 1,
         simulators: SimulatorActors | None = None,
+        *,
+        rank: int = 0,
     ) -> None:
         self.simulators = simulators
         self.config = RunConfig.model_validate(config)
@@ -120,8 +151,8 @@ class EpisodeWorker:
         # run's whole budget: keep it, so that each re-share divides the whole, not a share.
         self._whole = {caller: caller.policy for _, caller in self.pool}
         self._targets = set(self.callers.values())
-        self.live = 0
-        self.reshare(workers)
+        self.live, self.rank = 0, 0
+        self.reshare(workers, rank)
         self.settings = EpisodeSettings.from_config(
             self.config, run_id=run_id, simulator_spec=self.config.simulator
         )
@@ -159,27 +190,28 @@ class EpisodeWorker:
             return self.simulators.client(self.clock)
         return create_simulator(self.config.simulator, self.sim_settings, self.clock)
 
-    def reshare(self, live: int) -> None:
-        """Take an even share of every budget among ``live`` workers (in place: the adaptive
-        limit and the buckets keep their state). A simulator's own endpoint shares its quotas
-        only (see ``share_policy``)."""
+    def reshare(self, live: int, rank: int = 0) -> None:
+        """Take the ``rank``-th share of every budget among ``live`` workers (in place: the
+        adaptive limit and the buckets keep their state). A simulator's own endpoint shares
+        its quotas only (see ``share_policy``)."""
         live = max(1, live)
-        if live == self.live:
+        if (live, rank) == (self.live, self.rank):
             return
         for caller, whole in self._whole.items():
-            caller.reshape(share_policy(whole, live, concurrency=caller in self._targets))
+            share = share_policy(whole, live, rank=rank, concurrency=caller in self._targets)
+            caller.reshape(share)
         if self.live:
-            _log.info("ray worker re-shared its budget", workers=live, was=self.live)
-        self.live = live
+            _log.info("ray worker re-shared its budget", workers=live, was=self.live, rank=rank)
+        self.live, self.rank = live, rank
 
     async def exchange(
-        self, plans: list[EpisodePlan], more_coming: bool, live: int | None = None
+        self, plans: list[EpisodePlan], more_coming: bool, live: int | None = None, rank: int = 0
     ) -> Reply:
         """Take ``plans``; return when a batch is ready, the window is half empty (and more
-        work is coming) or nothing is held. ``live``: the workers now live (re-shares the
-        budget when it changed; None keeps the share)."""
+        work is coming) or nothing is held. ``live``: the workers now live, this one the
+        ``rank``-th (re-shares the budget when either changed; None keeps the share)."""
         if live is not None:
-            self.reshare(live)
+            self.reshare(live, rank)
         await self.ready.wait()
         state = self.state
         for plan in plans:

@@ -40,6 +40,7 @@ from chatsim.distributed._ray import (
     worker_environment,
 )
 from chatsim.distributed._simulators import SimulatorActors
+from chatsim.distributed._worker import worker_count
 from chatsim.loadtest._api import LoadTestResult
 from chatsim.loadtest._live import LiveView
 from chatsim.loadtest._live_stats import LiveStats
@@ -91,7 +92,7 @@ async def run_loadtest_on_ray(
     env_vars = worker_environment([config.model], config.simulator)  # for auto / ray:// only
     with connect(ray, workers, env_vars=env_vars) as cpus:
         async with simulator_actors(config, place_within) as actors:
-            count = workers or free_workers(cpus, actors)
+            count = _worker_count(config, workers or free_workers(cpus, actors))
             driver = _Driver(config, run_id, run_dir, count, clock, actors, place_within)
             await driver.run(load_header(config, run_id, clock), live, handle_signals)
     interrupted = driver.interrupted or driver.auth_error is not None
@@ -102,6 +103,18 @@ async def run_loadtest_on_ray(
     if driver.auth_error is not None:
         raise AuthenticationError(driver.auth_error)
     return LoadTestResult(run_dir, summary, interrupted)
+
+
+def _worker_count(config: LoadTestConfig, wanted: int) -> int:
+    """``wanted``, but no more workers than the in-flight cap and the target's concurrency have
+    slots for (one each at least: ``worker_count``)."""
+    budgets = [config.max_in_flight, load_call_policy(config).max_concurrency]
+    count = worker_count(wanted, budgets)
+    if count < wanted:
+        _log.warning(
+            "fewer load workers than asked: each needs a call slot", asked=wanted, workers=count
+        )
+    return count
 
 
 async def _check(config: LoadTestConfig) -> None:

@@ -97,13 +97,14 @@ class LoadWorker:
         simulators: SimulatorActors | None = None,
     ) -> None:
         full = LoadTestConfig.model_validate(config)
-        # Its share of the budget: in-flight cap, concurrency, rpm, tpm.
-        self.config = full.model_copy(update={"max_in_flight": max(1, full.max_in_flight // count)})
-        self.run_id = run_id
         self.share = Share(index, count)
+        # Its share of the budget (in-flight cap, concurrency, rpm, tpm): the shares add up to it.
+        in_flight = max(1, self.share.part(full.max_in_flight) or 0)
+        self.config = full.model_copy(update={"max_in_flight": in_flight})
+        self.run_id = run_id
         self.clock = ShiftedClock()
         self.stats = LiveStats(window=full.window)
-        policy = share_policy(load_call_policy(full), count)
+        policy = share_policy(load_call_policy(full), count, rank=index)
         self.caller = observed_caller(full, policy, self.clock, self.stats)
         given = self.config.simulator if simulators is None else simulators.client(self.clock)
         self.backend, self.sim_settings = simulator_for(self.config, given, self.clock)
