@@ -18,19 +18,33 @@ workers start than the smallest target concurrency (``worker_count``).
 
 from __future__ import annotations
 
-import bisect
+import math
 import signal
 from collections import deque
 
 import anyio
 
-from chatsim._exceptions import AuthenticationError, ChatsimError, ConfigError
+from chatsim._exceptions import (
+    AuthenticationError,
+    ChatsimError,
+    ConfigError,
+    QuotaExceededError,
+)
 from chatsim._logging import get_logger
+from chatsim.distributed._errors import first_error, worker_error
 from chatsim.distributed._placement import ActorNotPlaced
 from chatsim.distributed._ray import connect, import_ray, schedule_timeout, worker_environment
 from chatsim.distributed._simulators import SimulatorActors, launch_simulator_actors
-from chatsim.distributed._slots import MAX_RESTARTS, NAMESPACE, Slot, Slots, WorkersLost
-from chatsim.distributed._worker import Reply, WorkerFailure, worker_count
+from chatsim.distributed._slots import (
+    MAX_RESTARTS,
+    NAMESPACE,
+    SIMULATOR_CPUS,
+    Slot,
+    Slots,
+    WorkersLost,
+    workers_beside,
+)
+from chatsim.distributed._worker import Reply, WorkerFailure
 from chatsim.recording import (
     EpisodeRecord,
     create_run_dir,
@@ -75,7 +89,9 @@ async def execute_run_on_ray(
     with run_dir_lock(setup.run_dir), connect(ray, workers, env_vars=env_vars) as count:
         driver = _Driver(setup, progress, retry_errors, ray)
         try:
-            await driver.run(count, handle_signals, place_within)
+            await driver.run(count, workers is not None, handle_signals, place_within)
+        except* ChatsimError as group:  # raised inside the run's task groups: as it is
+            raise first_error(group) from None
         finally:
             driver.writer.close()
     return driver.finish()
@@ -103,33 +119,26 @@ class _Driver:
         self.lost: ChatsimError | None = None
         """Why the run stopped short: ``WorkersLost`` or ``ActorNotPlaced``."""
         self.stopped = False
-        self._live: list[int] = []
-        """Indices of the worker slots not finished for good, in order (a dead worker's slot
-        counts: it is refilled); a slot's place here is its rank in the budget's shares."""
         self.slots: Slots | None = None
         self._simulators: SimulatorActors | None = None
         """The ``hf:`` simulator's actors, which every worker calls (None: each worker has
         its own simulator client)."""
 
-    async def run(self, count: int, handle_signals: bool, place_within: float) -> None:
+    async def run(
+        self, count: int, explicit: bool, handle_signals: bool, place_within: float
+    ) -> None:
+        """Run every plan over ``count`` workers (``explicit``: the user's ``--workers``, else
+        one per CPU of the cluster, less the CPUs the ``hf:`` simulator actors hold)."""
         if self.progress is not None:
             self.progress.start(len(self.setup.plans), self.outcome.skipped)
-        budgets = [caller.policy.max_concurrency for caller in self.setup.callers.values()]
-        started = min(len(self.todo), worker_count(count, budgets))
-        if started < min(count, len(self.todo)):
-            _log.warning(
-                "fewer ray workers than asked: each needs a call slot of every target",
-                asked=count, workers=started, concurrency=min(budgets),
-            )  # fmt: skip
-        _log.info("ray run started", workers=started, todo=len(self.todo))
-        self._live = list(range(started))
-        slots = [Slot(index) for index in self._live]
+        slots: list[Slot] = []
         try:
             async with anyio.create_task_group() as group:
                 self._stop = group.cancel_scope
                 if handle_signals:
                     group.start_soon(self._watch_signals)
-                if await self._start(slots, place_within):
+                slots = await self._start(count, explicit, place_within)
+                if slots:
                     async with anyio.create_task_group() as drivers:
                         for slot in slots:
                             drivers.start_soon(self._drive, slot)
@@ -141,30 +150,34 @@ class _Driver:
                 group.cancel_scope.cancel()  # all done: stop the signal watcher
         finally:
             if self.slots is not None:
-                self.slots.end(slots)
+                self.slots.end()
             if self._simulators is not None:
                 await self._simulators.stop()
 
-    async def _start(self, slots: list[Slot], place_within: float) -> bool:
-        """Place the simulator actors (``hf:``), start a worker in every slot, and wait for
-        the actors' models: the workers start (process, imports, callers) while they load.
-        False (the run stopped) if Ray could not place the simulator actors."""
-        if slots and runs_on_actors(self.setup.config.simulator):
+    async def _start(self, count: int, explicit: bool, place_within: float) -> list[Slot]:
+        """Place the simulator actors (``hf:``), start a worker in each slot, and wait for the
+        actors' models: the workers start (process, imports, callers) while they load. The
+        slots started; none if nothing is left to do or Ray could not place the actors."""
+        if not self.todo:
+            return []
+        if runs_on_actors(self.setup.config.simulator):
             try:
                 self._simulators = await launch_simulator_actors(
                     self.setup.config.simulator,
                     self._simulator_settings(),
+                    num_cpus=SIMULATOR_CPUS,
                     place_within=place_within,
                 )
             except ActorNotPlaced as exc:
                 self._stop_short(exc)
-                return False
-        self.slots = Slots(self.setup, self._simulators, place_within)
-        for slot in slots:
-            self.slots.start(slot, *self._share(slot))
+                return []
+            if not explicit:
+                count = workers_beside(count, len(self._simulators.handles))
+        self.slots = Slots(self.setup, self._simulators, place_within, self.todo)
+        slots = self.slots.open(count)
         if self._simulators is not None:
             self._simulators = self.slots.simulators = await self._simulators.loaded()
-        return True
+        return slots
 
     def _simulator_settings(self) -> SimulatorSettings:
         settings = self.setup.simulator_settings
@@ -174,7 +187,7 @@ class _Driver:
 
     async def _drive(self, slot: Slot) -> None:
         """One slot's life: feed its worker; replace it if it dies; then give up its share."""
-        died = import_ray().exceptions.RayActorError
+        ray = import_ray()
         assert self.slots is not None
         try:
             while True:
@@ -184,30 +197,36 @@ class _Driver:
                 except ActorNotPlaced as exc:
                     self._stop_short(exc)
                     return
-                except died as exc:
+                except ray.exceptions.RayActorError as exc:
                     if not (slot.held or self.todo):
                         return  # it died with nothing left to do: no replacement needed
                     dead, resent = slot.name, len(slot.held)
-                    await self.slots.retire(slot, self.todo)
-                    if not self.slots.replace(slot, self._share(slot), exc, resent):
+                    await self.slots.retire(slot)
+                    if not self.slots.replace(slot, exc, resent):
                         self.lost = self.lost or self.slots.lost(
                             dead, exc, len(self.recorded), self._resume_command()
                         )
                         self._stop.cancel()
                         return
+                except ray.exceptions.RayError as exc:  # not a death: its constructor, a bug
+                    resume = self._resume_command()
+                    raise worker_error(slot.name, exc, len(self.recorded), resume) from exc
         finally:
-            self._live.remove(slot.index)  # its share goes to the others at their next exchange
+            self.slots.leave(slot)
 
     async def _feed(self, slot: Slot, slots: Slots) -> None:
         """Give the worker what it wants, record what it returns, until nothing is left."""
         worker = slot.handle
         slot.serving = serving = worker.serve.remote(self._simulators)
-        await slots.placed(slot)
+        if not await slots.wait_placed(slot):
+            return
         wants = 0
         while True:
-            chunk = [self.todo.popleft() for _ in range(min(wants, len(self.todo)))]
+            # At most an even part of what is left: a worker up first does not take it all.
+            fair = math.ceil(len(self.todo) / max(1, slots.live))
+            chunk = [self.todo.popleft() for _ in range(min(wants, fair))]
             slot.held.update((plan.episode_id, plan) for plan in chunk)
-            reply: Reply = await worker.exchange.remote(chunk, bool(self.todo), *self._share(slot))
+            reply: Reply = await worker.exchange.remote(chunk, bool(self.todo), *slots.share(slot))
             self._record(reply.records, slot)
             wants = reply.wants
             if reply.failure is not None:
@@ -218,15 +237,7 @@ class _Driver:
                 break
         await worker.stop.remote()
         await serving
-
-    @property
-    def live(self) -> int:
-        """Worker slots not finished for good."""
-        return len(self._live)
-
-    def _share(self, slot: Slot) -> tuple[int, int]:
-        """(live workers, the slot's rank among them): its share of every budget."""
-        return self.live, bisect.bisect_left(self._live, slot.index)
+        slots.finish(slot)  # its CPU goes back to the cluster (a worker still waiting, say)
 
     def _resume_command(self) -> str:
         return f"chatsim run --resume {self.setup.run_dir} --ray {self.address}"
@@ -263,6 +274,8 @@ class _Driver:
         failure = self.failure
         if failure is not None and failure.kind == "auth":
             raise AuthenticationError(failure.message)
+        if failure is not None and failure.kind == "quota":
+            raise QuotaExceededError(failure.message)
         if failure is not None:
             error = ChatsimError(failure.message)
             raise RunCrashed(self.setup.run_dir, failure.episode_id, error) from error

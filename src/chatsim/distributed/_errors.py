@@ -1,0 +1,31 @@
+"""Errors out of a run on Ray as a user reads them: a ``ChatsimError``, never an exception
+group (anyio's task groups wrap what is raised in them) or a raw Ray error."""
+
+from __future__ import annotations
+
+from chatsim._exceptions import ChatsimError
+
+__all__ = ["first_error", "worker_error"]
+
+
+def first_error(group: BaseExceptionGroup[ChatsimError]) -> ChatsimError:
+    """The first ``ChatsimError`` in ``group``, however deeply nested."""
+    first = group.exceptions[0]
+    return first_error(first) if isinstance(first, BaseExceptionGroup) else first
+
+
+def worker_error(name: str, exc: Exception, recorded: int, resume: str) -> ChatsimError:
+    """What a worker's failed remote call (not its death) means for the run: the worker's own
+    ``ChatsimError`` where Ray carried one back (a missing key in its environment, say), else
+    one naming the worker and Ray's error, with the records kept and the resume command."""
+    cause = getattr(exc, "cause", None)
+    if isinstance(cause, ChatsimError):
+        return cause
+    if isinstance(exc, ChatsimError):  # Ray's error made an instance of its cause's class
+        return exc
+    what = str(cause if cause is not None else exc).strip().splitlines() or [""]
+    return ChatsimError(
+        f"ray worker {name} failed ({type(cause or exc).__name__}: {what[-1]}); the run stopped "
+        f"with {recorded} new episodes recorded. Details in the worker's Ray log; once fixed, "
+        f"complete it with: {resume}"
+    )
