@@ -21,6 +21,7 @@ from __future__ import annotations
 import math
 import signal
 from collections import deque
+from typing import Any
 
 import anyio
 
@@ -29,6 +30,7 @@ from chatsim._exceptions import (
     ChatsimError,
     ConfigError,
     QuotaExceededError,
+    SimulatorError,
 )
 from chatsim._logging import get_logger
 from chatsim.distributed._errors import first_error, worker_error
@@ -117,7 +119,8 @@ class _Driver:
         self.writer = setup.open_writer()
         self.failure: WorkerFailure | None = None
         self.lost: ChatsimError | None = None
-        """Why the run stopped short: ``WorkersLost`` or ``ActorNotPlaced``."""
+        """Why the run stopped short: ``WorkersLost``, ``ActorNotPlaced``, or a
+        ``SimulatorError`` (a simulator actor died)."""
         self.stopped = False
         self.slots: Slots | None = None
         self._simulators: SimulatorActors | None = None
@@ -138,6 +141,9 @@ class _Driver:
                 if handle_signals:
                     group.start_soon(self._watch_signals)
                 slots = await self._start(count, explicit, place_within)
+                if slots and self._simulators is not None:
+                    for index, serving in enumerate(self._simulators.serving):
+                        group.start_soon(self._watch_actor, index, serving)
                 if slots:
                     async with anyio.create_task_group() as drivers:
                         for slot in slots:
@@ -268,6 +274,21 @@ class _Driver:
                 self.stopped = True
                 self._stop.cancel()
                 return
+
+    async def _watch_actor(self, index: int, serving: Any) -> None:
+        """Stop the run if a simulator actor dies: every turn sent to it would fail from then
+        on (its ``serve`` call resolves only then, or when the run stops it)."""
+        try:
+            await serving
+        except import_ray().exceptions.RayError as exc:
+            assert self._simulators is not None
+            self.lost = self.lost or SimulatorError(
+                f"simulator actor {self._simulators.names[index]} died ({type(exc).__name__}); "
+                f"the run stopped with {len(self.recorded)} new episodes recorded (those it "
+                "failed as simulator errors); complete it with: "
+                f"{self._resume_command()} --retry-errors"
+            )
+            self._stop.cancel()
 
     def finish(self) -> RunOutcome:
         _log.info("ray run ended", recorded=self.outcome.recorded)
