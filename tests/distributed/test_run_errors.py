@@ -1,10 +1,12 @@
-"""Errors out of a run on Ray reach the user as the ``ChatsimError`` they are: the first one
-in anyio's exception groups, a worker's own error that Ray carried back, or one naming the
-worker and the resume command; and the CPUs left to workers beside ``hf:`` actors."""
+"""The Ray driver's rules, without Ray: errors reach the user as the ``ChatsimError`` they are
+(the first one in anyio's exception groups, a worker's own error that Ray carried back, or one
+naming the worker and the resume command); workers beside ``hf:`` actors take the CPUs those
+leave; a worker gets no more than its even part of the plans."""
 
 from __future__ import annotations
 
 from chatsim import ChatsimError, MissingCredentialError
+from chatsim.distributed._driver import fair_take
 from chatsim.distributed._errors import first_error, worker_error
 from chatsim.distributed._slots import workers_beside
 
@@ -42,3 +44,14 @@ def test_any_other_worker_error_names_the_worker_and_the_resume_command() -> Non
 def test_workers_take_the_cpus_the_simulator_actors_leave() -> None:
     assert workers_beside(16, 1) == 15
     assert workers_beside(8, 8) == 1  # at least one
+
+
+def test_a_worker_gets_no_more_than_its_even_part() -> None:
+    # 24 episodes, 2 workers: the first one up asks for 128 and gets 12, then no more while
+    # it holds them; once it is done with them, half of what is left.
+    assert fair_take(128, unrecorded=24, live=2, held=0, queued=24) == 12
+    assert fair_take(116, unrecorded=24, live=2, held=12, queued=12) == 0
+    assert fair_take(128, unrecorded=12, live=2, held=0, queued=12) == 6
+    # A large run: what it asks for.
+    assert fair_take(128, unrecorded=100_000, live=16, held=64, queued=99_000) == 128
+    assert fair_take(128, unrecorded=3, live=1, held=0, queued=3) == 3

@@ -99,6 +99,14 @@ async def execute_run_on_ray(
     return driver.finish()
 
 
+def fair_take(wants: int, unrecorded: int, live: int, held: int, queued: int) -> int:
+    """Plans to give a worker that ``wants`` more and holds ``held``: no more than its even
+    part, among ``live`` workers, of the ``unrecorded`` episodes (queued or held), so that the
+    worker up first does not take a small run's every plan while the others start."""
+    fair = math.ceil(unrecorded / max(1, live)) - held
+    return max(0, min(wants, fair, queued))
+
+
 class _Driver:
     """Feeds every worker from one queue of plans and records what comes back."""
 
@@ -114,6 +122,7 @@ class _Driver:
             _, recorded = open_recorded_for_resume(setup.run_dir)
             done = recorded.done(retry_errors=retry_errors)
         self.todo = deque(p for p in setup.plans if p.episode_id not in done)
+        self._to_run = len(self.todo)
         self.recorded: set[str] = set()
         self.outcome = RunOutcome(setup.run_dir, skipped=len(setup.plans) - len(self.todo))
         self.writer = setup.open_writer()
@@ -228,11 +237,12 @@ class _Driver:
             return
         wants = 0
         while True:
-            # At most an even part of what is left: a worker up first does not take it all.
-            fair = math.ceil(len(self.todo) / max(1, slots.live))
-            chunk = [self.todo.popleft() for _ in range(min(wants, fair))]
+            unrecorded = self._to_run - len(self.recorded)
+            take = fair_take(wants, unrecorded, slots.live, len(slot.held), len(self.todo))
+            chunk = [self.todo.popleft() for _ in range(take)]
             slot.held.update((plan.episode_id, plan) for plan in chunk)
-            reply: Reply = await worker.exchange.remote(chunk, bool(self.todo), *slots.share(slot))
+            more = bool(self.todo) and take == wants  # held back: back with records, not at once
+            reply: Reply = await worker.exchange.remote(chunk, more, *slots.share(slot))
             self._record(reply.records, slot)
             wants = reply.wants
             if reply.failure is not None:
