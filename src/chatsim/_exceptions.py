@@ -51,8 +51,25 @@ __all__ = [
 ]
 
 
+def _rebuilt(cls: type[BaseException], args: tuple[Any, ...], state: dict[str, Any]) -> Any:
+    """``cls`` with ``args`` (its message) and ``state`` (its attributes), without calling
+    its ``__init__``, whose parameters are not the message (``ChatsimError.__reduce__``)."""
+    error = cls.__new__(cls, *args)
+    error.args = args
+    error.__dict__.update(state)
+    return error
+
+
 class ChatsimError(Exception):
-    """Root of every error chatsim raises on purpose."""
+    """Root of every error chatsim raises on purpose.
+
+    Every one survives ``pickle`` with its type, message and attributes (Ray ships an
+    actor's error to the driver so): the default rebuilds an exception by calling its class
+    with its message, which fails for those whose ``__init__`` takes other arguments.
+    """
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return _rebuilt, (type(self), self.args, dict(self.__dict__))
 
 
 class ConfigError(ChatsimError):

@@ -4,8 +4,12 @@ more workers start than the smallest concurrency budget has slots for."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
+from chatsim.config import RunConfig
+from chatsim.distributed._budgets import shared_budgets
 from chatsim.distributed._worker import concurrency_share, share_policy, worker_count
 from chatsim.targets import CallPolicy
 
@@ -51,3 +55,15 @@ def test_no_more_workers_than_the_smallest_concurrency_budget() -> None:
     assert worker_count(4, [32, 8]) == 4
     assert worker_count(16, []) == 16
     assert worker_count(0, [4]) == 1
+
+
+def test_the_users_other_budgets_bound_the_workers_too() -> None:
+    # Each worker takes at least one of the simulator's slots and one episode in flight:
+    # the driver should start no more workers than these allow (``worker_count``).
+    def config(**fields: Any) -> RunConfig:
+        return RunConfig(models=["vllm:a"], base_url="http://127.0.0.1:9/v1", **fields)
+
+    assert shared_budgets(config()) == []
+    both = config(policy={"simulator.max_concurrency": 3}, max_episodes_in_flight=5)
+    assert shared_budgets(both) == [3, 5]
+    assert worker_count(8, [16, *shared_budgets(both)]) == 3

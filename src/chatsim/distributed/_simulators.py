@@ -104,22 +104,26 @@ class SimulatorActor:
 
     async def serve(self) -> None:
         """Load the model, then run the batcher until ``stop`` (the owner calls it once, for
-        the actor's life)."""
+        the actor's life). A failure to start is what ``ready`` raises (and ``turn`` answers),
+        never a wait that does not end."""
         try:
             # Here, not in __init__: `where` answers before the load, so the owner's
             # placement deadline does not count the model's load time.
             self.backend = backend = create_simulator(self.spec, self.settings, self.clock)
+            try:
+                async with open_turn_source(backend, self.settings) as source:
+                    self._source = source
+                    self._ready.set()
+                    await self._stopping.wait()
+            finally:
+                await backend.aclose()
         except BaseException as exc:
-            self._failure = exc
-            self._ready.set()
+            if not self._ready.is_set():
+                stopped = SimulatorError(f"simulator actor {self.name} stopped before it started")
+                self._failure = exc if isinstance(exc, Exception) else stopped
             raise
-        try:
-            async with open_turn_source(backend, self.settings) as source:
-                self._source = source
-                self._ready.set()
-                await self._stopping.wait()
         finally:
-            await backend.aclose()
+            self._ready.set()
 
     async def ready(self) -> int:
         """The actor's largest batch, once its model is loaded and its batcher runs (the
@@ -135,7 +139,9 @@ class SimulatorActor:
         they cross a process boundary, and a simulator error is an outcome, not a crash."""
         await self._ready.wait()
         received = self.clock.now()
-        assert self._source is not None
+        if self._source is None:  # it could not start: ready() raises why
+            why = f"simulator actor {self.name} could not start: {self._failure!r}"
+            return ActorReply(None, why, received, self.clock.now())
         try:
             turn = await self._source.request(request)
         except SimulatorError as exc:

@@ -11,23 +11,29 @@ This module does not import ``ray``: the driver wraps the class with ``ray.remot
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
 import anyio
 
-from chatsim._exceptions import AuthenticationError
+from chatsim._exceptions import AuthenticationError, QuotaExceededError
 from chatsim._logging import bound_ids, get_logger
 from chatsim._util._clock import MonotonicWallClock
 from chatsim.config import RunConfig
+from chatsim.distributed._budgets import (
+    CallerShares,
+    concurrency_share,
+    share_policy,
+    simulator_slots_set,
+    worker_count,
+)
 from chatsim.distributed._simulators import SimulatorActors
 from chatsim.recording import EpisodeRecord
 from chatsim.runner import EpisodePlan, EpisodeSettings, episodes_in_flight, run_episode
 from chatsim.runner._prepare import call_policy, run_simulator_settings
 from chatsim.simulators import SimulatorBackend, TurnSource
 from chatsim.simulators._registry import create_simulator, open_turn_source
-from chatsim.targets import CallerPool, CallPolicy, build_caller
+from chatsim.targets import CallerPool, build_caller
 
 __all__ = [
     "BATCH_LINGER",
@@ -50,11 +56,23 @@ BATCH_LINGER = 0.05
 
 @dataclass(frozen=True, slots=True)
 class WorkerFailure:
-    """Why a worker stopped taking work: a refused key (``auth``) or a bug (``crash``)."""
+    """Why a worker stopped taking work: a refused key (``auth``), a spent quota
+    (``quota``), a worker that could not open its simulator (``start``: ``episode_id`` is
+    empty) or a bug (``crash``)."""
 
     kind: str
     episode_id: str
     message: str
+
+
+def failure_of(exc: Exception, episode_id: str, *, kind: str = "crash") -> WorkerFailure:
+    """The failure to report for ``exc``: a refused key or a spent quota stops the run as
+    in one process (the driver raises the same error); anything else is ``kind``."""
+    if isinstance(exc, QuotaExceededError):
+        return WorkerFailure("quota", episode_id, str(exc))
+    if isinstance(exc, AuthenticationError):
+        return WorkerFailure("auth", episode_id, str(exc))
+    return WorkerFailure(kind, episode_id, f"{type(exc).__name__}: {exc}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,52 +96,15 @@ class _State:
     first_finished_at: float | None = None
 
 
-def concurrency_share(budget: int, workers: int, rank: int) -> int:
-    """The calls in flight of worker ``rank`` (0 to ``workers`` - 1) of ``workers``: the first
-    ``budget % workers`` take one more, so that the shares add up to ``budget`` exactly (with
-    more workers than ``budget``, each still gets one: the drivers start no more than that,
-    ``worker_count``). When a worker leaves and the others close ranks, no share shrinks, so
-    that the shares never add up to more than ``budget`` while some are not yet re-shared."""
-    return max(1, budget // workers + (rank < budget % workers))
-
-
-def share_policy(
-    policy: CallPolicy, workers: int, *, rank: int = 0, concurrency: bool = True
-) -> CallPolicy:
-    """Worker ``rank``'s share of each target's budget (``--concurrency``, ``--rpm``,
-    ``--tpm``), so that ``workers`` of them together keep to it (``concurrency_share``).
-
-    ``concurrency=False`` shares the quotas only (rpm, tpm): a simulator's own endpoint, whose
-    calls the worker's episodes in flight already bound, as in one process."""
-    if workers <= 1:
-        return policy
-    rpm, tpm = policy.requests_per_minute, policy.tokens_per_minute
-    update: dict[str, object] = {
-        "requests_per_minute": None if rpm is None else rpm / workers,
-        "tokens_per_minute": None if tpm is None else tpm / workers,
-    }
-    if concurrency:
-        slots = concurrency_share(policy.max_concurrency, workers, rank)
-        update |= {"max_concurrency": slots, "min_concurrency": min(policy.min_concurrency, slots)}
-    return policy.model_copy(update=update)
-
-
-def worker_count(wanted: int, budgets: Iterable[int]) -> int:
-    """Workers to start: ``wanted``, but no more than the smallest concurrency budget among
-    ``budgets`` (the targets' ``max_concurrency``): a worker below one call in flight of a
-    target could not run its episodes, and one more than the budget allows is over it."""
-    return max(1, min([wanted, *budgets]))
-
-
 class EpisodeWorker:
     """One worker. ``serve`` runs for the worker's life; ``exchange`` trades plans for records
     (and hears how many workers are live and its rank among them, to re-share the budget);
     ``stop`` lets ``serve`` return once every plan it holds is finished.
 
     ``workers``: the live workers, itself included, whose share of each budget it takes from
-    the start, as the ``rank``-th of them (``share_policy``). ``simulators``: the ``hf:``
-    actors it calls (placed; their models may still be loading: ``serve`` is given them
-    loaded)."""
+    the start, as the ``rank``-th of them (``chatsim.distributed._budgets``). ``simulators``:
+    the ``hf:`` actors it calls (placed; their models may still be loading: ``serve`` is
+    given them loaded)."""
 
     def __init__(
         self,
@@ -147,16 +128,26 @@ class EpisodeWorker:
         }
         self.sim_settings = run_simulator_settings(self.config, self.pool)
         self.simulator = self._create_simulator()
-        # Every caller exists now (targets, a prompted simulator's own endpoint), each with the
-        # run's whole budget: keep it, so that each re-share divides the whole, not a share.
-        self._whole = {caller: caller.policy for _, caller in self.pool}
-        self._targets = set(self.callers.values())
+        # Every caller exists now (targets, a simulator's own endpoint), each with the run's
+        # whole budget: the shares keep it, so that each re-share divides the whole.
+        self._shares = CallerShares(
+            self.pool,
+            self.callers.values(),
+            self.simulator,
+            simulator_slots=simulator_slots_set(self.config),
+        )
+        self._in_flight = episodes_in_flight(self.config, self.simulator)
+        """Episodes in flight before any share: the user's (shared by rank) or one
+        process's rule (each worker its own: it is sized from the worker's share)."""
+        self._in_flight_floor = 0
+        """What ``hf:`` actors need in flight from each worker to fill their batches."""
+        self.in_flight = self._in_flight
+        self._window: anyio.CapacityLimiter | None = None
         self.live, self.rank = 0, 0
         self.reshare(workers, rank)
         self.settings = EpisodeSettings.from_config(
             self.config, run_id=run_id, simulator_spec=self.config.simulator
         )
-        self.in_flight = episodes_in_flight(self.config, self.simulator)
         self._started_with = workers
         self.state = _State()
         # asyncio primitives: a Ray async actor runs every method on one asyncio loop.
@@ -168,11 +159,15 @@ class EpisodeWorker:
         """Open the simulator, run episodes as plans arrive, close everything at the end.
 
         ``simulators``: the ``hf:`` actors once loaded (the worker was built while they
-        loaded): enough episodes in flight to keep every actor's batches full."""
-        if simulators is not None:
-            self.in_flight = max(self.in_flight, simulators.episodes_per_worker(self._started_with))
-        slots = anyio.Semaphore(self.in_flight)
+        loaded): enough episodes in flight to keep every actor's batches full. A failure
+        to start (or any error that ends the worker) is the reply of every ``exchange``
+        (``WorkerFailure``), never a wait that does not end."""
         try:
+            if simulators is not None:
+                self._in_flight_floor = simulators.episodes_per_worker(self._started_with)
+                self._size_window()
+            # A limiter, not a semaphore: a re-share re-sizes it in place, slots held kept.
+            self._window = slots = anyio.CapacityLimiter(self.in_flight)
             async with (
                 open_turn_source(self.simulator, self.sim_settings) as source,
                 anyio.create_task_group() as episodes,
@@ -180,7 +175,14 @@ class EpisodeWorker:
                 self._source, self._episodes, self._slots = source, episodes, slots
                 self.ready.set()
                 await self.stopping.wait()
+        except Exception as exc:
+            kind = "crash" if self.ready.is_set() else "start"
+            _log.exception("ray worker stopped", phase=kind)
+            self._fail(failure_of(exc, "", kind=kind))
         finally:
+            if not self.ready.is_set():  # cancelled before it started: say so, too
+                self._fail(WorkerFailure("start", "", "the worker stopped before it started"))
+            self.ready.set()  # an exchange waiting for the start returns the failure
             await self.pool.aclose()
             await self.simulator.aclose()
 
@@ -192,31 +194,42 @@ class EpisodeWorker:
 
     def reshare(self, live: int, rank: int = 0) -> None:
         """Take the ``rank``-th share of every budget among ``live`` workers (in place: the
-        adaptive limit and the buckets keep their state). A simulator's own endpoint shares
-        its quotas only (see ``share_policy``)."""
+        adaptive limits, the buckets and the episodes in flight keep their state)."""
         live = max(1, live)
         if (live, rank) == (self.live, self.rank):
             return
-        for caller, whole in self._whole.items():
-            share = share_policy(whole, live, rank=rank, concurrency=caller in self._targets)
-            caller.reshape(share)
+        self._shares.reshape(live, rank)
         if self.live:
             _log.info("ray worker re-shared its budget", workers=live, was=self.live, rank=rank)
         self.live, self.rank = live, rank
+        self._size_window()
+
+    def _size_window(self) -> None:
+        """Episodes in flight: the worker's share of the user's, else one process's rule;
+        at least what the ``hf:`` actors need. A live window is re-sized in place: episodes
+        past a smaller size finish, and no new one starts until it has room."""
+        own = self._in_flight
+        if self.config.max_episodes_in_flight is not None:
+            own = concurrency_share(self.config.max_episodes_in_flight, self.live, self.rank)
+        self.in_flight = max(own, self._in_flight_floor)
+        if self._window is not None:
+            self._window.total_tokens = self.in_flight
 
     async def exchange(
         self, plans: list[EpisodePlan], more_coming: bool, live: int | None = None, rank: int = 0
     ) -> Reply:
         """Take ``plans``; return when a batch is ready, the window is half empty (and more
         work is coming) or nothing is held. ``live``: the workers now live, this one the
-        ``rank``-th (re-shares the budget when either changed; None keeps the share)."""
+        ``rank``-th (re-shares the budget when either changed; None keeps the share). A
+        worker that failed takes no plans and returns its failure at once."""
         if live is not None:
             self.reshare(live, rank)
         await self.ready.wait()
         state = self.state
-        for plan in plans:
-            state.holding += 1
-            self._episodes.start_soon(self._one, plan, self._source, self._slots)
+        if state.failure is None:
+            for plan in plans:
+                state.holding += 1
+                self._episodes.start_soon(self._one, plan, self._source, self._slots)
         while not self._worth_replying(more_coming):
             self.changed.clear()
             with anyio.move_on_after(self._linger_left()):
@@ -233,6 +246,8 @@ class EpisodeWorker:
         return self.state.holding
 
     def _wants(self) -> int:
+        if self.state.failure is not None:
+            return 0
         return max(0, 2 * self.in_flight - self.state.holding)
 
     def _linger_left(self) -> float:
@@ -252,7 +267,9 @@ class EpisodeWorker:
             return True
         return bool(state.finished) and self._linger_left() <= 0
 
-    async def _one(self, plan: EpisodePlan, source: TurnSource, slots: anyio.Semaphore) -> None:
+    async def _one(
+        self, plan: EpisodePlan, source: TurnSource, slots: anyio.CapacityLimiter
+    ) -> None:
         async with slots:
             if self.state.failure is not None:
                 return  # the run is stopping: the driver records no more
@@ -261,12 +278,12 @@ class EpisodeWorker:
                     record = await run_episode(
                         plan, self.settings, source, self.callers[plan.model], self.clock
                     )
-            except AuthenticationError as exc:
-                self._fail(WorkerFailure("auth", plan.episode_id, str(exc)))
+            except AuthenticationError as exc:  # a refused key or a spent quota
+                self._fail(failure_of(exc, plan.episode_id))
                 return
             except Exception as exc:  # a bug, not an outcome: the driver stops the run
                 _log.exception("episode failed unexpectedly", episode_id=plan.episode_id)
-                self._fail(WorkerFailure("crash", plan.episode_id, f"{type(exc).__name__}: {exc}"))
+                self._fail(failure_of(exc, plan.episode_id))
                 return
         state = self.state
         if state.first_finished_at is None:
