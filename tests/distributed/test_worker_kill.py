@@ -113,7 +113,7 @@ async def test_a_slot_that_keeps_dying_stops_the_run_with_the_resume_command(
                 ray="local", workers=2,
             )  # fmt: skip
         (fewer,) = [e for e in logs if e["event"].startswith("fewer ray workers than asked")]
-        assert (fewer["asked"], fewer["workers"], fewer["concurrency"]) == (2, 1, 1)
+        assert (fewer["asked"], fewer["workers"], fewer["budget"]) == (2, 1, 1)
         assert isinstance(stopped, WorkersLost), stopped
         (victim,) = killed
         assert victim in str(stopped)

@@ -307,6 +307,12 @@ class _Driver:
             raise AuthenticationError(failure.message)
         if failure is not None and failure.kind == "quota":
             raise QuotaExceededError(failure.message)
+        if failure is not None and failure.kind == "start":
+            raise ChatsimError(
+                f"a ray worker could not start ({failure.message}); the run stopped with "
+                f"{len(self.recorded)} new episodes recorded. Once fixed, complete it with: "
+                f"{self._resume_command()}"
+            )
         if failure is not None:
             error = ChatsimError(failure.message)
             raise RunCrashed(self.setup.run_dir, failure.episode_id, error) from error

@@ -30,10 +30,11 @@ import anyio
 
 from chatsim._exceptions import ChatsimError
 from chatsim._logging import get_logger
+from chatsim.distributed._budgets import shared_budgets, worker_count
 from chatsim.distributed._placement import ActorNotPlaced, placed
 from chatsim.distributed._ray import import_ray
 from chatsim.distributed._simulators import SimulatorActors
-from chatsim.distributed._worker import EpisodeWorker, worker_count
+from chatsim.distributed._worker import EpisodeWorker
 from chatsim.runner import EpisodePlan, RunSetup
 
 __all__ = [
@@ -112,13 +113,15 @@ class Slots:
         self._started = 0
 
     def open(self, wanted: int) -> list[Slot]:
-        """Start ``wanted`` workers, within the targets' call slots and the plans to run."""
+        """Start ``wanted`` workers, within the budgets they share by rank (the targets' call
+        slots, the simulator's where set, the episodes in flight where set) and the plans."""
         budgets = [caller.policy.max_concurrency for caller in self.setup.callers.values()]
+        budgets += shared_budgets(self.setup.config)
         count = min(len(self.todo), worker_count(wanted, budgets))
         if count < min(max(1, wanted), len(self.todo)):
             _log.warning(
-                "fewer ray workers than asked: each needs a call slot of every target",
-                asked=wanted, workers=count, concurrency=min(budgets),
+                "fewer ray workers than asked: each needs a share of every budget",
+                asked=wanted, workers=count, budget=min(budgets),
             )  # fmt: skip
         _log.info("ray run started", workers=count, todo=len(self.todo))
         self._live = list(range(count))
