@@ -18,7 +18,7 @@ from chatsim.loadtest._lag import LagMonitor
 from chatsim.loadtest._live_stats import COUNTERS, LiveStats, Recent, Sample
 from chatsim.loadtest._stage import StageRun
 
-__all__ = ["MergedLag", "MergedStats", "merge_stage_runs"]
+__all__ = ["MergedLag", "MergedStats", "lost_part", "merge_stage_runs"]
 
 
 def merge_stage_runs(parts: Sequence[StageRun]) -> StageRun:
@@ -45,8 +45,30 @@ def merge_stage_runs(parts: Sequence[StageRun]) -> StageRun:
     )
 
 
+def lost_part(
+    index: int,
+    load: float,
+    started_at: float,
+    ended_at: float,
+    arrivals: int,
+    recorded: array[float],
+) -> StageRun:
+    """The part of a stage that a worker lost mid-stage held, from what reached the driver:
+    ``arrivals`` (its counters' rise since the start, as of its last report) and the scheduled
+    times of the conversations it ``recorded``. The rest of its arrivals were abandoned (they
+    never reached the records); its CPU time died with it (0 here)."""
+    arrivals = max(arrivals, len(recorded))
+    return StageRun(
+        index=index, load=load, started_at=started_at, window_end=ended_at, ended_at=ended_at,
+        arrivals=arrivals, abandoned=arrivals - len(recorded), scheduled=array("d", recorded),
+    )  # fmt: skip
+
+
 def _busiest(part: StageRun) -> float:
     return part.cpu_seconds if part.busiest_cpu_seconds is None else part.busiest_cpu_seconds
+
+
+_ARRIVALS = COUNTERS.index("arrivals")
 
 
 class MergedStats:
@@ -64,6 +86,10 @@ class MergedStats:
         self._rss[worker] = rss
         self.live.set_counters(tuple(int(v) for v in np.sum(self._counters, axis=0)))
         self.live.add_recent(recent)
+
+    def arrivals(self, worker: int) -> int:
+        """Conversations ``worker`` has started in the whole run, as of its latest report."""
+        return self._counters[worker][_ARRIVALS]
 
     def sample(self, now: float) -> Sample:
         """Record the summed counters at ``now``; memory is the workers' resident sum."""

@@ -10,6 +10,13 @@ the load one process would; the next stage starts when every worker has finished
 The driver appends records as batches arrive, keeps the live view from the workers' reports,
 and writes ``load_summary.json`` from the records on disk, as in one process.
 
+A load worker that can no longer run (its process or node gone, its stage task or ``serve``
+raising, a call to it failing) fails the run at once, as a ``ChatsimError`` naming it
+(``_ray_errors``): the others are halted, the stage so far is kept (the lost worker's part
+as far as its reports reached the driver), and the summary is written, marked interrupted.
+Every call the driver awaits on a worker either returns, or raises that error: none waits
+for a worker that is gone.
+
 An ``hf:`` simulator runs as ``run --ray`` runs it: the driver checks its spec and options
 without loading the model, and plays it on GPU actors that every load worker calls
 (``_ray_simulators``).
@@ -17,9 +24,12 @@ without loading the model, and plays it on GPU actors that every load worker cal
 
 from __future__ import annotations
 
+import contextlib
 import math
 import signal
-from collections.abc import Iterable
+from array import array
+from collections.abc import Awaitable, Iterable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -44,7 +54,8 @@ from chatsim.distributed._worker import worker_count
 from chatsim.loadtest._api import LoadTestResult
 from chatsim.loadtest._live import LiveView
 from chatsim.loadtest._live_stats import LiveStats
-from chatsim.loadtest._merge import MergedLag, MergedStats, merge_stage_runs
+from chatsim.loadtest._merge import MergedLag, MergedStats, lost_part, merge_stage_runs
+from chatsim.loadtest._ray_errors import as_chatsim, first_error, worker_error
 from chatsim.loadtest._ray_simulators import free_workers, simulator_actors
 from chatsim.loadtest._ray_worker import LoadWorker, Report
 from chatsim.loadtest._setup import (
@@ -95,13 +106,16 @@ async def run_loadtest_on_ray(
             count = _worker_count(config, workers or free_workers(cpus, actors))
             driver = _Driver(config, run_id, run_dir, count, clock, actors, place_within)
             await driver.run(load_header(config, run_id, clock), live, handle_signals)
-    interrupted = driver.interrupted or driver.auth_error is not None
+    # A lost worker ends the run as Ctrl-C does (the summary of what ran), then fails it.
+    interrupted = driver.interrupted or driver.auth_error is not None or driver.failure is not None
     summary = write_load_summary(
         config, run_dir, run_id, driver.stages, driver.stats.live.samples,
         driver.lag.samples(), interrupted,
     )  # fmt: skip
     if driver.auth_error is not None:
         raise AuthenticationError(driver.auth_error)
+    if driver.failure is not None:
+        raise driver.failure
     return LoadTestResult(run_dir, summary, interrupted)
 
 
@@ -138,6 +152,25 @@ async def _all(refs: Iterable[Any]) -> None:
         await ref
 
 
+@dataclass
+class _Stage:
+    """The stage the driver follows now: each worker's part once it has it (a lost worker's
+    from what reached the driver), and what that needs."""
+
+    index: int
+    load: float
+    start: float
+    before: list[int]
+    """Each worker's arrivals (whole run) at the start."""
+    parts: list[StageRun | None] = field(init=False)
+    recorded: list[array[float]] = field(init=False)
+    """The scheduled times of each worker's records in this stage."""
+
+    def __post_init__(self) -> None:
+        self.parts = [None] * len(self.before)
+        self.recorded = [array("d") for _ in self.before]
+
+
 class _Driver:
     def __init__(
         self,
@@ -158,6 +191,9 @@ class _Driver:
         self.stages: list[StageRun] = []
         self.interrupted = False
         self.auth_error: str | None = None
+        self.failure: ChatsimError | None = None
+        """The first lost worker's error: the run stopped after writing what it had."""
+        self.lost: set[int] = set()
         self.handles: list[Any] = []
         self.running = False
 
@@ -178,8 +214,11 @@ class _Driver:
             writer = EpisodeWriter(self.run_dir / EPISODES_FILE).open()
             try:
                 await self._serve(writer, live, handle_signals)
-            except* ChatsimError as group:  # a worker not placed or not started: as it is
-                raise group.exceptions[0] from None
+            except* Exception as group:  # a worker not placed or not started: as it is
+                leaf = first_error(group)
+                if (failure := as_chatsim(leaf, "a load worker", self.run_dir)) is None:
+                    raise
+                raise failure from (None if failure is leaf else leaf)
             finally:
                 writer.close()
         finally:
@@ -200,29 +239,53 @@ class _Driver:
                 view = LiveView(live, self.stats.live, self.lag, self.config, self.clock)
                 group.start_soon(view.run)
             await self._stages(writer)
-            await _all(h.stop.remote() for h in self.handles)
-            await _all(serving)
+            if self.failure is None:  # else the workers are killed: nothing more to wait for
+                await self._stop(serving)
             group.cancel_scope.cancel()
+
+    async def _stop(self, serving: list[Any]) -> None:
+        try:
+            await _all(self._call(w, h.stop.remote()) for w, h in enumerate(self.handles))
+            await _all(self._call(w, ref) for w, ref in enumerate(serving))
+        except ChatsimError as exc:  # every stage ran: only the ending failed
+            self.failure = exc
 
     async def _start(self) -> list[Any]:
         """Every worker up, its clock offset measured, its simulator open."""
         for i, handle in enumerate(self.handles):  # placed, or ActorNotPlaced (never a hang)
-            what = f"load worker {i} of {self.count}"
-            await placed(handle.clock_now.remote(), what, LOAD_WORKER_RESOURCES, self.place_within)
-        serving = [h.serve.remote(await self._shift(h)) for h in self.handles]
-        for handle in self.handles:
-            if (error := await handle.wait_ready.remote()) is not None:
-                raise ChatsimError(f"a load worker could not start: {error}")
+            first = handle.clock_now.remote()
+            await self._call(
+                i, placed(first, self._what(i), LOAD_WORKER_RESOURCES, self.place_within)
+            )
+        serving = [h.serve.remote(await self._shift(i)) for i, h in enumerate(self.handles)]
+        for i, handle in enumerate(self.handles):
+            if (error := await self._call(i, handle.wait_ready.remote())) is not None:
+                raise ChatsimError(f"{self._what(i)} could not start: {error}")
         _log.info("ray load test started", workers=self.count)
         return serving
 
-    async def _shift(self, handle: Any) -> float:
+    def _what(self, worker: int) -> str:
+        return f"load worker {worker} of {self.count}"
+
+    async def _call(self, worker: int, call: Awaitable[Any]) -> Any:
+        """What ``call`` (to ``worker``) returns; a Ray error as the ``ChatsimError`` that
+        names the worker (``ray_failure``)."""
+        try:
+            return await call
+        except Exception as exc:
+            if (failure := as_chatsim(exc, self._what(worker), self.run_dir)) is None:
+                raise
+            if failure is exc:
+                raise
+            raise failure from exc
+
+    async def _shift(self, worker: int) -> float:
         """How far ``handle``'s clock runs ahead of the driver's (the first ping also waits
         for the actor to start; the shortest round trip gives the best reading)."""
         best_rtt, shift = math.inf, 0.0
         for _ in range(_PINGS):
             sent = self.clock.now()
-            theirs = await handle.clock_now.remote()
+            theirs = await self._call(worker, self.handles[worker].clock_now.remote())
             back = self.clock.now()
             if back - sent < best_rtt:
                 best_rtt, shift = back - sent, theirs - (sent + back) / 2
@@ -231,37 +294,77 @@ class _Driver:
     async def _stages(self, writer: EpisodeWriter) -> None:
         base = 0
         for index, load in enumerate(self.config.loads()):
-            if self.interrupted or self.auth_error is not None:
+            if self.interrupted or self.auth_error is not None or self.failure is not None:
                 break
-            start = self.clock.now() + START_LEAD
-            await _all(h.begin.remote(index, load, start, base) for h in self.handles)
-            parts: list[StageRun | None] = [None] * self.count
+            before = [self.stats.arrivals(w) for w in range(self.count)]
+            stage = _Stage(index, load, self.clock.now() + START_LEAD, before)
+            await self._begin(stage, base)
             async with anyio.create_task_group() as group:
                 for worker in range(self.count):
-                    group.start_soon(self._follow, worker, parts, writer)
-                await anyio.sleep(max(0.0, start - self.clock.now()))
+                    group.start_soon(self._follow, worker, stage, writer)
+                await anyio.sleep(max(0.0, stage.start - self.clock.now()))
                 self.stats.live.stage, self.stats.live.load = index, load
-                self.stats.sample(start)
-            stage = merge_stage_runs([p for p in parts if p is not None])
-            self.stages.append(stage)
+                self.stats.sample(stage.start)
+            merged = merge_stage_runs([p for p in stage.parts if p is not None])
+            self.stages.append(merged)
             self.stats.sample(self.clock.now())
-            base += stage.numbers
+            base += merged.numbers
 
-    async def _follow(self, worker: int, parts: list[StageRun | None], writer: Any) -> None:
-        """One worker's reports until it has finished the stage."""
-        while parts[worker] is None:
-            report: Report = await self.handles[worker].report.remote()
+    async def _begin(self, stage: _Stage, base: int) -> None:
+        """Start the stage on every worker (all sent at once, then awaited)."""
+        args = (stage.index, stage.load, stage.start, base)
+        sent = [(w, self._call(w, h.begin.remote(*args))) for w, h in enumerate(self.handles)]
+        for worker, call in sent:
+            try:
+                await call
+            except ChatsimError as exc:
+                await self._lose(worker, exc, stage)
+
+    async def _follow(self, worker: int, stage: _Stage, writer: Any) -> None:
+        """One worker's reports until it has finished the stage, or is lost."""
+        while stage.parts[worker] is None:
+            try:
+                report: Report = await self._call(worker, self.handles[worker].report.remote())
+            except ChatsimError as exc:  # died, or a call to it failed
+                await self._lose(worker, exc, stage)
+                return
             for record in report.records:
                 writer.append(record)
+                stage.recorded[worker].append(record.extra["load"]["scheduled_at"])
             self.stats.update(worker, report.counters, report.rss, report.recent)
             self.lag.add(report.lag_times, report.lag_values)
+            if report.error is not None:  # its stage task or serve raised: no stage, ever
+                _log.error("load worker failed", worker=worker, error=report.error,
+                           traceback=report.trace)  # fmt: skip
+                failed = worker_error(self._what(worker), report.error, self.run_dir)
+                await self._lose(worker, failed, stage)
+                return
             if report.auth_error is not None and self.auth_error is None:
                 self.auth_error = report.auth_error  # the key was refused: stop everyone
                 await self._halt()
-            parts[worker] = report.stage
+            stage.parts[worker] = report.stage
+
+    async def _lose(self, worker: int, exc: ChatsimError, stage: _Stage) -> None:
+        """``worker`` can no longer run: keep its part of ``stage`` as far as it reached the
+        driver, stop the others (their parts are kept), and fail the run after the stage."""
+        _log.error("load worker lost", worker=worker, error=str(exc))
+        self.lost.add(worker)
+        if self.failure is None:
+            self.failure = exc
+        ended = max(stage.start, self.clock.now())
+        arrivals = self.stats.arrivals(worker) - stage.before[worker]
+        stage.parts[worker] = lost_part(
+            stage.index, stage.load, stage.start, ended, arrivals, stage.recorded[worker]
+        )
+        await self._halt()
 
     async def _halt(self) -> None:
-        await _all(h.halt.remote() for h in self.handles)
+        """Stop the stage on every worker not lost (one that dies now: its report says so)."""
+        sent = [self._call(w, self.handles[w].halt.remote()) for w in range(self.count)
+                if w not in self.lost]  # fmt: skip
+        for call in sent:
+            with contextlib.suppress(ChatsimError):  # its follow (or the run's end) reports it
+                await call
 
     async def _sampler(self) -> None:
         while True:

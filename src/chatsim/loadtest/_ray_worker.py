@@ -20,6 +20,7 @@ This module does not import ``ray``: the driver wraps the class with ``ray.remot
 from __future__ import annotations
 
 import asyncio
+import traceback
 from array import array
 from dataclasses import dataclass, field
 from typing import Any
@@ -60,6 +61,10 @@ class Report:
     stage: StageRun | None = None
     """The stage this worker just finished (its records all came in this or earlier reports)."""
     auth_error: str | None = None
+    error: str | None = None
+    """Why this worker can no longer run its share (its stage task or ``serve`` raised)."""
+    trace: str | None = None
+    """That error's traceback (the driver logs it)."""
 
 
 class ShiftedClock:
@@ -113,6 +118,7 @@ class LoadWorker:
         self.interval = min(REPORT_SECONDS, full.bucket / 2)
         self.out = _Outbox()
         self.error: str | None = None
+        self.trace: str | None = None
         # asyncio primitives: a Ray async actor runs every method on one asyncio loop.
         self.ready = asyncio.Event()
         self.changed = asyncio.Event()
@@ -141,12 +147,14 @@ class LoadWorker:
                 group.start_soon(self.lag.run)
                 group.start_soon(self.engine.sampler)  # also ticks the GC policy
                 self.engine.gc.start()
-                self.ready.set()
-                await self.stopping.wait()
-                self.engine.gc.stop()
+                try:
+                    self.ready.set()
+                    await self.stopping.wait()
+                finally:  # a failed serve too hands the frozen objects back
+                    self.engine.gc.stop()
                 group.cancel_scope.cancel()
-        except Exception as exc:  # opening the simulator failed: tell the driver, not a hang
-            self.error = f"{type(exc).__name__}: {exc}"
+        except Exception as exc:  # tell the driver (wait_ready, report): never a hang
+            self._failed(exc)
             self.ready.set()
             raise
         finally:
@@ -158,13 +166,26 @@ class LoadWorker:
         await self.ready.wait()
         return self.error
 
+    def _failed(self, exc: BaseException) -> None:
+        if self.error is None:  # the first error is the cause; later ones follow from it
+            self.trace = "".join(traceback.format_exception(exc))
+            while isinstance(exc, BaseExceptionGroup):  # a task group's: name what raised
+                exc = exc.exceptions[0]
+            self.error = f"{type(exc).__name__}: {exc}"
+        self.changed.set()
+
     async def begin(self, index: int, load: float, start_at: float, base: int) -> None:
-        self.group.start_soon(self._stage, index, load, start_at, base)
+        if self.error is None:  # else the next report says why there is no stage
+            self.group.start_soon(self._stage, index, load, start_at, base)
 
     async def _stage(self, index: int, load: float, start_at: float, base: int) -> None:
-        if index > 0:
-            self.engine.gc.stage_boundary()  # collect now, before the shared start
-        stage = await self.engine.run_stage(index, load, start_at=start_at, base=base)
+        try:
+            if index > 0:
+                self.engine.gc.stage_boundary()  # collect now, before the shared start
+            stage = await self.engine.run_stage(index, load, start_at=start_at, base=base)
+        except Exception as exc:  # a bug: the next report carries it (else: no stage, ever)
+            self._failed(exc)
+            return
         self.out.stage = stage
         self.changed.set()
 
@@ -178,7 +199,7 @@ class LoadWorker:
         most ``interval`` seconds."""
         out = self.out
         with anyio.move_on_after(self.interval):
-            while out.stage is None and len(out.records) < BATCH_RECORDS:
+            while out.stage is None and len(out.records) < BATCH_RECORDS and self.error is None:
                 self.changed.clear()
                 await self.changed.wait()
         times, lags = self.lag.times, self.lag.lags
@@ -190,6 +211,7 @@ class LoadWorker:
         return Report(
             records, self.stats.counters(), resident_memory(), self.stats.take_recent(),
             times[sent:end], lags[sent:end], stage, None if auth is None else str(auth),
+            self.error, self.trace,
         )  # fmt: skip
 
     async def halt(self) -> None:
