@@ -99,7 +99,7 @@ def _driver(handles: list[_FakeWorker], monkeypatch: pytest.MonkeyPatch) -> Any:
 
     monkeypatch.setattr(_ray_driver, "START_LEAD", 0.0)  # the stage starts at once
     config = LoadTestConfig.build(model="vllm:x", rate=4.0, duration=1.0, arrival="constant")
-    driver = _ray_driver._Driver(config, "lt", RUN_DIR, len(handles), FakeClock(100.0))
+    driver = _ray_driver.LoadDriver(config, "lt", RUN_DIR, len(handles), FakeClock(100.0))
     driver.handles = handles
     return driver
 
@@ -267,9 +267,9 @@ async def test_a_load_worker_killed_mid_stage_fails_the_run_and_keeps_its_summar
 ) -> None:
     import ray
 
-    from chatsim.loadtest import _ray_driver
+    from chatsim.loadtest import _ray_driver, _ray_run
 
-    class KillingDriver(_ray_driver._Driver):
+    class KillingDriver(_ray_driver.LoadDriver):
         """Kills load worker 1 once its first records reached the driver: mid-stage."""
 
         async def _follow(self, worker: int, stage: Any, writer: Any) -> None:
@@ -282,7 +282,7 @@ async def test_a_load_worker_killed_mid_stage_fails_the_run_and_keeps_its_summar
 
             await super()._follow(worker, stage, SimpleNamespace(append=append))
 
-    monkeypatch.setattr(_ray_driver, "_Driver", KillingDriver)
+    monkeypatch.setattr(_ray_run, "LoadDriver", KillingDriver)
     before = set(actor_table())
     # 20 conversations a second for 30 s, at 20 ms a reply: the kill lands long before the end.
     script = ReplyScript("The answer is B.", latency=Latency(first_token=0.02))

@@ -8,10 +8,18 @@ from chatsim._exceptions import ChatsimError
 __all__ = ["first_error", "worker_error"]
 
 
-def first_error(group: BaseExceptionGroup[ChatsimError]) -> ChatsimError:
-    """The first ``ChatsimError`` in ``group``, however deeply nested."""
-    first = group.exceptions[0]
-    return first_error(first) if isinstance(first, BaseExceptionGroup) else first
+def first_error(group: BaseExceptionGroup[Exception]) -> Exception:
+    """The first ``ChatsimError`` in ``group`` (nested groups too), else its first error."""
+    leaves: list[Exception] = []
+    pending: list[BaseException] = [group]
+    while pending:
+        exc = pending.pop(0)
+        if isinstance(exc, BaseExceptionGroup):
+            pending[:0] = exc.exceptions
+        elif isinstance(exc, Exception):
+            leaves.append(exc)
+    chatsim = [e for e in leaves if isinstance(e, ChatsimError)]
+    return (chatsim or leaves)[0]
 
 
 def worker_error(name: str, exc: Exception, recorded: int, resume: str) -> ChatsimError:

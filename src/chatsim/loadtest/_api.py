@@ -102,7 +102,7 @@ async def run_loadtest(
                 "on Ray each worker builds its own target and simulator: give them as specs "
                 "(model=, simulator=), not as adapter or backend objects"
             )
-        from chatsim.loadtest._ray_driver import run_loadtest_on_ray
+        from chatsim.loadtest._ray_run import run_loadtest_on_ray
 
         return await run_loadtest_on_ray(
             config, out_dir=Path(out_dir), run_id=run_id, ray=ray, workers=workers,

@@ -36,42 +36,23 @@ from typing import Any
 import anyio
 from rich.console import Console
 
-from chatsim._exceptions import AuthenticationError, ChatsimError, ConfigError
+from chatsim._exceptions import ChatsimError
 from chatsim._logging import get_logger
-from chatsim._util._clock import MonotonicWallClock
 from chatsim.config import LoadTestConfig
 from chatsim.distributed._placement import placed
 from chatsim.distributed._ray import (
     DEFAULT_SCHEDULE_TIMEOUT,
-    check_address,
-    connect,
     import_ray,
-    schedule_timeout,
-    worker_environment,
 )
 from chatsim.distributed._simulators import SimulatorActors
-from chatsim.distributed._worker import worker_count
-from chatsim.loadtest._api import LoadTestResult
 from chatsim.loadtest._live import LiveView
-from chatsim.loadtest._live_stats import LiveStats
 from chatsim.loadtest._merge import MergedLag, MergedStats, lost_part, merge_stage_runs
 from chatsim.loadtest._ray_errors import as_chatsim, first_error, worker_error
-from chatsim.loadtest._ray_simulators import free_workers, simulator_actors
 from chatsim.loadtest._ray_worker import LoadWorker, Report
-from chatsim.loadtest._setup import (
-    load_call_policy,
-    load_header,
-    load_simulator_settings,
-    observed_caller,
-    simulator_for,
-    write_load_summary,
-)
 from chatsim.loadtest._stage import StageRun
-from chatsim.questions import load_questions
 from chatsim.recording import EPISODES_FILE, EpisodeWriter, RunHeader, create_run_dir
-from chatsim.simulators._registry import create_remote_simulator, runs_on_actors
 
-__all__ = ["LOAD_WORKER_RESOURCES", "START_LEAD", "run_loadtest_on_ray"]
+__all__ = ["LOAD_WORKER_RESOURCES", "START_LEAD", "LoadDriver"]
 
 LOAD_WORKER_RESOURCES = {"CPU": 1.0}
 """What each load worker asks Ray for."""
@@ -82,68 +63,6 @@ START_LEAD = 0.25
 """Seconds between choosing a stage's start and the start: time for ``begin`` to reach every
 worker (a late one would start its arrivals late, and its start lag would show it)."""
 _PINGS = 5
-
-
-async def run_loadtest_on_ray(
-    config: LoadTestConfig,
-    *,
-    out_dir: Path,
-    run_id: str,
-    ray: str,
-    workers: int | None,
-    live: Console | None,
-    handle_signals: bool,
-) -> LoadTestResult:
-    """``run_loadtest`` over Ray workers; raises what it raises."""
-    check_address(ray, workers)
-    place_within = schedule_timeout()  # checked by check_address: a bad value wrote nothing
-    await _check(config)
-    run_dir = out_dir / run_id
-    clock = MonotonicWallClock()
-    env_vars = worker_environment([config.model], config.simulator)  # for auto / ray:// only
-    with connect(ray, workers, env_vars=env_vars) as cpus:
-        async with simulator_actors(config, place_within) as actors:
-            count = _worker_count(config, workers or free_workers(cpus, actors))
-            driver = _Driver(config, run_id, run_dir, count, clock, actors, place_within)
-            await driver.run(load_header(config, run_id, clock), live, handle_signals)
-    # A lost worker ends the run as Ctrl-C does (the summary of what ran), then fails it.
-    interrupted = driver.interrupted or driver.auth_error is not None or driver.failure is not None
-    summary = write_load_summary(
-        config, run_dir, run_id, driver.stages, driver.stats.live.samples,
-        driver.lag.samples(), interrupted,
-    )  # fmt: skip
-    if driver.auth_error is not None:
-        raise AuthenticationError(driver.auth_error)
-    if driver.failure is not None:
-        raise driver.failure
-    return LoadTestResult(run_dir, summary, interrupted)
-
-
-def _worker_count(config: LoadTestConfig, wanted: int) -> int:
-    """``wanted``, but no more workers than the in-flight cap and the target's concurrency have
-    slots for (one each at least: ``worker_count``)."""
-    budgets = [config.max_in_flight, load_call_policy(config).max_concurrency]
-    count = worker_count(wanted, budgets)
-    if count < wanted:
-        _log.warning(
-            "fewer load workers than asked: each needs a call slot", asked=wanted, workers=count
-        )
-    return count
-
-
-async def _check(config: LoadTestConfig) -> None:
-    """What one process checks before its run directory exists: questions, target, simulator
-    (an ``hf:`` one by its spec and options only: its model loads on the actors)."""
-    if not load_questions(config.source, selection=config.selection):
-        raise ConfigError(f"no questions selected from {config.source!r}")
-    clock = MonotonicWallClock()
-    caller = observed_caller(config, load_call_policy(config), clock, LiveStats())
-    if runs_on_actors(config.simulator):
-        backend = create_remote_simulator(config.simulator, load_simulator_settings(config))
-    else:
-        backend, _ = simulator_for(config, config.simulator, clock)
-    await caller.aclose()
-    await backend.aclose()
 
 
 async def _all(refs: Iterable[Any]) -> None:
@@ -171,7 +90,9 @@ class _Stage:
         self.recorded = [array("d") for _ in self.before]
 
 
-class _Driver:
+class LoadDriver:
+    """Starts the load workers, runs every stage over them, and writes what they return."""
+
     def __init__(
         self,
         config: LoadTestConfig,

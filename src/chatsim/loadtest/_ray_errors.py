@@ -18,9 +18,12 @@ from __future__ import annotations
 from pathlib import Path
 
 from chatsim._exceptions import ChatsimError
+from chatsim.distributed._errors import first_error
 from chatsim.distributed._ray import import_ray
 
 __all__ = ["as_chatsim", "first_error", "ray_failure", "worker_error"]
+
+# ``first_error`` is the run driver's: one rule for both.
 
 _LOGS = "its log is in the Ray session's logs on its node (/tmp/ray/session_latest/logs)"
 
@@ -66,17 +69,3 @@ def worker_error(what: str, error: str, run_dir: Path) -> ChatsimError:
 def as_chatsim(exc: BaseException, what: str, run_dir: Path) -> ChatsimError | None:
     """``exc`` itself if a ``ChatsimError``, else ``ray_failure``."""
     return exc if isinstance(exc, ChatsimError) else ray_failure(exc, what, run_dir)
-
-
-def first_error(group: BaseExceptionGroup[Exception]) -> Exception:
-    """The first ``ChatsimError`` in ``group`` (nested groups too), else its first error."""
-    leaves: list[Exception] = []
-    pending: list[BaseException] = [group]
-    while pending:
-        exc = pending.pop(0)
-        if isinstance(exc, BaseExceptionGroup):
-            pending[:0] = exc.exceptions
-        elif isinstance(exc, Exception):
-            leaves.append(exc)
-    chatsim = [e for e in leaves if isinstance(e, ChatsimError)]
-    return (chatsim or leaves)[0]

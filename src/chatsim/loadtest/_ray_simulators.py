@@ -12,7 +12,6 @@ CPU the actors hold.
 
 from __future__ import annotations
 
-import math
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -21,15 +20,13 @@ import anyio
 from chatsim._logging import get_logger
 from chatsim.config import LoadTestConfig
 from chatsim.distributed._simulators import SimulatorActors, launch_simulator_actors
+from chatsim.distributed._slots import SIMULATOR_CPUS, workers_beside
 from chatsim.loadtest._setup import load_simulator_settings
 from chatsim.simulators._registry import runs_on_actors
 
 __all__ = ["SIMULATOR_CPUS", "free_workers", "simulator_actors"]
 
 _log = get_logger("chatsim.loadtest")
-
-SIMULATOR_CPUS = 1.0
-"""CPUs each simulator actor holds (it drives its GPU: tokenising, batching)."""
 
 
 @asynccontextmanager
@@ -56,6 +53,5 @@ async def simulator_actors(
 
 
 def free_workers(cpus: int, actors: SimulatorActors | None) -> int:
-    """Load workers for the CPUs the simulator actors left (at least one)."""
-    held = 0 if actors is None else math.ceil(len(actors.handles) * SIMULATOR_CPUS)
-    return max(1, cpus - held)
+    """Load workers for the CPUs the simulator actors left (at least one), as ``run --ray``."""
+    return max(1, cpus) if actors is None else workers_beside(cpus, len(actors.handles))
