@@ -143,7 +143,6 @@ class _Driver:
         one per CPU of the cluster, less the CPUs the ``hf:`` simulator actors hold)."""
         if self.progress is not None:
             self.progress.start(len(self.setup.plans), self.outcome.skipped)
-        slots: list[Slot] = []
         try:
             async with anyio.create_task_group() as group:
                 self._stop = group.cancel_scope
@@ -291,7 +290,9 @@ class _Driver:
         try:
             await serving
         except import_ray().exceptions.RayError as exc:
-            assert self._simulators is not None
+            assert self._simulators is not None and self.slots is not None
+            if not self.slots.live:
+                return  # every episode is in: the run does not need it any more
             self.lost = self.lost or SimulatorError(
                 f"simulator actor {self._simulators.names[index]} died ({type(exc).__name__}); "
                 f"the run stopped with {len(self.recorded)} new episodes recorded (those it "
