@@ -138,8 +138,10 @@ async def test_an_hf_run_on_ray_loads_the_model_on_its_actor_not_in_the_driver(
         )
 
     monkeypatch.setattr(_driver, "launch_simulator_actors", one_cpu_less_actor)
+    from chatsim.runner import _prepare
+
     loaded: list[str] = []
-    real = _simulators.create_simulator
+    real = _prepare.create_simulator
 
     def no_model_here(spec: str, *args: Any) -> Any:
         loaded.append(spec)  # the driver would load the model here: it must not

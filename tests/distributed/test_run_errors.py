@@ -5,10 +5,13 @@ leave; a worker gets no more than its even part of the plans."""
 
 from __future__ import annotations
 
-from chatsim import ChatsimError, MissingCredentialError
-from chatsim.distributed._driver import fair_take
-from chatsim.distributed._errors import first_error, worker_error
-from chatsim.distributed._slots import workers_beside
+from pathlib import Path
+
+from chatsim import AuthenticationError, ChatsimError, MissingCredentialError, QuotaExceededError
+from chatsim.distributed._errors import failure_error, first_error, worker_error
+from chatsim.distributed._slots import fair_take, workers_beside
+from chatsim.distributed._worker import WorkerFailure
+from chatsim.runner import RunCrashed
 
 
 def test_the_first_chatsim_error_of_nested_groups() -> None:
@@ -55,3 +58,19 @@ def test_a_worker_gets_no_more_than_its_even_part() -> None:
     # A large run: what it asks for.
     assert fair_take(128, unrecorded=100_000, live=16, held=64, queued=99_000) == 128
     assert fair_take(128, unrecorded=3, live=1, held=0, queued=3) == 3
+
+
+def test_a_workers_reported_failure_is_raised_as_one_process_raises_it() -> None:
+    run_dir, resume = Path("runs/r"), "chatsim run --resume runs/r --ray local"
+
+    def raised(kind: str, episode: str = "e1") -> Exception:
+        return failure_error(WorkerFailure(kind, episode, "it said why"), run_dir, 2, resume)
+
+    quota = raised("quota")
+    assert type(quota) is QuotaExceededError and str(quota) == "it said why"
+    assert type(raised("auth")) is AuthenticationError
+    start = raised("start", "")
+    assert "a ray worker could not start (it said why)" in str(start)
+    assert str(start).endswith(f"complete it with: {resume}")
+    crash = raised("crash")
+    assert isinstance(crash, RunCrashed) and "episode e1 failed unexpectedly" in str(crash)

@@ -14,7 +14,7 @@ import pytest
 
 from chatsim._exceptions import ConfigError, QuotaExceededError
 from chatsim.config import RunConfig
-from chatsim.distributed import _simulators, _worker
+from chatsim.distributed import _simulator_actor, _worker
 from chatsim.distributed._budgets import shared_budgets
 from chatsim.distributed._simulators import SimulatorActor, SimulatorActors
 from chatsim.distributed._worker import EpisodeWorker
@@ -213,7 +213,7 @@ def _actor(spec: str = "scripted") -> SimulatorActor:
 async def test_a_simulator_actor_that_cannot_start_says_so(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr(_simulators, "open_turn_source", _refusing)
+    monkeypatch.setattr(_simulator_actor, "open_turn_source", _refusing)
     actor = _actor()
     with pytest.raises(ConfigError):
         await actor.serve()

@@ -18,7 +18,6 @@ workers start than the smallest target concurrency (``worker_count``).
 
 from __future__ import annotations
 
-import math
 import signal
 from collections import deque
 from typing import Any
@@ -26,14 +25,12 @@ from typing import Any
 import anyio
 
 from chatsim._exceptions import (
-    AuthenticationError,
     ChatsimError,
     ConfigError,
-    QuotaExceededError,
     SimulatorError,
 )
 from chatsim._logging import get_logger
-from chatsim.distributed._errors import first_error, worker_error
+from chatsim.distributed._errors import failure_error, first_error, worker_error
 from chatsim.distributed._placement import ActorNotPlaced
 from chatsim.distributed._ray import connect, import_ray, schedule_timeout, worker_environment
 from chatsim.distributed._simulators import SimulatorActors, launch_simulator_actors
@@ -44,6 +41,7 @@ from chatsim.distributed._slots import (
     Slot,
     Slots,
     WorkersLost,
+    fair_take,
     workers_beside,
 )
 from chatsim.distributed._worker import Reply, WorkerFailure
@@ -55,7 +53,6 @@ from chatsim.recording import (
 )
 from chatsim.runner import (
     Progress,
-    RunCrashed,
     RunInterrupted,
     RunOutcome,
     RunSetup,
@@ -97,14 +94,6 @@ async def execute_run_on_ray(
         finally:
             driver.writer.close()
     return driver.finish()
-
-
-def fair_take(wants: int, unrecorded: int, live: int, held: int, queued: int) -> int:
-    """Plans to give a worker that ``wants`` more and holds ``held``: no more than its even
-    part, among ``live`` workers, of the ``unrecorded`` episodes (queued or held), so that the
-    worker up first does not take a small run's every plan while the others start."""
-    fair = math.ceil(unrecorded / max(1, live)) - held
-    return max(0, min(wants, fair, queued))
 
 
 class _Driver:
@@ -303,20 +292,9 @@ class _Driver:
 
     def finish(self) -> RunOutcome:
         _log.info("ray run ended", recorded=self.outcome.recorded)
-        failure = self.failure
-        if failure is not None and failure.kind == "auth":
-            raise AuthenticationError(failure.message)
-        if failure is not None and failure.kind == "quota":
-            raise QuotaExceededError(failure.message)
-        if failure is not None and failure.kind == "start":
-            raise ChatsimError(
-                f"a ray worker could not start ({failure.message}); the run stopped with "
-                f"{len(self.recorded)} new episodes recorded. Once fixed, complete it with: "
-                f"{self._resume_command()}"
-            )
-        if failure is not None:
-            error = ChatsimError(failure.message)
-            raise RunCrashed(self.setup.run_dir, failure.episode_id, error) from error
+        if self.failure is not None:
+            resume = self._resume_command()
+            raise failure_error(self.failure, self.setup.run_dir, len(self.recorded), resume)
         if self.lost is not None:
             raise self.lost
         if self.stopped:

@@ -3,9 +3,13 @@ group (anyio's task groups wrap what is raised in them) or a raw Ray error."""
 
 from __future__ import annotations
 
-from chatsim._exceptions import ChatsimError
+from pathlib import Path
 
-__all__ = ["first_error", "worker_error"]
+from chatsim._exceptions import AuthenticationError, ChatsimError, QuotaExceededError
+from chatsim.distributed._worker import WorkerFailure
+from chatsim.runner import RunCrashed
+
+__all__ = ["failure_error", "first_error", "worker_error"]
 
 
 def first_error(group: BaseExceptionGroup[Exception]) -> Exception:
@@ -37,3 +41,19 @@ def worker_error(name: str, exc: Exception, recorded: int, resume: str) -> Chats
         f"with {recorded} new episodes recorded. Details in the worker's Ray log; once fixed, "
         f"complete it with: {resume}"
     )
+
+
+def failure_error(failure: WorkerFailure, run_dir: Path, recorded: int, resume: str) -> Exception:
+    """What stopped the run when a worker reported ``failure``: the refused key or spent quota
+    as one process raises it, a worker that could not start with the resume command, else the
+    episode that failed unexpectedly (``RunCrashed``)."""
+    if failure.kind == "auth":
+        return AuthenticationError(failure.message)
+    if failure.kind == "quota":
+        return QuotaExceededError(failure.message)
+    if failure.kind == "start":
+        return ChatsimError(
+            f"a ray worker could not start ({failure.message}); the run stopped with "
+            f"{recorded} new episodes recorded. Once fixed, complete it with: {resume}"
+        )
+    return RunCrashed(run_dir, failure.episode_id, ChatsimError(failure.message))

@@ -45,6 +45,7 @@ __all__ = [
     "Slot",
     "Slots",
     "WorkersLost",
+    "fair_take",
     "workers_beside",
 ]
 
@@ -67,6 +68,14 @@ def workers_beside(cpus: int, actors: int) -> int:
     """Workers for the ``cpus`` the ``hf:`` simulator ``actors`` leave (one per CPU, at least
     one): a worker per CPU of the cluster besides them would wait for a CPU they hold."""
     return max(1, cpus - math.ceil(actors * SIMULATOR_CPUS))
+
+
+def fair_take(wants: int, unrecorded: int, live: int, held: int, queued: int) -> int:
+    """Plans to give a worker that ``wants`` more and holds ``held``: no more than its even
+    part, among ``live`` workers, of the ``unrecorded`` episodes (queued or held), so that the
+    worker up first does not take a small run's every plan while the others start."""
+    fair = math.ceil(unrecorded / max(1, live)) - held
+    return max(0, min(wants, fair, queued))
 
 
 class WorkersLost(ChatsimError):
