@@ -1,11 +1,14 @@
 """A run does not wait for workers it can do without: a worker Ray has not placed when the
 work is done gives up at once, and one Ray cannot place within the deadline while other
 workers run is left out (a warning says so); the run ends with every episode recorded once.
-(A run none of whose workers is placed stops with ``ActorNotPlaced``: test_unschedulable.)"""
+(A run none of whose workers is placed stops with ``ActorNotPlaced``: test_unschedulable.)
+A worker that cannot start (its constructor raised) stops the run with its own error, and is
+not replaced as if it had died."""
 
 from __future__ import annotations
 
 import json
+import sys
 from importlib.util import find_spec
 from pathlib import Path
 from typing import Any
@@ -16,7 +19,9 @@ from ray_kit import RunWorkers, planned_ids, record_lines
 from structlog.testing import capture_logs
 
 import chatsim
+from chatsim import ChatsimError, MissingCredentialError
 from chatsim.distributed import SCHEDULE_TIMEOUT_VARIABLE, ActorNotPlaced
+from chatsim.distributed._worker import EpisodeWorker
 from chatsim.testing import LoopbackServer, ReplyScript
 
 needs_ray = pytest.mark.skipif(find_spec("ray") is None, reason="needs ray (chatsim[ray])")
@@ -77,3 +82,34 @@ async def test_a_worker_not_placed_in_time_is_left_out(
     (left,) = [e for e in logs if e["event"].startswith("a ray worker was not placed")]
     assert left["workers"] == 1 and "within 0 s" in left["error"]
     assert await run_workers.gone("left-out")
+
+
+class _Refusing(EpisodeWorker):
+    """A worker whose constructor raises on the cluster, as one without a key would."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        raise MissingCredentialError("CHATSIM_TEST_KEY", "this worker needs a key")
+
+
+async def test_a_worker_that_cannot_start_stops_the_run_with_its_error(
+    tmp_path: Path, run_workers: RunWorkers, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import ray.cloudpickle
+
+    from chatsim.distributed import _slots
+
+    # Defined here, not importable by Ray's workers: shipped by value.
+    ray.cloudpickle.register_pickle_by_value(sys.modules[__name__])
+    monkeypatch.setattr(_slots, "EpisodeWorker", _Refusing)
+    async with LoopbackServer(ReplyScript("It is A.")) as server:
+        with capture_logs() as logs, pytest.raises(ChatsimError) as caught:
+            await chatsim.evaluate(
+                "vllm:assistant", "college_math", **OPTIONS, base_url=server.base_url,
+                out_dir=tmp_path, run_id="refused", ray="local", workers=1,
+            )  # fmt: skip
+    ray.cloudpickle.unregister_pickle_by_value(sys.modules[__name__])
+    message = str(caught.value)
+    assert "could not start" in message and "CHATSIM_TEST_KEY" in message
+    assert f"chatsim run --resume {tmp_path / 'refused'} --ray local" in message
+    assert not [e for e in logs if e["event"].startswith("ray worker died")]  # not replaced
+    assert await run_workers.gone("refused")

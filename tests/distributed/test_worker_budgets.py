@@ -102,6 +102,19 @@ def test_served_default_slots_stay_sized_from_the_episodes_in_flight(
         assert share.max_concurrency == whole  # not set by the user: not shared
 
 
+def test_each_window_is_one_processs_rule_on_its_share_of_the_call_slots(
+    workers: list[EpisodeWorker],
+) -> None:
+    # One process: 2 x 8 slots x 1 model = 16 episodes at once; four workers, 2 slots each: 4.
+    (alone,) = _all(_config(concurrency=8), 1, workers)
+    four = _all(_config(concurrency=8), 4, workers)
+    assert alone.in_flight == 16
+    assert [w.in_flight for w in four] == [4, 4, 4, 4]
+    assert sum(w.callers["vllm:assistant"].policy.max_concurrency for w in four) == 8
+    four[0].reshare(2, 0)  # two left: its window grows with its slots
+    assert four[0].in_flight == 8
+
+
 def test_each_replica_of_a_served_fleet_is_shared(workers: list[EpisodeWorker]) -> None:
     config = _config(
         simulator_base_url=f"{SIMULATOR},http://127.0.0.1:7/v1",

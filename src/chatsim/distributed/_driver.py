@@ -90,7 +90,8 @@ async def execute_run_on_ray(
         try:
             await driver.run(count, workers is not None, handle_signals, place_within)
         except* ChatsimError as group:  # raised inside the run's task groups: as it is
-            raise first_error(group) from None
+            error = first_error(group)
+            raise error from error.__cause__
         finally:
             driver.writer.close()
     return driver.finish()
@@ -201,17 +202,20 @@ class _Driver:
                     self._stop_short(exc)
                     return
                 except ray.exceptions.RayActorError as exc:
-                    if not (slot.held or self.todo):
-                        return  # it died with nothing left to do: no replacement needed
+                    if getattr(exc, "actor_init_failed", False):  # its constructor raised
+                        resume = self._resume_command()
+                        raise worker_error(slot.name, exc, len(self.recorded), resume) from exc
                     dead, resent = slot.name, len(slot.held)
                     await self.slots.retire(slot)
+                    if not self.todo:
+                        return  # nothing queued: the others hold the rest (or took its plans)
                     if not self.slots.replace(slot, exc, resent):
                         self.lost = self.lost or self.slots.lost(
                             dead, exc, len(self.recorded), self._resume_command()
                         )
                         self._stop.cancel()
                         return
-                except ray.exceptions.RayError as exc:  # not a death: its constructor, a bug
+                except ray.exceptions.RayError as exc:  # not a death: a bug, a lost result
                     resume = self._resume_command()
                     raise worker_error(slot.name, exc, len(self.recorded), resume) from exc
         finally:
@@ -226,7 +230,7 @@ class _Driver:
         wants = 0
         while True:
             unrecorded = self._to_run - len(self.recorded)
-            take = fair_take(wants, unrecorded, slots.live, len(slot.held), len(self.todo))
+            take = fair_take(wants, unrecorded, slots.sharing(), len(slot.held), len(self.todo))
             chunk = [self.todo.popleft() for _ in range(take)]
             slot.held.update((plan.episode_id, plan) for plan in chunk)
             more = bool(self.todo) and take == wants  # held back: back with records, not at once
@@ -279,8 +283,8 @@ class _Driver:
         try:
             await serving
         except import_ray().exceptions.RayError as exc:
-            assert self._simulators is not None and self.slots is not None
-            if not self.slots.live:
+            assert self._simulators is not None
+            if len(self.recorded) == self._to_run:
                 return  # every episode is in: the run does not need it any more
             self.lost = self.lost or SimulatorError(
                 f"simulator actor {self._simulators.names[index]} died ({type(exc).__name__}); "

@@ -35,9 +35,12 @@ def worker_error(name: str, exc: Exception, recorded: int, resume: str) -> Chats
         return cause
     if isinstance(exc, ChatsimError):  # Ray's error made an instance of its cause's class
         return exc
-    what = str(cause if cause is not None else exc).strip().splitlines() or [""]
+    # The last line of Ray's text names the error (a constructor's: no cause is attached).
+    lines = [line.strip() for line in str(cause if cause is not None else exc).splitlines()]
+    last = next((line for line in reversed(lines) if line), "")
+    failed = "could not start" if getattr(exc, "actor_init_failed", False) else "failed"
     return ChatsimError(
-        f"ray worker {name} failed ({type(cause or exc).__name__}: {what[-1]}); the run stopped "
+        f"ray worker {name} {failed} ({type(cause or exc).__name__}: {last}); the run stopped "
         f"with {recorded} new episodes recorded. Details in the worker's Ray log; once fixed, "
         f"complete it with: {resume}"
     )
@@ -55,5 +58,11 @@ def failure_error(failure: WorkerFailure, run_dir: Path, recorded: int, resume: 
         return ChatsimError(
             f"a ray worker could not start ({failure.message}); the run stopped with "
             f"{recorded} new episodes recorded. Once fixed, complete it with: {resume}"
+        )
+    if not failure.episode_id:  # the worker itself, not an episode (its serve raised)
+        return ChatsimError(
+            f"a ray worker failed unexpectedly ({failure.message}); the run stopped with "
+            f"{recorded} new episodes recorded. Details in the worker's Ray log; complete it "
+            f"with: {resume}"
         )
     return RunCrashed(run_dir, failure.episode_id, ChatsimError(failure.message))

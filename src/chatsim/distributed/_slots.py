@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import bisect
 import math
+import time
 from collections import deque
 from contextlib import suppress
 from dataclasses import dataclass, field
@@ -58,6 +59,8 @@ NAMESPACE: Final = "chatsim"
 """The Ray namespace of the named worker actors."""
 WORKER_RESOURCES: Final = {"CPU": 1.0}
 """What one episode worker asks Ray for."""
+STARTING_SECONDS: Final = 10.0
+"""How long a worker that is not up yet still counts for the even split of the plans."""
 SIMULATOR_CPUS: Final = 1.0
 """CPUs each ``hf:`` simulator actor holds (it drives its GPU: tokenising, batching)."""
 _REAP_SECONDS: Final = 10.0
@@ -96,6 +99,8 @@ class Slot:
     restarts: int = 0
     placed: bool = False
     """Whether its current actor has answered (Ray placed it and it started)."""
+    started_at: float = 0.0
+    """When its current actor was asked for (the driver's monotonic clock)."""
 
 
 class Slots:
@@ -148,11 +153,27 @@ class Slots:
         """(live workers, the slot's rank among them): its share of every budget."""
         return self.live, bisect.bisect_left(self._live, slot.index)
 
+    def sharing(self) -> int:
+        """The live workers that take a part of the plans: those up, and those started less
+        than ``STARTING_SECONDS`` ago (one Ray cannot place yet must not hold a part back
+        from the others until its deadline)."""
+        now = time.monotonic()
+        return sum(
+            1
+            for s in self.all
+            if s.index in self._live and (s.placed or now - s.started_at < STARTING_SECONDS)
+        )
+
+    @property
+    def drained(self) -> bool:
+        """Nothing is queued and no worker holds a plan."""
+        return not self.todo and not any(s.held for s in self.all)
+
     def leave(self, slot: Slot) -> None:
         """The slot is finished for good: its share goes to the others at their next
-        exchange; once nothing is queued or held, the workers still waiting give up."""
+        exchange; once the work drains, the workers still waiting give up."""
         self._live.remove(slot.index)
-        if not self.todo and not any(s.held for s in self.all):
+        if self.drained:
             for waiting in self._waiting.values():
                 waiting.cancel()
 
@@ -162,12 +183,15 @@ class Slots:
         deadline while other workers run; ``ActorNotPlaced`` if none does."""
         with anyio.CancelScope() as waiting:
             self._waiting[slot.index] = waiting
+            if self.drained:  # a replacement started as the others finished the work
+                waiting.cancel()
             try:
                 await self.placed(slot)
                 slot.placed = True
                 return True
             except ActorNotPlaced as exc:
-                if not any(s.placed for s in self.all if s.index in self._live):
+                # Another is up, or was (its replacement is starting): the run goes on.
+                if not any(s.placed or s.restarts for s in self.all if s.index in self._live):
                     raise
                 _log.warning(
                     "a ray worker was not placed in time; the run goes on without it",
@@ -192,6 +216,7 @@ class Slots:
         slot.handle = options.remote(config, self.setup.run_id, live, self.simulators, rank=rank)
         slot.serving = None
         slot.placed = False
+        slot.started_at = time.monotonic()
 
     async def placed(self, slot: Slot) -> None:
         """Return once the slot's actor answers (``ActorNotPlaced`` past the deadline)."""

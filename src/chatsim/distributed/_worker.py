@@ -136,12 +136,10 @@ class EpisodeWorker:
             self.simulator,
             simulator_slots=simulator_slots_set(self.config),
         )
-        self._in_flight = episodes_in_flight(self.config, self.simulator)
-        """Episodes in flight before any share: the user's (shared by rank) or one
-        process's rule (each worker its own: it is sized from the worker's share)."""
         self._in_flight_floor = 0
         """What ``hf:`` actors need in flight from each worker to fill their batches."""
-        self.in_flight = self._in_flight
+        self.in_flight = 0
+        """Episodes in flight at once: the worker's share (``_size_window``)."""
         self._window: anyio.CapacityLimiter | None = None
         self.live, self.rank = 0, 0
         self.reshare(workers, rank)
@@ -205,12 +203,17 @@ class EpisodeWorker:
         self._size_window()
 
     def _size_window(self) -> None:
-        """Episodes in flight: the worker's share of the user's, else one process's rule;
-        at least what the ``hf:`` actors need. A live window is re-sized in place: episodes
-        past a smaller size finish, and no new one starts until it has room."""
-        own = self._in_flight
+        """Episodes in flight: the worker's share of the user's, else one process's rule
+        applied to the worker's share of the call slots (so that the workers together run
+        what one process would); at least what the ``hf:`` actors need. A live window is
+        re-sized in place: episodes past a smaller size finish, and no new one starts until
+        it has room."""
         if self.config.max_episodes_in_flight is not None:
             own = concurrency_share(self.config.max_episodes_in_flight, self.live, self.rank)
+        else:
+            slots = concurrency_share(self.config.concurrency, self.live, self.rank)
+            shared = self.config.model_copy(update={"concurrency": slots})
+            own = episodes_in_flight(shared, self.simulator)
         self.in_flight = max(own, self._in_flight_floor)
         if self._window is not None:
             self._window.total_tokens = self.in_flight
