@@ -61,9 +61,14 @@ def test_the_users_other_budgets_bound_the_workers_too() -> None:
     # Each worker takes at least one of the simulator's slots and one episode in flight:
     # the driver should start no more workers than these allow (``worker_count``).
     def config(**fields: Any) -> RunConfig:
+        fields.setdefault("simulator", "served:user")
+        fields.setdefault("simulator_base_url", "http://127.0.0.1:8/v1")
         return RunConfig(models=["vllm:a"], base_url="http://127.0.0.1:9/v1", **fields)
 
     assert shared_budgets(config()) == []
+    # A simulator with no endpoint of its own has no such slots to share.
+    scripted = config(simulator="scripted", policy={"simulator.max_concurrency": 3})
+    assert shared_budgets(scripted) == []
     both = config(policy={"simulator.max_concurrency": 3}, max_episodes_in_flight=5)
     assert shared_budgets(both) == [3, 5]
     assert worker_count(8, [16, *shared_budgets(both)]) == 3

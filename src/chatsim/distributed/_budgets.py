@@ -74,9 +74,11 @@ def worker_count(wanted: int, budgets: Iterable[int]) -> int:
 
 
 def simulator_slots_set(config: RunConfig) -> bool:
-    """Whether the user set the simulator endpoint's call slots
-    (``--policy simulator.max_concurrency=N``): then the workers share them."""
-    return f"{SIMULATOR_POLICY_PREFIX}max_concurrency" in config.policy
+    """Whether the user set the call slots of the simulator's own endpoint (``--policy
+    simulator.max_concurrency=N``, a ``served:`` or ``prompted:`` simulator; the others
+    have no endpoint): then the workers share them."""
+    has_endpoint = config.simulator.startswith(("served:", "prompted:"))
+    return has_endpoint and f"{SIMULATOR_POLICY_PREFIX}max_concurrency" in config.policy
 
 
 def shared_budgets(config: RunConfig) -> list[int]:
