@@ -9,8 +9,12 @@ from typing import Any
 import pytest
 
 from chatsim.config import RunConfig
-from chatsim.distributed._budgets import shared_budgets
-from chatsim.distributed._worker import concurrency_share, share_policy, worker_count
+from chatsim.distributed._budgets import (
+    concurrency_share,
+    share_policy,
+    shared_budgets,
+    worker_count,
+)
 from chatsim.targets import CallPolicy
 
 

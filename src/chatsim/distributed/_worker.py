@@ -23,9 +23,7 @@ from chatsim.config import RunConfig
 from chatsim.distributed._budgets import (
     CallerShares,
     concurrency_share,
-    share_policy,
     simulator_slots_set,
-    worker_count,
 )
 from chatsim.distributed._simulators import SimulatorActors
 from chatsim.recording import EpisodeRecord
@@ -41,9 +39,6 @@ __all__ = [
     "EpisodeWorker",
     "Reply",
     "WorkerFailure",
-    "concurrency_share",
-    "share_policy",
-    "worker_count",
 ]
 
 _log = get_logger("chatsim.distributed")

@@ -29,8 +29,9 @@ import anyio
 
 from chatsim._util._clock import MonotonicWallClock
 from chatsim.config import LoadTestConfig
+from chatsim.distributed._budgets import share_policy
 from chatsim.distributed._simulators import SimulatorActors
-from chatsim.distributed._worker import BATCH_RECORDS, share_policy
+from chatsim.distributed._worker import BATCH_RECORDS
 from chatsim.loadtest._engine import LoadEngine
 from chatsim.loadtest._lag import LagMonitor
 from chatsim.loadtest._live_stats import LiveStats, Recent, resident_memory
