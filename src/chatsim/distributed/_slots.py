@@ -23,6 +23,7 @@ import bisect
 import math
 import time
 from collections import deque
+from collections.abc import Iterator
 from contextlib import suppress
 from dataclasses import dataclass, field
 from typing import Any, Final
@@ -159,10 +160,11 @@ class Slots:
         from the others until its deadline)."""
         now = time.monotonic()
         return sum(
-            1
-            for s in self.all
-            if s.index in self._live and (s.placed or now - s.started_at < STARTING_SECONDS)
+            1 for s in self._live_slots() if s.placed or now - s.started_at < STARTING_SECONDS
         )
+
+    def _live_slots(self) -> Iterator[Slot]:
+        return (self.all[index] for index in self._live)  # a slot's index is its place in all
 
     @property
     def drained(self) -> bool:
@@ -191,7 +193,7 @@ class Slots:
                 return True
             except ActorNotPlaced as exc:
                 # Another is up, or was (its replacement is starting): the run goes on.
-                if not any(s.placed or s.restarts for s in self.all if s.index in self._live):
+                if not any(s.placed or s.restarts for s in self._live_slots()):
                     raise
                 _log.warning(
                     "a ray worker was not placed in time; the run goes on without it",
