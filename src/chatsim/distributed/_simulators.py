@@ -34,7 +34,7 @@ import dataclasses
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import Any, Final, TypedDict, Unpack
 
 import anyio
 
@@ -201,21 +201,21 @@ def _actor_count(count: int | None, num_gpus: float) -> int:
     return gpus
 
 
+class ActorOptions(TypedDict, total=False):
+    """``launch_simulator_actors``'s options, which ``start_simulator_actors`` hands on."""
+
+    count: int | None
+    num_gpus: float
+    num_cpus: float
+    place_within: float
+
+
 async def start_simulator_actors(
-    spec: str,
-    settings: SimulatorSettings,
-    *,
-    count: int | None = None,
-    num_gpus: float = 1.0,
-    num_cpus: float = 1.0,
-    place_within: float = DEFAULT_SCHEDULE_TIMEOUT,
+    spec: str, settings: SimulatorSettings, **options: Unpack[ActorOptions]
 ) -> SimulatorActors:
     """``launch_simulator_actors``, then wait until every actor has loaded its model (a
     failure to load is a ``SimulatorError`` naming the actor, and every actor is ended)."""
-    actors = await launch_simulator_actors(
-        spec, settings, count=count, num_gpus=num_gpus, num_cpus=num_cpus,
-        place_within=place_within,
-    )  # fmt: skip
+    actors = await launch_simulator_actors(spec, settings, **options)
     try:
         return await actors.loaded()
     except BaseException:
