@@ -63,3 +63,11 @@ async def all_dead(ids: set[str]) -> bool:
         while any(actor_table()[key][1] != "DEAD" for key in ids):  # noqa: ASYNC110 - polls Ray
             await anyio.sleep(0.1)
     return all(actor_table()[key][1] == "DEAD" for key in ids)
+
+
+async def one_actor_on_no_cpu(spec: str, settings: Any, **_: Any) -> Any:
+    """A stand-in for ``launch_simulator_actors`` on the tests' local Ray, which has no GPU:
+    one simulator actor, holding no CPU either (the CPUs go to the workers)."""
+    from chatsim.distributed._simulators import launch_simulator_actors
+
+    return await launch_simulator_actors(spec, settings, count=1, num_gpus=0, num_cpus=0)

@@ -11,6 +11,7 @@ from typing import Any
 
 import anyio
 import pytest
+from ray_kit import one_actor_on_no_cpu
 
 import chatsim
 from chatsim import ConfigError, SimulatorError
@@ -129,15 +130,9 @@ def test_an_actors_times_are_placed_in_the_middle_of_the_round_trip() -> None:
 async def test_an_hf_run_on_ray_loads_the_model_on_its_actor_not_in_the_driver(
     tiny_model: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from chatsim.distributed import _driver, _simulators
+    from chatsim.distributed import _driver
 
-    async def one_cpu_less_actor(spec: str, settings: Any, **_: Any) -> Any:
-        # The local Ray has no GPU: one actor on no CPU either (the 2 CPUs go to the workers).
-        return await _simulators.launch_simulator_actors(
-            spec, settings, count=1, num_gpus=0, num_cpus=0
-        )
-
-    monkeypatch.setattr(_driver, "launch_simulator_actors", one_cpu_less_actor)
+    monkeypatch.setattr(_driver, "launch_simulator_actors", one_actor_on_no_cpu)
     from chatsim.runner import _prepare
 
     loaded: list[str] = []

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from ray_kit import actor_table, all_dead
+from ray_kit import actor_table, all_dead, one_actor_on_no_cpu
 
 from chatsim.loadtest import LOAD_SUMMARY_FILE, loadtest
 from chatsim.protocol import Role
@@ -26,16 +26,9 @@ _CLASSES = ("SimulatorActor", "LoadWorker")
 async def test_a_ray_load_test_plays_hf_on_the_simulator_actors(
     tiny_model: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from chatsim.distributed import _simulators
     from chatsim.loadtest import _ray_simulators
 
-    async def one_cpu_actor(spec: str, settings: Any, **_: Any) -> Any:
-        # The local Ray has no GPU: one actor on no CPU either (the load worker takes one).
-        return await _simulators.launch_simulator_actors(
-            spec, settings, count=1, num_gpus=0, num_cpus=0
-        )
-
-    monkeypatch.setattr(_ray_simulators, "launch_simulator_actors", one_cpu_actor)
+    monkeypatch.setattr(_ray_simulators, "launch_simulator_actors", one_actor_on_no_cpu)
     loaded: list[str] = []
 
     def no_model_here(spec: str, *args: Any) -> Any:

@@ -11,7 +11,7 @@ from typing import Any
 
 import anyio
 import pytest
-from ray_kit import RunWorkers, record_lines
+from ray_kit import RunWorkers, one_actor_on_no_cpu, record_lines
 
 import chatsim
 from chatsim import SimulatorError
@@ -28,14 +28,12 @@ async def test_a_dead_simulator_actor_stops_the_run_with_the_resume_command(
 ) -> None:
     import ray
 
-    from chatsim.distributed import _driver, _simulators
+    from chatsim.distributed import _driver
 
     started: list[Any] = []
 
     async def one_scripted_actor(spec: str, settings: Any, **_: Any) -> Any:
-        actors = await _simulators.launch_simulator_actors(
-            spec, settings, count=1, num_gpus=0, num_cpus=0
-        )
+        actors = await one_actor_on_no_cpu(spec, settings)
         started.append(actors)
         return actors
 
