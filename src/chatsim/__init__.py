@@ -8,7 +8,11 @@ Sub-packages with their own public surface: ``chatsim.protocol``, ``chatsim.ques
 ``chatsim.testing``.
 """
 
-from chatsim._api import EvaluationResult, evaluate, write_summary
+from __future__ import annotations
+
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
+
 from chatsim._exceptions import (
     AttemptTimeoutError,
     AuthenticationError,
@@ -27,10 +31,45 @@ from chatsim._exceptions import (
     TransientError,
     UnknownNameError,
 )
-from chatsim.metrics import RunSummary, summarize
-from chatsim.questions import Question, load_questions
-from chatsim.recording import EpisodeRecord, RunHeader, TurnRecord, read_run
-from chatsim.runner import RunConfig
+
+if TYPE_CHECKING:
+    from chatsim._api import EvaluationResult, evaluate, write_summary
+    from chatsim.metrics import RunSummary, summarize
+    from chatsim.questions import Question, load_questions
+    from chatsim.recording import EpisodeRecord, RunHeader, TurnRecord, read_run
+    from chatsim.runner import RunConfig
+
+# The rest of the surface is imported on first use (PEP 562): ``from chatsim import
+# ConfigError`` is in every module, and a Ray worker, the CLI's start or an adapter should not
+# pay for evaluate's whole graph (metrics, numpy) each time a process starts.
+_LAZY = {
+    "EvaluationResult": "chatsim._api",
+    "evaluate": "chatsim._api",
+    "write_summary": "chatsim._api",
+    "RunSummary": "chatsim.metrics",
+    "summarize": "chatsim.metrics",
+    "Question": "chatsim.questions",
+    "load_questions": "chatsim.questions",
+    "EpisodeRecord": "chatsim.recording",
+    "RunHeader": "chatsim.recording",
+    "TurnRecord": "chatsim.recording",
+    "read_run": "chatsim.recording",
+    "RunConfig": "chatsim.runner",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'chatsim' has no attribute {name!r}")
+    value = getattr(import_module(module), name)
+    globals()[name] = value  # later lookups skip this hook
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_LAZY})
+
 
 __version__ = "0.1.0"
 

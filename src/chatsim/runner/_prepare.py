@@ -20,7 +20,6 @@ from typing import Any
 from chatsim._exceptions import ConfigError, RunDirectoryError
 from chatsim._util._clock import Clock, MonotonicWallClock
 from chatsim.config import ConversationConfig, RunConfig
-from chatsim.metrics import facts_sidecar, stems_lookup
 from chatsim.questions import Question, load_questions
 from chatsim.recording import EPISODES_FILE, EpisodeWriter, RunHeader, SimulatorChoice, read_header
 from chatsim.runner._episode import EpisodePlan
@@ -74,6 +73,8 @@ class RunSetup:
     def open_writer(self) -> EpisodeWriter:
         """The writer of the run's records, which also keeps the facts sidecar that
         ``chatsim report`` reads at scale (with this run's question texts)."""
+        from chatsim.metrics import facts_sidecar, stems_lookup
+
         stems = stems_lookup({q.id: q.stem for q in self.questions})
         path = self.run_dir / EPISODES_FILE
         return EpisodeWriter(path, sidecars=(facts_sidecar(stems),)).open()
