@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from importlib.util import find_spec
 from typing import Any
 
 import pytest
@@ -20,9 +21,11 @@ def tiny_model(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPath
     source and the library versions) and later sessions reuse it; otherwise it lives in the
     session's temporary directory. Tests treat the files as read-only.
     """
-    torch = pytest.importorskip("torch")
-    pytest.importorskip("transformers")
-    pytest.importorskip("peft")
+    missing = [name for name in ("torch", "transformers", "peft") if find_spec(name) is None]
+    if missing:
+        pytest.skip(f"needs {', '.join(missing)} (chatsim[hf])")
+    import torch  # transformers and peft are imported where a test loads the model
+
     from chatsim.testing import cached_tiny_chatbench
 
     # CI has two cores and often one is busy: the tiny model's tests gain nothing from a

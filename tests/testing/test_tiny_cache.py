@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from importlib.util import find_spec
 from pathlib import Path
 from typing import Any
 
@@ -9,11 +10,16 @@ import pytest
 
 from chatsim.testing import _tiny_model, cached_tiny_chatbench
 
+# The cache key holds the versions of the libraries shaping the build (read, not imported).
+pytestmark = pytest.mark.skipif(
+    any(find_spec(name) is None for name in ("torch", "transformers", "peft", "tokenizers")),
+    reason="needs chatsim[hf]",
+)
+
 
 @pytest.fixture
 def builds(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
     """Replace the (seconds-long) build with one that writes marker files and counts calls."""
-    pytest.importorskip("peft")
     made: list[dict[str, Any]] = []
 
     def fake_build(path: Path, **settings: Any) -> None:
@@ -43,8 +49,6 @@ def test_builds_once_per_arguments_and_reuses_the_files(
 def test_a_failed_build_leaves_nothing_behind(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    pytest.importorskip("peft")
-
     def broken(path: Path, **settings: Any) -> None:
         (Path(path) / "base").mkdir()
         raise RuntimeError("disk full")
