@@ -3,13 +3,17 @@ resolves to whichever of the suite's conftest modules was imported first)."""
 
 from __future__ import annotations
 
+import dataclasses
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import anyio
 
+from chatsim.distributed._simulators import SimulatorActors
 from chatsim.recording import EPISODES_FILE, read_header
 from chatsim.runner import prepare_run
+from chatsim.simulators._registry import SimulatorSettings
 
 
 def record_lines(run_dir: Path) -> list[str]:
@@ -71,3 +75,52 @@ async def one_actor_on_no_cpu(spec: str, settings: Any, **_: Any) -> Any:
     from chatsim.distributed._simulators import launch_simulator_actors
 
     return await launch_simulator_actors(spec, settings, count=1, num_gpus=0, num_cpus=0)
+
+
+HF_SETTINGS = SimulatorSettings(
+    temperature=0.0,
+    max_tokens=16,
+    options={"context_tokens": 1024, "max_batch_size": 8, "max_wait": 0.05},
+)
+"""The settings of the package's one ``hf:`` actor (``lent_hf_actors``): the ``hf:`` tests
+run with these."""
+
+
+@dataclass(frozen=True, slots=True)
+class LentActors(SimulatorActors):
+    """The package's ``hf:`` actor, lent to one run: its driver ends it as it would the
+    actors it started, but the actor stays up for the next test (loading the tiny model in a
+    fresh actor process costs about 7 s of CPU, much of CI's two cores). ``returns`` holds one
+    entry per stop or kill."""
+
+    returns: list[str] = field(default_factory=list)
+
+    async def stop(self) -> None:
+        self.returns.append("stop")
+
+    def kill(self) -> None:
+        self.returns.append("kill")
+
+
+class HfLender:
+    """Lends the package's ``hf:`` actor to runs in place of ``launch_simulator_actors``."""
+
+    def __init__(self, actors: SimulatorActors) -> None:
+        fields = {f.name: getattr(actors, f.name) for f in dataclasses.fields(SimulatorActors)}
+        self.actors = LentActors(**fields)
+
+    async def launch(self, spec: str, settings: SimulatorSettings, **_: Any) -> SimulatorActors:
+        from chatsim.distributed._simulators import _SETTINGS_FIELDS
+
+        def built_with(given: SimulatorSettings) -> list[Any]:  # what the actor takes
+            return [getattr(given, name) for name in _SETTINGS_FIELDS]
+
+        assert spec == self.actors.spec, spec
+        assert built_with(settings) == built_with(HF_SETTINGS), settings
+        self.actors.returns.clear()
+        return self.actors
+
+    @property
+    def returned(self) -> bool:
+        """Whether the run that borrowed the actor ended it, as its own."""
+        return "stop" in self.actors.returns or "kill" in self.actors.returns

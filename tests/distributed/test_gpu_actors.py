@@ -11,7 +11,7 @@ from typing import Any
 
 import anyio
 import pytest
-from ray_kit import one_actor_on_no_cpu
+from ray_kit import HF_SETTINGS, HfLender
 
 import chatsim
 from chatsim import ConfigError, SimulatorError
@@ -128,11 +128,11 @@ def test_an_actors_times_are_placed_in_the_middle_of_the_round_trip() -> None:
 
 
 async def test_an_hf_run_on_ray_loads_the_model_on_its_actor_not_in_the_driver(
-    tiny_model: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tiny_model: Any, lent_hf_actors: HfLender, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from chatsim.distributed import _driver
 
-    monkeypatch.setattr(_driver, "launch_simulator_actors", one_actor_on_no_cpu)
+    monkeypatch.setattr(_driver, "launch_simulator_actors", lent_hf_actors.launch)
     from chatsim.runner import _prepare
 
     loaded: list[str] = []
@@ -148,9 +148,9 @@ async def test_an_hf_run_on_ray_loads_the_model_on_its_actor_not_in_the_driver(
             model="vllm:assistant",
             base_url=target.base_url,
             simulator=tiny_model.spec,
-            simulator_temperature=0.0,
-            simulator_max_tokens=16,
-            simulator_options={"context_tokens": 1024, "max_batch_size": 8, "max_wait": 0.05},
+            simulator_temperature=HF_SETTINGS.temperature,
+            simulator_max_tokens=HF_SETTINGS.max_tokens,
+            simulator_options=HF_SETTINGS.options,
             subset="college_math",
             limit=6,
             max_turns=2,
@@ -159,6 +159,7 @@ async def test_an_hf_run_on_ray_loads_the_model_on_its_actor_not_in_the_driver(
             workers=1,
         )
     assert loaded == []
+    assert lent_hf_actors.returned  # the driver ended the actors it was given
     episodes = read_run(result.run_dir).episodes
     assert len(episodes) == 6
     for episode in episodes:

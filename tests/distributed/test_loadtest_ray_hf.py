@@ -1,6 +1,7 @@
 """``chatsim loadtest --ray`` with an ``hf:`` simulator: the driver starts the GPU simulator
-actors (here one on CPUs, the session's tiny model) without loading the model itself, the load
-workers' conversations call them one turn at a time, and nothing is left running afterwards."""
+actors (here the folder's one on CPUs, with the session's tiny model: ``lent_hf_actors``)
+without loading the model itself, the load workers' conversations call them one turn at a
+time, and the driver ends the actors and its workers afterwards."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from ray_kit import actor_table, all_dead, one_actor_on_no_cpu
+from ray_kit import HF_SETTINGS, HfLender, actor_table, all_dead
 
 from chatsim.loadtest import LOAD_SUMMARY_FILE, loadtest
 from chatsim.protocol import Role
@@ -20,15 +21,13 @@ from chatsim.testing import LoopbackServer, ReplyScript
 needs_ray = pytest.mark.skipif(find_spec("ray") is None, reason="needs ray (chatsim[ray])")
 pytestmark = [pytest.mark.anyio, needs_ray, pytest.mark.usefixtures("local_ray")]
 
-_CLASSES = ("SimulatorActor", "LoadWorker")
-
 
 async def test_a_ray_load_test_plays_hf_on_the_simulator_actors(
-    tiny_model: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tiny_model: Any, lent_hf_actors: HfLender, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from chatsim.loadtest import _ray_simulators
 
-    monkeypatch.setattr(_ray_simulators, "launch_simulator_actors", one_actor_on_no_cpu)
+    monkeypatch.setattr(_ray_simulators, "launch_simulator_actors", lent_hf_actors.launch)
     loaded: list[str] = []
 
     def no_model_here(spec: str, *args: Any) -> Any:
@@ -40,8 +39,8 @@ async def test_a_ray_load_test_plays_hf_on_the_simulator_actors(
     async with LoopbackServer(ReplyScript("The answer is A.")) as target:
         result = await loadtest(
             "vllm:assistant", base_url=target.base_url, simulator=tiny_model.spec,
-            simulator_temperature=0.0, simulator_max_tokens=16,
-            simulator_options={"context_tokens": 1024, "max_batch_size": 8, "max_wait": 0.05},
+            simulator_temperature=HF_SETTINGS.temperature,
+            simulator_max_tokens=HF_SETTINGS.max_tokens, simulator_options=HF_SETTINGS.options,
             arrival="constant", rate=50.0, conversations=4, max_turns=2, seed=5,
             subset="college_math", out_dir=tmp_path, run_id="hf", ray="local", workers=1,
         )  # fmt: skip
@@ -61,7 +60,8 @@ async def test_a_ray_load_test_plays_hf_on_the_simulator_actors(
     stored = json.loads((result.run_dir / LOAD_SUMMARY_FILE).read_text())
     assert stored["stages"][0]["completed"] == 4
 
-    # The simulator actor and the load worker this test started are gone.
-    started = {key: row for key, row in actor_table().items() if key not in before}
-    assert sorted({cls for cls, _ in started.values()}) == sorted(_CLASSES)
-    assert await all_dead({key for key, (cls, _) in started.items() if cls in _CLASSES})
+    # The driver ended the simulator actors it was given, and the load worker it started is gone.
+    assert lent_hf_actors.returned
+    started = {key: cls for key, (cls, _) in actor_table().items() if key not in before}
+    assert sorted(started.values()) == ["LoadWorker"]
+    assert await all_dead(set(started))
