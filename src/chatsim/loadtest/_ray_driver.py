@@ -268,10 +268,12 @@ class LoadDriver:
     async def _lose(self, worker: int, exc: ChatsimError, stage: _Stage) -> None:
         """``worker`` can no longer run: keep its part of ``stage`` as far as it reached the
         driver, stop the others (their parts are kept), and fail the run after the stage."""
-        _log.error("load worker lost", worker=worker, error=str(exc))
         self.lost.add(worker)
-        if self.failure is None:
+        if self.failure is None:  # the run's error: the caller reports it (the CLI prints it)
             self.failure = exc
+            _log.info("load worker lost", worker=worker, error=str(exc))
+        else:  # a later loss no error will name
+            _log.warning("load worker lost", worker=worker, error=str(exc))
         ended = max(stage.start, self.clock.now())
         arrivals = self.stats.arrivals(worker) - stage.before[worker]
         stage.parts[worker] = lost_part(
