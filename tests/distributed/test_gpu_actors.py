@@ -83,7 +83,7 @@ async def test_hf_actors_need_gpus_or_a_count() -> None:
         await start_simulator_actors("hf:unused+unused", SETTINGS, num_gpus=0)
 
 
-async def test_each_ray_worker_spreads_its_episodes_over_the_served_replicas(
+async def test_a_ray_worker_spreads_its_episodes_over_the_served_replicas(
     tmp_path: Path,
 ) -> None:
     def user(context: ReplyContext) -> str:
@@ -104,7 +104,7 @@ async def test_each_ray_worker_spreads_its_episodes_over_the_served_replicas(
             repeats=2,
             out_dir=tmp_path,
             ray="local",
-            workers=2,
+            workers=1,  # the fleet is the worker's own, built from the run's configuration
         )
     episodes = read_run(result.run_dir).episodes
     assert len(episodes) == 8

@@ -42,7 +42,7 @@ async def test_two_workers_keep_to_one_shared_rpm_budget(tmp_path: Path) -> None
             "vllm:assistant",
             "college_math",
             simulator="scripted",
-            limit=12,
+            limit=9,
             repeats=4,
             concurrency=16,  # slots to spare: the rpm budget is what holds the pace
             # A small window per worker spreads the episodes over both once both are up, so
@@ -61,10 +61,10 @@ async def test_two_workers_keep_to_one_shared_rpm_budget(tmp_path: Path) -> None
     # window, at most both full buckets plus the whole rate over the window.
     allowed = rate * BURST_SECONDS + rate * (WINDOW + SLACK)
     # Enough requests that the budget had to hold them back (the scripted user is seeded: the
-    # count is the same every run).
+    # count is the same every run: 72).
     assert len(arrivals) > 1.5 * allowed
-    # Measured here: at most 23 in a window (bound 35); with each worker on the whole
-    # budget (no share), 46.
+    # Measured here: at most 22-23 in a window (bound 35); with each worker on the whole
+    # budget (no share), 46-48.
     assert _most_in_a_window(arrivals, WINDOW) <= allowed
 
 
