@@ -1,11 +1,13 @@
-"""A Ray load test whose load worker fails: it dies mid-stage, its stage task raises, or a call
-to it fails. Each ends the run at once with a ``ChatsimError`` naming the worker, the other
-workers stopped, and what ran kept: the driver is driven in process with fake worker handles,
-a ``LoadWorker`` runs in process (no Ray), and one test kills a real load worker on Ray."""
+"""A Ray load test whose load worker fails: it dies mid-stage, stops answering, its stage task
+raises, or a call to it fails. Each ends the run at once with a ``ChatsimError`` naming the
+worker, the other workers stopped, and what ran kept: the driver is driven in process with fake
+worker handles, a ``LoadWorker`` runs in process (no Ray), and one test kills a real load
+worker on Ray."""
 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import gc
 import json
 from array import array
@@ -55,6 +57,10 @@ class _Method:
         return self.body(*args)
 
 
+_SILENT = object()
+"""In ``_FakeWorker``'s reports: a report that never comes."""
+
+
 class _FakeWorker:
     """A load worker's handle: ``report`` gives ``reports`` in turn (an exception is raised),
     then waits for ``halt`` and reports its part of the stage."""
@@ -63,6 +69,7 @@ class _FakeWorker:
         self.reports = list(reports)
         self.halted = anyio.Event()
         self.halts = 0
+        self.last = _report()
         self.begin, self.report, self.halt = (
             _Method(self._begin),
             _Method(self._report),
@@ -77,8 +84,15 @@ class _FakeWorker:
             item = self.reports.pop(0)
             if isinstance(item, BaseException):
                 raise item
+            if item is _SILENT:
+                await anyio.sleep_forever()  # alive, but its loop never answers
+            self.last = item
             return item
-        await self.halted.wait()  # a live worker's stage ends once it is halted
+        with anyio.move_on_after(0.01):  # a live worker's stage ends once it is halted;
+            await self.halted.wait()
+        if not self.halted.is_set():  # meanwhile it reports, nothing new, as a live one does
+            return dataclasses.replace(self.last, records=[], lag_times=array("d"),
+                                       lag_values=array("d"))  # fmt: skip
         part = StageRun(
             0,
             4.0,
@@ -131,6 +145,29 @@ async def test_a_worker_dead_mid_stage_stops_the_others_and_keeps_the_stage(
     # Logged below warning: the run's error names the loss, and the CLI prints that once.
     lost = [(e["worker"], e["log_level"]) for e in logs if e["event"] == "load worker lost"]
     assert lost == [(1, "info")]
+
+
+async def test_a_worker_alive_but_silent_is_lost_and_the_others_stopped(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from chatsim.loadtest import _ray_driver
+
+    monkeypatch.setattr(_ray_driver, "SILENT_SECONDS", 0.05)  # a minute in real use
+    survivor = _FakeWorker(_report(records=1, arrivals=1))
+    silent = _FakeWorker(_report(records=1, arrivals=2), _SILENT)
+    driver = _driver([survivor, silent], monkeypatch)
+    written: list[Any] = []
+    await driver._stages(SimpleNamespace(append=written.append))
+
+    assert isinstance(driver.failure, ChatsimError)
+    message = str(driver.failure)
+    assert "load worker 1 of 2 stopped answering: no report for 0 s" in message
+    assert "run it again" in message and str(RUN_DIR) in message
+    assert driver.lost == {1}  # ended with the others by ``run`` (ray.kill)
+    assert (survivor.halts, silent.halts) == (1, 0)
+    assert len(written) == 2  # its record that arrived is kept, and the survivor's
+    (stage,) = driver.stages
+    assert (stage.arrivals, stage.abandoned) == (2 + 2, 1)  # its 2 arrivals, 1 recorded
 
 
 async def test_a_stage_task_that_raises_fails_the_run_at_once_with_its_traceback_logged(

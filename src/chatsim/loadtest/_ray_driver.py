@@ -15,7 +15,8 @@ raising, a call to it failing) fails the run at once, as a ``ChatsimError`` nami
 (``_ray_errors``): the others are halted, the stage so far is kept (the lost worker's part
 as far as its reports reached the driver), and the summary is written, marked interrupted.
 Every call the driver awaits on a worker either returns, or raises that error: none waits
-for a worker that is gone.
+for a worker that is gone. A worker alive but silent (no report for ``SILENT_SECONDS``) is
+lost too, and ended.
 
 An ``hf:`` simulator runs as ``run --ray`` runs it: the driver checks its spec and options
 without loading the model, and plays it on GPU actors that every load worker calls
@@ -47,12 +48,12 @@ from chatsim.distributed._ray import (
 from chatsim.distributed._simulators import SimulatorActors
 from chatsim.loadtest._live import LiveView
 from chatsim.loadtest._merge import MergedLag, MergedStats, lost_part, merge_stage_runs
-from chatsim.loadtest._ray_errors import as_chatsim, first_error, worker_error
+from chatsim.loadtest._ray_errors import as_chatsim, first_error, silent_error, worker_error
 from chatsim.loadtest._ray_worker import LoadWorker, Report
 from chatsim.loadtest._stage import StageRun
 from chatsim.recording import EPISODES_FILE, EpisodeWriter, RunHeader, create_run_dir
 
-__all__ = ["LOAD_WORKER_RESOURCES", "START_LEAD", "LoadDriver"]
+__all__ = ["LOAD_WORKER_RESOURCES", "SILENT_SECONDS", "START_LEAD", "LoadDriver"]
 
 LOAD_WORKER_RESOURCES = {"CPU": 1.0}
 """What each load worker asks Ray for."""
@@ -63,6 +64,10 @@ START_LEAD = 0.25
 """Seconds between choosing a stage's start and the start: time for ``begin`` to reach every
 worker (a late one would start its arrivals late, and its start lag would show it)."""
 _PINGS = 5
+SILENT_SECONDS = 60.0
+"""Seconds without a report after which a load worker counts as lost: a healthy one reports
+at least every ``REPORT_SECONDS``, so only a blocked event loop or a frozen node is this late
+(even an overloaded worker's loop lags by seconds, not a minute)."""
 
 
 async def _all(refs: Iterable[Any]) -> None:
@@ -245,9 +250,14 @@ class LoadDriver:
         """One worker's reports until it has finished the stage, or is lost."""
         while stage.parts[worker] is None:
             try:
-                report: Report = await self._call(worker, self.handles[worker].report.remote())
+                with anyio.fail_after(SILENT_SECONDS):
+                    report: Report = await self._call(worker, self.handles[worker].report.remote())
             except ChatsimError as exc:  # died, or a call to it failed
                 await self._lose(worker, exc, stage)
+                return
+            except TimeoutError:  # alive but silent: ``run`` ends it with the others
+                silent = silent_error(self._what(worker), SILENT_SECONDS, self.run_dir)
+                await self._lose(worker, silent, stage)
                 return
             for record in report.records:
                 writer.append(record)

@@ -21,7 +21,7 @@ from chatsim._exceptions import ChatsimError
 from chatsim.distributed._errors import first_error
 from chatsim.distributed._ray import import_ray
 
-__all__ = ["as_chatsim", "first_error", "ray_failure", "worker_error"]
+__all__ = ["as_chatsim", "first_error", "ray_failure", "silent_error", "worker_error"]
 
 # ``first_error`` is the run driver's: one rule for both.
 
@@ -63,6 +63,16 @@ def worker_error(what: str, error: str, run_dir: Path) -> ChatsimError:
         f"{what} failed: {error} (a bug in chatsim: please report it with the traceback in "
         f"the log, event 'load worker failed'). The other load workers were stopped. "
         f"A load test has no resume: run it again ({run_dir} keeps what ran)."
+    )
+
+
+def silent_error(what: str, seconds: float, run_dir: Path) -> ChatsimError:
+    """A load worker alive but silent: no report for ``seconds`` (it reports at least every
+    ``REPORT_SECONDS`` while healthy)."""
+    return ChatsimError(
+        f"{what} stopped answering: no report for {seconds:.0f} s (its event loop is blocked, "
+        f"or its node is overloaded; {_LOGS}). It was ended and the other load workers were "
+        f"stopped. A load test has no resume: run it again ({run_dir} keeps what ran)."
     )
 
 
