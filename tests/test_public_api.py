@@ -5,6 +5,8 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import pytest
+
 import chatsim
 
 EXPECTED = {
@@ -69,3 +71,18 @@ def test_an_http_only_run_does_not_import_torch() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == ""
+
+
+def test_import_chatsim_loads_its_surface_on_first_use() -> None:
+    # A Ray worker, the CLI or an adapter imports chatsim for its exceptions: evaluate's
+    # graph (metrics, numpy) loads when first used, and the sub-packages stay reachable.
+    code = (
+        "import sys, chatsim; from chatsim import ConfigError;"
+        "before = [m for m in ('chatsim._api', 'chatsim.metrics', 'numpy') if m in sys.modules];"
+        "chatsim.evaluate; chatsim.metrics.summarize; chatsim.recording.read_run;"
+        "print(','.join(before), 'evaluate' in dir(chatsim), 'chatsim._api' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["True", "True"]
+    with pytest.raises(AttributeError, match="no attribute 'nope'"):
+        _ = chatsim.nope

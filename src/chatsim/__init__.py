@@ -60,9 +60,17 @@ _LAZY = {
 
 def __getattr__(name: str) -> Any:
     module = _LAZY.get(name)
-    if module is None:
+    if module is not None:
+        value = getattr(import_module(module), name)
+    elif name.startswith("_"):
         raise AttributeError(f"module 'chatsim' has no attribute {name!r}")
-    value = getattr(import_module(module), name)
+    else:  # a sub-package (``chatsim.metrics``): ``import chatsim`` alone used to load them
+        try:
+            value = import_module(f"chatsim.{name}")
+        except ModuleNotFoundError as exc:
+            if exc.name != f"chatsim.{name}":
+                raise
+            raise AttributeError(f"module 'chatsim' has no attribute {name!r}") from None
     globals()[name] = value  # later lookups skip this hook
     return value
 
