@@ -9,7 +9,6 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
-import chatsim.cli._run as cli_run
 from chatsim import ChatsimError
 from chatsim.cli import app
 from chatsim.cli._errors import EXIT_INTERRUPTED
@@ -30,7 +29,7 @@ def test_an_interrupted_run_exits_130_with_the_resume_hint(
     async def interrupted(setup: RunSetup, **kw: Any) -> None:
         raise RunInterrupted(setup.run_dir)  # what execute_run raises after Ctrl-C / SIGTERM
 
-    monkeypatch.setattr(cli_run, "execute_run", interrupted)
+    monkeypatch.setattr("chatsim.runner.execute_run", interrupted)  # the CLI imports it per run
     args = ["--model", "fake:a", "--simulator", "scripted", "--subset", "college_math"]
     result = cli.invoke(
         app, ["run", *args, "--limit", "2", "--out", str(tmp_path), "--run-id", "r", "--quiet"]

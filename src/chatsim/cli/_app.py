@@ -1,4 +1,9 @@
-"""The ``chatsim`` command: one typer app; each command lives in its own module."""
+"""The ``chatsim`` command: one typer app; each command lives in its own module.
+
+Each command module imports its back end inside the command (tests/cli/test_cli_start.py):
+every ``chatsim ...`` process, a Ray driver too, imports all of them to build the app, and
+should pay only for the command it runs.
+"""
 
 from __future__ import annotations
 

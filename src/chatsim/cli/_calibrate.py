@@ -5,23 +5,18 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
 from chatsim._exceptions import ConfigError
-from chatsim.chatbench import (
-    Calibration,
-    CalibrationResult,
-    calibrate,
-    parse_column_overrides,
-    parse_model_map,
-    write_calibration_html,
-)
 from chatsim.cli._console import stdout_console
 from chatsim.cli._errors import cli_errors
+
+if TYPE_CHECKING:  # chatsim.chatbench (~0.3 s) is imported when the command runs
+    from chatsim.chatbench import Calibration, CalibrationResult
 
 __all__ = ["calibrate_command"]
 
@@ -97,6 +92,13 @@ def calibrate_command(
     ] = None,
 ) -> None:
     """Compare a run's per-question accuracy with ChatBench's human users (r, MAE)."""
+    from chatsim.chatbench import (
+        calibrate,
+        parse_column_overrides,
+        parse_model_map,
+        write_calibration_html,
+    )
+
     console = Console(stderr=True)
     with cli_errors(console):
         if resamples < 100:

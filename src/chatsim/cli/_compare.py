@@ -10,18 +10,20 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 from rich.text import Text
 
 from chatsim._exceptions import ConfigError, DataError
+from chatsim._util._compared_fields import COMPARED_FIELDS  # the help lists them; no metrics
 from chatsim.cli._console import stdout_console
 from chatsim.cli._errors import cli_errors
-from chatsim.metrics import COMPARED_FIELDS, Comparison, compare_facts, render_comparison
-from chatsim.metrics._stats import IntervalMethod
-from chatsim.report import run_facts
+
+if TYPE_CHECKING:  # the metrics and the report are imported when the command runs
+    from chatsim.metrics import Comparison
+    from chatsim.metrics._stats import IntervalMethod
 
 __all__ = ["compare_command"]
 
@@ -64,6 +66,9 @@ def compare_command(
     ] = False,
 ) -> None:
     """Paired accuracy differences (with intervals and p-values), verdicts, and latency."""
+    from chatsim.metrics import compare_facts, render_comparison
+    from chatsim.report import run_facts
+
     console = Console(stderr=True)
     with cli_errors(console):
         runs = [run_facts(path) for path in run_dirs]  # facts, not records: fine at 1M episodes

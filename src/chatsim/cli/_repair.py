@@ -7,7 +7,7 @@ what it moved, where to, and that ``chatsim run --resume`` re-runs the quarantin
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
@@ -15,16 +15,9 @@ from rich.console import Console
 from chatsim._util._redact import scrub
 from chatsim.cli._console import stdout_console
 from chatsim.cli._errors import cli_errors
-from chatsim.config import RunConfig
-from chatsim.recording import (
-    BASELINE_RECORDS,
-    EPISODE_RECORDS,
-    JUDGE_RECORDS,
-    FileRepair,
-    RepairResult,
-    read_header,
-    repair_run,
-)
+
+if TYPE_CHECKING:  # the records (pydantic) are imported when the command runs
+    from chatsim.recording import FileRepair, RepairResult
 
 __all__ = ["repair_command", "repair_lines"]
 
@@ -48,6 +41,9 @@ def _file_lines(repair: FileRepair) -> list[str]:
 
 def repair_lines(result: RepairResult) -> list[str]:
     """The command's report, as plain lines (secrets scrubbed: ids come from damaged text)."""
+    from chatsim.config import RunConfig
+    from chatsim.recording import BASELINE_RECORDS, EPISODE_RECORDS, JUDGE_RECORDS, read_header
+
     run_dir = result.run_dir
     if result.nothing_to_repair:
         kept = ", ".join(f"{f.kept} in {f.path.name}" for f in result.files) or "no records yet"
@@ -83,6 +79,8 @@ def repair_command(
     judge.quarantine.jsonl). Valid records stay as they were; then `chatsim run --resume
     RUN_DIR` re-runs the episodes.
     """
+    from chatsim.recording import repair_run
+
     console = Console(stderr=True)
     with cli_errors(console):
         lines = repair_lines(repair_run(run_dir))

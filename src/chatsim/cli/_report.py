@@ -5,10 +5,8 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Annotated, BinaryIO
+from typing import TYPE_CHECKING, Annotated, BinaryIO
 
-import anyio
-import pydantic_core
 import typer
 from rich.console import Console
 from rich.table import Table
@@ -16,29 +14,26 @@ from rich.table import Table
 from chatsim._exceptions import ConfigError, DataError
 from chatsim.cli._console import stdout_console
 from chatsim.cli._errors import cli_errors
-from chatsim.judge import judge_run, judge_summary
-from chatsim.metrics import RunSummary, load_prices, render_summary
-from chatsim.metrics._stats import IntervalMethod, keeping_draws
-from chatsim.report import (
-    ReportData,
-    export_tables,
-    load_report_data,
-    summarize_run,
-    write_html_report,
-)
-from chatsim.report._paired import run_comparison
-from chatsim.report._sections import judge_rows
+
+if TYPE_CHECKING:  # the report, metrics and judge are imported when the command runs
+    from chatsim.metrics import RunSummary
+    from chatsim.metrics._stats import IntervalMethod
+    from chatsim.report import ReportData
 
 __all__ = ["report_command"]
 
 
 async def _run_judge(data: ReportData, spec: str, base_url: str | None) -> int:
     """Judge the episodes this judge has not scored yet (appended to judge.jsonl)."""
+    from chatsim.judge import judge_run
+
     records = await judge_run(data.path, data.episodes, spec, judged=data.judge, base_url=base_url)
     return len(records)
 
 
 def _render_judge(data: ReportData, console: Console) -> None:
+    from chatsim.report._sections import judge_rows
+
     if not data.judge:
         return
     headers, rows = judge_rows(data.judge)
@@ -55,6 +50,8 @@ def _write_summary_json(summary: RunSummary, extra: dict[str, str], out: BinaryI
     pydantic's serializer, as bytes: at a million episodes the question table is 100k rows,
     which ``json.dumps`` of ``model_dump`` took seconds and hundreds of MB to write, and each
     copy of its 35 MB of text (decoding, slicing, joining) adds to the peak."""
+    import pydantic_core
+
     body = pydantic_core.to_json(summary, indent=2)
     end = body.rindex(b"}")
     while end and body[end - 1 : end].isspace():
@@ -100,6 +97,14 @@ def report_command(
     ] = None,
 ) -> None:
     """Recompute and print a run's summary from its records; optionally JSON, tables, HTML."""
+    import anyio
+
+    from chatsim.judge import judge_summary
+    from chatsim.metrics import load_prices, render_summary
+    from chatsim.metrics._stats import keeping_draws
+    from chatsim.report import export_tables, load_report_data, summarize_run, write_html_report
+    from chatsim.report._paired import run_comparison
+
     console = Console(stderr=True)
     with cli_errors(console):
         if interval not in _INTERVALS:

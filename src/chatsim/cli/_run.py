@@ -5,15 +5,12 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from functools import partial
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
-import anyio
 import typer
 from rich.console import Console
 
-from chatsim._api import write_summary
 from chatsim._exceptions import ConfigError, RunDirectoryError
-from chatsim._logging import configure_logging, shutdown_logging
 from chatsim.cli._console import stdout_console
 from chatsim.cli._errors import EXIT_INTERRUPTED, cli_errors
 from chatsim.cli._options import (
@@ -23,16 +20,9 @@ from chatsim.cli._options import (
     SimulatorTemperatureOption,
     check_ray,
 )
-from chatsim.cli._progress import RichProgress
-from chatsim.cli._run_screens import end_failed, say_simulator, show_dry_run
-from chatsim.cli._run_setup import config_overrides, prepare
-from chatsim.metrics import render_summary
-from chatsim.runner import (
-    RunInterrupted,
-    RunOutcome,
-    RunSetup,
-    execute_run,
-)
+
+if TYPE_CHECKING:  # the runner, the records and the metrics are imported when a run starts
+    from chatsim.runner import RunOutcome, RunSetup
 
 __all__ = ["run_command"]
 
@@ -47,6 +37,9 @@ async def _run(
     ray: str | None = None,
     workers: int | None = None,
 ) -> None:
+    from chatsim.cli._progress import RichProgress
+    from chatsim.runner import execute_run
+
     execute: Callable[..., Awaitable[RunOutcome]] = execute_run
     if ray is not None:  # ray loads only here, and only with --ray
         from chatsim.distributed import execute_run_on_ray
@@ -218,6 +211,15 @@ def run_command(
     refused, run stopped; 4 run failed: a model had more than --max-error-share of its
     episodes end in errors (or all of them); 130 interrupted, resumable.
     """
+    import anyio
+
+    from chatsim._api import write_summary
+    from chatsim._logging import configure_logging, shutdown_logging
+    from chatsim.cli._run_screens import end_failed, say_simulator, show_dry_run
+    from chatsim.cli._run_setup import config_overrides, prepare
+    from chatsim.metrics import render_summary
+    from chatsim.runner import RunInterrupted
+
     console = Console(stderr=True)
     out_console = stdout_console()
     overrides = config_overrides(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import math
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
@@ -13,7 +13,9 @@ from rich.table import Table
 
 from chatsim.cli._errors import cli_errors
 from chatsim.cli._sim_train import data_command, similarity_command, train_command
-from chatsim.simulators._sim_check import SimCheckResult
+
+if TYPE_CHECKING:  # the simulators are imported when a command runs
+    from chatsim.simulators._sim_check import SimCheckResult
 
 __all__ = ["check_command", "render_check", "sim_app"]
 

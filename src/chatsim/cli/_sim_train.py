@@ -19,10 +19,9 @@ from rich.console import Console
 from rich.table import Table
 
 from chatsim.cli._errors import cli_errors
-from chatsim.training import SimilarityResult
 
-if TYPE_CHECKING:
-    from chatsim.training import UserConversation
+if TYPE_CHECKING:  # chatsim.training is imported when a command runs
+    from chatsim.training import SimilarityResult, UserConversation
 
 __all__ = ["data_command", "render_similarity", "similarity_command", "train_command"]
 

@@ -48,6 +48,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict
 
 from chatsim._exceptions import ConfigError
+from chatsim._util._compared_fields import COMPARED_FIELDS  # light: `compare --help` lists them
 from chatsim.recording._records import EpisodeRecord, RunHeader
 
 if TYPE_CHECKING:
@@ -64,25 +65,6 @@ __all__ = [
     "check_comparable",
     "run_differences",
 ]
-
-COMPARED_FIELDS: tuple[str, ...] = (
-    "kind",
-    "simulator",
-    "simulator_temperature",
-    "simulator_max_tokens",
-    "prompt_format",
-    "simulator_options",
-    "schema_version",
-    "condition",
-    "max_turns",
-    "questions",
-    "repeats",
-    "seeds",
-    "system_prompt",
-    "target_temperature",
-    "target_max_tokens",
-)
-"""The set-up fields two compared runs must share (see the module docstring)."""
 
 AllowDifferent = Iterable[str] | Literal["all"]
 
