@@ -8,10 +8,11 @@ Sub-packages with their own public surface: ``chatsim.protocol``, ``chatsim.ques
 ``chatsim.testing``.
 """
 
-from __future__ import annotations
-
-from importlib import import_module
-from typing import TYPE_CHECKING, Any
+# Private names only at this level (no ``from __future__ import annotations`` either): they
+# would show as ``chatsim.Any``, ``chatsim.annotations``.
+from importlib import import_module as _import_module
+from typing import TYPE_CHECKING as _TYPE_CHECKING
+from typing import Any as _Any
 
 from chatsim._exceptions import (
     AttemptTimeoutError,
@@ -32,7 +33,7 @@ from chatsim._exceptions import (
     UnknownNameError,
 )
 
-if TYPE_CHECKING:
+if _TYPE_CHECKING:
     from chatsim._api import EvaluationResult, evaluate, write_summary
     from chatsim.metrics import RunSummary, summarize
     from chatsim.questions import Question, load_questions
@@ -58,15 +59,15 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str) -> Any:
+def __getattr__(name: str) -> _Any:
     module = _LAZY.get(name)
     if module is not None:
-        value = getattr(import_module(module), name)
+        value = getattr(_import_module(module), name)
     elif name.startswith("_"):
         raise AttributeError(f"module 'chatsim' has no attribute {name!r}")
     else:  # a sub-package (``chatsim.metrics``): ``import chatsim`` alone used to load them
         try:
-            value = import_module(f"chatsim.{name}")
+            value = _import_module(f"chatsim.{name}")
         except ModuleNotFoundError as exc:
             if exc.name != f"chatsim.{name}":
                 raise

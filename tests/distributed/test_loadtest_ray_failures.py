@@ -170,6 +170,46 @@ async def test_a_worker_alive_but_silent_is_lost_and_the_others_stopped(
     assert (stage.arrivals, stage.abandoned) == (2 + 2, 1)  # its 2 arrivals, 1 recorded
 
 
+class _Frozen(_FakeWorker):
+    """A worker whose loop is blocked: no call to it ever returns (``halt`` either)."""
+
+    async def _begin(self, *args: Any) -> None:
+        if not self.reports:  # frozen from the start
+            await anyio.sleep_forever()
+
+    async def _halt(self) -> None:
+        await anyio.sleep_forever()
+
+
+async def test_silent_workers_that_ignore_halt_do_not_hang_the_others(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from chatsim.loadtest import _ray_driver
+
+    monkeypatch.setattr(_ray_driver, "SILENT_SECONDS", 0.05)  # a minute in real use
+    survivor = _FakeWorker(_report(records=1, arrivals=1))
+    frozen = [_Frozen(_report(records=1, arrivals=2), _SILENT) for _ in range(2)]
+    driver = _driver([survivor, *frozen], monkeypatch)
+    with anyio.fail_after(30):  # a ceiling, not a timing: without the bound it never ends
+        await driver._stages(SimpleNamespace(append=lambda record: None))
+    assert "stopped answering" in str(driver.failure)
+    assert driver.lost == {1, 2} and survivor.halted.is_set()  # halted (once per loss)
+
+
+async def test_a_worker_silent_from_the_stages_start_is_lost(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from chatsim.loadtest import _ray_driver
+
+    monkeypatch.setattr(_ray_driver, "SILENT_SECONDS", 0.05)
+    survivor = _FakeWorker(_report(records=1, arrivals=1))
+    driver = _driver([survivor, _Frozen()], monkeypatch)
+    with anyio.fail_after(30):
+        await driver._stages(SimpleNamespace(append=lambda record: None))
+    assert "load worker 1 of 2 stopped answering" in str(driver.failure)
+    assert driver.lost == {1} and survivor.halts == 1
+
+
 async def test_a_stage_task_that_raises_fails_the_run_at_once_with_its_traceback_logged(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:

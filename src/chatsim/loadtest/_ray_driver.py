@@ -15,8 +15,9 @@ raising, a call to it failing) fails the run at once, as a ``ChatsimError`` nami
 (``_ray_errors``): the others are halted, the stage so far is kept (the lost worker's part
 as far as its reports reached the driver), and the summary is written, marked interrupted.
 Every call the driver awaits on a worker either returns, or raises that error: none waits
-for a worker that is gone. A worker alive but silent (no report for ``SILENT_SECONDS``) is
-lost too, and ended.
+for a worker that is gone. A worker alive but silent (no report, or no answer to a stage's
+``begin``, for ``SILENT_SECONDS``) is lost too, and ended; no wait on the workers (``halt``,
+``stop``) outlasts that bound.
 
 An ``hf:`` simulator runs as ``run --ray`` runs it: the driver checks its spec and options
 without loading the model, and plays it on GPU actors that every load worker calls
@@ -29,7 +30,7 @@ import contextlib
 import math
 import signal
 from array import array
-from collections.abc import Awaitable, Iterable
+from collections.abc import Awaitable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -68,12 +69,6 @@ SILENT_SECONDS = 60.0
 """Seconds without a report after which a load worker counts as lost: a healthy one reports
 at least every ``REPORT_SECONDS``, so only a blocked event loop or a frozen node is this late
 (even an overloaded worker's loop lags by seconds, not a minute)."""
-
-
-async def _all(refs: Iterable[Any]) -> None:
-    """Await remote calls sent all at once (one round trip, not one per worker)."""
-    for ref in list(refs):  # every call is sent before the first is awaited
-        await ref
 
 
 @dataclass
@@ -170,11 +165,18 @@ class LoadDriver:
             group.cancel_scope.cancel()
 
     async def _stop(self, serving: list[Any]) -> None:
+        stopped = [h.stop.remote() for h in self.handles]  # all sent, then awaited
         try:
-            await _all(self._call(w, h.stop.remote()) for w, h in enumerate(self.handles))
-            await _all(self._call(w, ref) for w, ref in enumerate(serving))
+            with anyio.fail_after(SILENT_SECONDS):
+                for worker, ref in [*enumerate(stopped), *enumerate(serving)]:
+                    await self._call(worker, ref)
         except ChatsimError as exc:  # every stage ran: only the ending failed
             self.failure = exc
+        except TimeoutError:  # ended by ``run`` (ray.kill), as after any failure
+            self.failure = ChatsimError(
+                f"the load workers did not stop within {SILENT_SECONDS:.0f} s of the last "
+                f"stage; every stage ran and is recorded in {self.run_dir}"
+            )
 
     async def _start(self) -> list[Any]:
         """Every worker up, its clock offset measured, its simulator open."""
@@ -239,12 +241,16 @@ class LoadDriver:
     async def _begin(self, stage: _Stage, base: int) -> None:
         """Start the stage on every worker (all sent at once, then awaited)."""
         args = (stage.index, stage.load, stage.start, base)
-        sent = [(w, self._call(w, h.begin.remote(*args))) for w, h in enumerate(self.handles)]
-        for worker, call in sent:
+        sent = [h.begin.remote(*args) for h in self.handles]  # all sent, then awaited
+        deadline = anyio.current_time() + SILENT_SECONDS
+        for worker, ref in enumerate(sent):
             try:
-                await call
+                with anyio.fail_after(max(0.0, deadline - anyio.current_time())):
+                    await self._call(worker, ref)
             except ChatsimError as exc:
                 await self._lose(worker, exc, stage)
+            except TimeoutError:  # alive but silent: ``run`` ends it with the others
+                await self._lose(worker, self._silent(worker), stage)
 
     async def _follow(self, worker: int, stage: _Stage, writer: Any) -> None:
         """One worker's reports until it has finished the stage, or is lost."""
@@ -256,8 +262,7 @@ class LoadDriver:
                 await self._lose(worker, exc, stage)
                 return
             except TimeoutError:  # alive but silent: ``run`` ends it with the others
-                silent = silent_error(self._what(worker), SILENT_SECONDS, self.run_dir)
-                await self._lose(worker, silent, stage)
+                await self._lose(worker, self._silent(worker), stage)
                 return
             for record in report.records:
                 writer.append(record)
@@ -291,13 +296,18 @@ class LoadDriver:
         )
         await self._halt()
 
+    def _silent(self, worker: int) -> ChatsimError:
+        return silent_error(self._what(worker), SILENT_SECONDS, self.run_dir)
+
     async def _halt(self) -> None:
-        """Stop the stage on every worker not lost (one that dies now: its report says so)."""
-        sent = [self._call(w, self.handles[w].halt.remote()) for w in range(self.count)
-                if w not in self.lost]  # fmt: skip
-        for call in sent:
-            with contextlib.suppress(ChatsimError):  # its follow (or the run's end) reports it
-                await call
+        """Stop the stage on every worker not lost (one that dies now: its report says so).
+        A worker that does not answer is not waited for past ``SILENT_SECONDS``: its own
+        follow finds it silent (waiting longer could wait on a worker that never answers)."""
+        sent = [(w, self.handles[w].halt.remote()) for w in range(self.count) if w not in self.lost]
+        with anyio.move_on_after(SILENT_SECONDS):
+            for worker, ref in sent:
+                with contextlib.suppress(ChatsimError):  # its follow (or the run's end) says so
+                    await self._call(worker, ref)
 
     async def _sampler(self) -> None:
         while True:
