@@ -66,8 +66,9 @@ START_LEAD = 0.25
 worker (a late one would start its arrivals late, and its start lag would show it)."""
 _PINGS = 5
 SILENT_SECONDS = 60.0
-"""Seconds without a report after which a load worker counts as lost: a healthy one reports
-at least every ``REPORT_SECONDS``, so only a blocked event loop or a frozen node is this late
+"""Seconds without a report (or an answer to ``begin``) after which a load worker counts as
+lost, and the longest the driver waits on the workers for anything: a healthy one reports at
+least every ``REPORT_SECONDS``, so only a blocked event loop or a frozen node is this late
 (even an overloaded worker's loop lags by seconds, not a minute)."""
 
 
