@@ -62,6 +62,12 @@ def test_exception_tree_has_one_root() -> None:
             assert issubclass(obj, chatsim.ChatsimError), name
 
 
+def _fresh_python(code: str) -> str:
+    """What ``code`` prints in a fresh interpreter (this one has imported everything)."""
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    return out.stdout
+
+
 def test_an_http_only_run_does_not_import_torch() -> None:
     code = (
         "import sys, chatsim, chatsim.cli, chatsim.runner, chatsim.simulators._registry;"
@@ -69,8 +75,7 @@ def test_an_http_only_run_does_not_import_torch() -> None:
         "heavy = [m for m in ('torch', 'transformers', 'peft', 'datasets', 'pandas', 'plotly')"
         " if m in sys.modules]; print(','.join(heavy))"
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert out.stdout.strip() == ""
+    assert _fresh_python(code).strip() == ""
 
 
 def test_import_chatsim_loads_its_surface_on_first_use() -> None:
@@ -82,7 +87,6 @@ def test_import_chatsim_loads_its_surface_on_first_use() -> None:
         "chatsim.evaluate; chatsim.metrics.summarize; chatsim.recording.read_run;"
         "print(','.join(before), 'evaluate' in dir(chatsim), 'chatsim._api' in sys.modules)"
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert out.stdout.split() == ["True", "True"]
+    assert _fresh_python(code).split() == ["True", "True"]
     with pytest.raises(AttributeError, match="no attribute 'nope'"):
         _ = chatsim.nope

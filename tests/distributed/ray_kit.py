@@ -10,7 +10,11 @@ from typing import Any
 
 import anyio
 
-from chatsim.distributed._simulators import SimulatorActors
+from chatsim.distributed._simulators import (
+    _SETTINGS_FIELDS,
+    SimulatorActors,
+    launch_simulator_actors,
+)
 from chatsim.recording import EPISODES_FILE, read_header
 from chatsim.runner import prepare_run
 from chatsim.simulators._registry import SimulatorSettings
@@ -72,8 +76,6 @@ async def all_dead(ids: set[str]) -> bool:
 async def one_actor_on_no_cpu(spec: str, settings: Any, **_: Any) -> Any:
     """A stand-in for ``launch_simulator_actors`` on the tests' local Ray, which has no GPU:
     one simulator actor, holding no CPU either (the CPUs go to the workers)."""
-    from chatsim.distributed._simulators import launch_simulator_actors
-
     return await launch_simulator_actors(spec, settings, count=1, num_gpus=0, num_cpus=0)
 
 
@@ -110,17 +112,14 @@ class HfLender:
         self.actors = LentActors(**fields)
 
     async def launch(self, spec: str, settings: SimulatorSettings, **_: Any) -> SimulatorActors:
-        from chatsim.distributed._simulators import _SETTINGS_FIELDS
-
         def built_with(given: SimulatorSettings) -> list[Any]:  # what the actor takes
             return [getattr(given, name) for name in _SETTINGS_FIELDS]
 
         assert spec == self.actors.spec, spec
         assert built_with(settings) == built_with(HF_SETTINGS), settings
-        self.actors.returns.clear()
         return self.actors
 
     @property
     def returned(self) -> bool:
         """Whether the run that borrowed the actor ended it, as its own."""
-        return "stop" in self.actors.returns or "kill" in self.actors.returns
+        return bool(self.actors.returns)

@@ -32,10 +32,10 @@ async def _run_judge(data: ReportData, spec: str, base_url: str | None) -> int:
 
 
 def _render_judge(data: ReportData, console: Console) -> None:
-    from chatsim.report._sections import judge_rows
-
     if not data.judge:
         return
+    from chatsim.report._sections import judge_rows
+
     headers, rows = judge_rows(data.judge)
     table = Table(title="Judge scores (1–5; not part of accuracy)", title_justify="left")
     for i, header in enumerate(headers):
